@@ -1,0 +1,5 @@
+"""CityTwin: the Django project (settings, URLs, jobs)."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,144 @@
+"""Django settings for CityTwin.
+
+Everything deployment-specific comes from the environment:
+
+- ``DATABASE_URL``: PostGIS database (default: the project-local cluster that
+  ``bin/citytwin`` starts on 127.0.0.1:54329).
+- ``CELERY_BROKER_URL``: Redis broker (default: the local Redis on 127.0.0.1:63790).
+- ``CITYTWIN_SECRET_KEY``, ``CITYTWIN_DEBUG``, ``CITYTWIN_ALLOWED_HOSTS``.
+- ``CITYTWIN_MEDIA_ROOT``: where uploads and raster layers (COG files) live.
+- ``CITYTWIN_MAX_UPLOAD_MB``: the upload size limit (default 200 MB).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = BASE_DIR / ".run"
+
+SECRET_KEY = os.environ.get("CITYTWIN_SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = os.environ.get("CITYTWIN_DEBUG", "1") == "1"
+ALLOWED_HOSTS = os.environ.get("CITYTWIN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(
+    ","
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "citytwin.jobs",
+    "layers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "citytwin.urls"
+WSGI_APPLICATION = "citytwin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "frontend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "postgis://citytwin@127.0.0.1:54329/citytwin"),
+        conn_max_age=60,
+    )
+}
+# dj-database-url maps postgis:// to the PostGIS backend; make sure postgres:// does too.
+DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# A second autocommit connection to the same database, for job progress written while the
+# job's own work is inside a transaction (see citytwin.jobs.progress).
+DATABASES["progress"] = {**DATABASES["default"], "CONN_MAX_AGE": 0, "TEST": {"MIRROR": "default"}}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_ROOT = Path(os.environ.get("CITYTWIN_MEDIA_ROOT", RUN_DIR / "media"))
+MEDIA_URL = "media/"
+
+MAX_UPLOAD_BYTES = int(float(os.environ.get("CITYTWIN_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
+# Uncompressed size and ratio limits for zip uploads (zip-bomb guard).
+MAX_UNZIPPED_BYTES = int(float(os.environ.get("CITYTWIN_MAX_UNZIPPED_MB", "2000")) * 1024 * 1024)
+MAX_ZIP_RATIO = 200.0
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "layers.api.pagination.GeoJsonPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "layers.api.errors.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CityTwin API",
+    "DESCRIPTION": "An open urban digital twin: buildings, roads, utilities, facilities, "
+    "imported layers, and the jobs that import them.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:63790/0")
+CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (citytwin.jobs.Job)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CITYTWIN_CELERY_EAGER", "0") == "1"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CITYTWIN_LOG_LEVEL", "INFO")},
+}
+
+# Django's GDAL raster wrapper is never given untrusted files here (uploads are read with
+# rasterio/pyogrio, whose bundled GDAL is recent), so the GDAL < 3.9 warning does not apply.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]

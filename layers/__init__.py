@@ -1,0 +1,1 @@
+"""The twin's data: models, importers, API and vector tiles."""

@@ -1,0 +1,21 @@
+"""JSON errors that name the field and the problem."""
+
+from __future__ import annotations
+
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..importers import ImportRejected
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ImportRejected):
+        return Response({"error": exc.message, "field": exc.field}, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "error" not in response.data:
+        detail = response.data.get("detail")
+        response.data = {
+            "error": str(detail) if detail else "invalid request",
+            "details": response.data,
+        }
+    return response

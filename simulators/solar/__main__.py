@@ -1,0 +1,5 @@
+"""Entry point for ``python -m simulators.solar``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,505 @@
+"""Bush-based (origin-based) user equilibrium: Algorithm B (Dial 2006).
+
+Each origin keeps a *bush*: an acyclic subnetwork rooted at the origin that
+carries all its flow, with per-origin link flows. An iteration visits every
+origin, (1) updates its bush (drop links without flow, add shortcuts), and
+(2) equilibrates it: for every node, from the last in topological order to the
+first, flow moves from the longest used path segment to the shortest one by a
+Newton step ``dx = (C_long - C_short) / sum t'`` (capped by the flow on the long
+segment). Because the bushes hold the whole solution, gaps of 1e-8 and better
+are reachable, unlike link-based Frank-Wolfe methods.
+
+Reference: R. B. Dial (2006), "A path-based user-equilibrium traffic assignment
+algorithm that obviates path storage and enumeration", Transportation Research
+Part B 40(10); S. D. Boyles, N. E. Lownes, A. Unnikrishnan, *Transportation
+Network Analysis* vol. 1, section 6.4 (Algorithm B).
+
+Memory is one float and one flag per (origin, link): fine for benchmark networks
+and city networks with a few hundred zones; use ``bfw`` for more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit
+
+from .costs import _bpr, _bpr_derivative, beckmann_objective, link_costs
+from .frank_wolfe import LinkSolution, LoadedDemand, _progress_fraction, new_history
+from .paths import _sp_tree, _tree_buffers, all_or_nothing
+
+__all__ = ["solve_bush_based", "MAX_BUSH_ENTRIES"]
+
+#: refuse bush storage above this many (origin, link) pairs (~16 bytes each)
+MAX_BUSH_ENTRIES = 60_000_000
+
+_INF = np.inf
+
+
+def in_links_csr(network) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the open links by head node: ``in_links[in_start[j]:in_start[j+1]]``."""
+    open_links = np.flatnonzero(network.open)
+    order = open_links[np.argsort(network.head[open_links], kind="stable")]
+    counts = np.bincount(network.head[order], minlength=network.n_nodes)
+    start = np.zeros(network.n_nodes + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    return start, order.astype(np.int64)
+
+
+@njit(cache=True)
+def _init_bushes(
+    out_start, out_links, tail, head, cost, first_thru, origins, od_start, od_dest, od_flow,
+    in_bush, bush_flow, volume,
+):  # fmt: skip
+    """Bush of each origin = its shortest-path tree at ``cost``, loaded all-or-nothing."""
+    n_nodes = out_start.shape[0] - 1
+    dist, pred, order, hk, hn = _tree_buffers(n_nodes, head.shape[0])
+    node_flow = np.zeros(n_nodes)
+    for k in range(origins.shape[0]):
+        dist[:] = _INF
+        pred[:] = -1
+        n = _sp_tree(
+            origins[k], out_start, out_links, head, cost, first_thru, dist, pred, order, hk, hn
+        )
+        for i in range(1, n):
+            in_bush[k, pred[order[i]]] = True
+        for e in range(od_start[k], od_start[k + 1]):
+            node_flow[od_dest[e]] += od_flow[e]
+        for i in range(n - 1, 0, -1):
+            v = order[i]
+            f = node_flow[v]
+            if f != 0.0:
+                link = pred[v]
+                bush_flow[k, link] += f
+                volume[link] += f
+                node_flow[tail[link]] += f
+                node_flow[v] = 0.0
+        node_flow[origins[k]] = 0.0
+
+
+@njit(cache=True)
+def _topological_order(origin, bush_row, out_start, out_links, head, indegree, order, position):
+    """Kahn's algorithm over the bush links; returns the number of ordered nodes."""
+    n_nodes = out_start.shape[0] - 1
+    indegree[:] = 0
+    for u in range(n_nodes):
+        for k in range(out_start[u], out_start[u + 1]):
+            link = out_links[k]
+            if bush_row[link]:
+                indegree[head[link]] += 1
+    position[:] = -1
+    order[0] = origin
+    position[origin] = 0
+    n = 1
+    i = 0
+    while i < n:
+        u = order[i]
+        i += 1
+        for k in range(out_start[u], out_start[u + 1]):
+            link = out_links[k]
+            if bush_row[link]:
+                v = head[link]
+                indegree[v] -= 1
+                if indegree[v] == 0:
+                    position[v] = n
+                    order[n] = v
+                    n += 1
+    return n
+
+
+@njit(cache=True)
+def _labels(
+    order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high, pmax, longest
+):
+    """Shortest (low/pmin), longest used (high/pmax) and longest (longest) bush labels."""
+    origin = order[0]
+    low[origin] = 0.0
+    high[origin] = 0.0
+    longest[origin] = 0.0
+    pmin[origin] = -1
+    pmax[origin] = -1
+    for i in range(1, n):
+        j = order[i]
+        best = _INF
+        worst = -_INF
+        far = -_INF
+        best_link = -1
+        worst_link = -1
+        for k in range(in_start[j], in_start[j + 1]):
+            link = in_links[k]
+            if not bush_row[link]:
+                continue
+            u = tail[link]
+            c = cost[link]
+            if low[u] + c < best:
+                best = low[u] + c
+                best_link = link
+            if longest[u] + c > far:
+                far = longest[u] + c
+            if flow_row[link] > 0.0 and high[u] + c > worst:
+                worst = high[u] + c
+                worst_link = link
+        low[j] = best
+        pmin[j] = best_link
+        longest[j] = far
+        high[j] = worst if worst_link >= 0 else best
+        pmax[j] = worst_link
+
+
+@njit(cache=True)
+def _drop_unused(n_links, head, bush_row, flow_row, pmin):
+    """Remove bush links without flow, except the shortest-path tree (keeps nodes reachable)."""
+    for link in range(n_links):
+        if bush_row[link] and flow_row[link] <= 0.0 and pmin[head[link]] != link:
+            bush_row[link] = False
+            flow_row[link] = 0.0
+
+
+@njit(cache=True)
+def _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row, flow_row, order, n,
+                 low, pmin, longest, reachable):  # fmt: skip
+    """Add shortcut links to a bush.
+
+    A link (i, j) joins when ``longest[i] + c_ij < longest[j]`` (Dial's rule: the
+    longest-path labels order the bush strictly, so it stays acyclic); if none
+    qualifies, links that shorten the shortest path and respect that order join.
+    Returns the number of links added.
+    """
+    reachable[:] = False
+    for i in range(n):
+        reachable[order[i]] = True
+    added = 0
+    for rule in range(2):
+        for link in range(tail.shape[0]):
+            if bush_row[link] or not is_open[link]:
+                continue
+            i = tail[link]
+            j = head[link]
+            if not (reachable[i] and reachable[j]) or j == origin:
+                continue
+            if i < first_thru and i != origin:
+                continue  # zones are not passed through
+            if rule == 0:
+                ok = longest[i] + cost[link] < longest[j]
+            else:
+                ok = low[i] + cost[link] < low[j] * (1.0 - 1e-14) and longest[i] < longest[j]
+            if ok:
+                bush_row[link] = True
+                added += 1
+        if added > 0:
+            break
+    return added
+
+
+@njit(cache=True)
+def _equilibrate_bush(order, n, position, tail, cost, deriv, t0, alpha, beta, cap, fixed,
+                      bush_flow_row, volume, low, pmin, high, pmax, seg_min, seg_max, tolerance):  # fmt: skip
+    """One Algorithm-B pass over a bush, last node first. Returns the largest cost gap seen."""
+    largest = 0.0
+    for i in range(n - 1, 0, -1):
+        j = order[i]
+        if pmax[j] < 0 or high[j] - low[j] <= tolerance:
+            continue
+        # walk both paths back to the node where they diverge (the later in topological order
+        # steps back first; they must meet, at the origin at the latest)
+        seg_min[0] = pmin[j]
+        seg_max[0] = pmax[j]
+        n_min = 1
+        n_max = 1
+        p = tail[pmin[j]]
+        q = tail[pmax[j]]
+        broken = False
+        while p != q:
+            if position[p] > position[q]:
+                link = pmin[p]
+                if link < 0:
+                    broken = True
+                    break
+                seg_min[n_min] = link
+                n_min += 1
+                p = tail[link]
+            else:
+                link = pmax[q]
+                if link < 0:
+                    broken = True  # flow rounding left a used link behind a node without flow
+                    break
+                seg_max[n_max] = link
+                n_max += 1
+                q = tail[link]
+        if broken:
+            continue
+        cost_min = 0.0
+        cost_max = 0.0
+        slope = 0.0
+        max_shift = _INF
+        for s in range(n_min):
+            a = seg_min[s]
+            cost_min += cost[a]
+            slope += deriv[a]
+        for s in range(n_max):
+            a = seg_max[s]
+            cost_max += cost[a]
+            slope += deriv[a]
+            if bush_flow_row[a] < max_shift:
+                max_shift = bush_flow_row[a]
+        difference = cost_max - cost_min
+        if difference > largest:
+            largest = difference
+        if difference <= tolerance or max_shift <= 0.0:
+            continue
+        shift = max_shift if slope <= 0.0 else min(difference / slope, max_shift)
+        for s in range(n_min):
+            a = seg_min[s]
+            bush_flow_row[a] += shift
+            volume[a] += shift
+        for s in range(n_max):
+            a = seg_max[s]
+            if shift == max_shift and bush_flow_row[a] == max_shift:
+                bush_flow_row[a] = 0.0
+            else:
+                bush_flow_row[a] = max(bush_flow_row[a] - shift, 0.0)
+            volume[a] = max(volume[a] - shift, 0.0)
+        for s in range(n_min):
+            a = seg_min[s]
+            cost[a] = _bpr(t0[a], alpha[a], beta[a], cap[a], volume[a]) + fixed[a]
+            deriv[a] = _bpr_derivative(t0[a], alpha[a], beta[a], cap[a], volume[a])
+        for s in range(n_max):
+            a = seg_max[s]
+            cost[a] = _bpr(t0[a], alpha[a], beta[a], cap[a], volume[a]) + fixed[a]
+            deriv[a] = _bpr_derivative(t0[a], alpha[a], beta[a], cap[a], volume[a])
+    return largest
+
+
+@njit(cache=True)
+def _bush_sweep(origins, first_thru, out_start, out_links, in_start, in_links, tail, head, is_open,
+                t0, alpha, beta, cap, fixed, in_bush, bush_flow, volume, cost, deriv,
+                tolerance, inner_passes):  # fmt: skip
+    """One Algorithm-B iteration over all origins (bush update then equilibration)."""
+    n_nodes = out_start.shape[0] - 1
+    indegree = np.empty(n_nodes, dtype=np.int64)
+    order = np.empty(n_nodes, dtype=np.int64)
+    position = np.empty(n_nodes, dtype=np.int64)
+    low = np.empty(n_nodes)
+    high = np.empty(n_nodes)
+    longest = np.empty(n_nodes)
+    pmin = np.empty(n_nodes, dtype=np.int64)
+    pmax = np.empty(n_nodes, dtype=np.int64)
+    reachable = np.empty(n_nodes, dtype=np.bool_)
+    seg_min = np.empty(n_nodes, dtype=np.int64)
+    seg_max = np.empty(n_nodes, dtype=np.int64)
+    for k in range(origins.shape[0]):
+        origin = origins[k]
+        bush_row = in_bush[k]
+        flow_row = bush_flow[k]
+        n = _topological_order(
+            origin, bush_row, out_start, out_links, head, indegree, order, position
+        )
+        _labels(
+            order,
+            n,
+            in_start,
+            in_links,
+            tail,
+            cost,
+            bush_row,
+            flow_row,
+            low,
+            pmin,
+            high,
+            pmax,
+            longest,
+        )
+        _drop_unused(tail.shape[0], head, bush_row, flow_row, pmin)
+        # dropping links keeps the order topological but can shorten the longest paths
+        _labels(
+            order,
+            n,
+            in_start,
+            in_links,
+            tail,
+            cost,
+            bush_row,
+            flow_row,
+            low,
+            pmin,
+            high,
+            pmax,
+            longest,
+        )
+        added = _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row,
+                             flow_row, order, n, low, pmin, longest, reachable)  # fmt: skip
+        n = _topological_order(
+            origin, bush_row, out_start, out_links, head, indegree, order, position
+        )
+        for _ in range(inner_passes):
+            _labels(
+                order,
+                n,
+                in_start,
+                in_links,
+                tail,
+                cost,
+                bush_row,
+                flow_row,
+                low,
+                pmin,
+                high,
+                pmax,
+                longest,
+            )
+            largest = _equilibrate_bush(order, n, position, tail, cost, deriv, t0, alpha, beta, cap,
+                                        fixed, flow_row, volume, low, pmin, high, pmax, seg_min,
+                                        seg_max, tolerance)  # fmt: skip
+            if largest <= tolerance:
+                break
+        _ = added
+
+
+@njit(cache=True)
+def _select_link_flows(origins, od_start, od_dest, od_flow, in_bush, bush_flow, out_start,
+                       out_links, in_start, in_links, tail, head, link):  # fmt: skip
+    """OD flow through ``link`` from the origin-based flows, splitting at nodes in proportion.
+
+    ``share[j]`` is the part of origin flow arriving at node j that used ``link``:
+    the flow-weighted mean over the incoming bush links (1 on ``link`` itself).
+    """
+    n_nodes = out_start.shape[0] - 1
+    out = np.zeros(od_dest.shape[0])
+    indegree = np.empty(n_nodes, dtype=np.int64)
+    order = np.empty(n_nodes, dtype=np.int64)
+    position = np.empty(n_nodes, dtype=np.int64)
+    share = np.zeros(n_nodes)
+    for k in range(origins.shape[0]):
+        if bush_flow[k, link] <= 0.0:
+            continue
+        bush_row = in_bush[k]
+        n = _topological_order(origins[k], bush_row, out_start, out_links, head, indegree, order,
+                               position)  # fmt: skip
+        share[:] = 0.0
+        for i in range(1, n):
+            j = order[i]
+            inflow = 0.0
+            through = 0.0
+            for e in range(in_start[j], in_start[j + 1]):
+                a = in_links[e]
+                f = bush_flow[k, a]
+                if bush_row[a] and f > 0.0:
+                    inflow += f
+                    through += f if a == link else f * share[tail[a]]
+            share[j] = through / inflow if inflow > 0.0 else 0.0
+        for e in range(od_start[k], od_start[k + 1]):
+            out[e] = od_flow[e] * share[od_dest[e]]
+    return out
+
+
+def solve_bush_based(
+    network,
+    loaded: LoadedDemand,
+    gap: float = 1e-8,
+    max_iter: int = 1000,
+    time_limit_s: float | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    inner_passes: int = 5,
+    select_links: list[int] | tuple[int, ...] = (),
+) -> LinkSolution:
+    """Algorithm B until the relative gap (AequilibraE's definition), iteration or time limit."""
+    net = network
+    n_origins = len(loaded.origins)
+    if n_origins * net.n_links > MAX_BUSH_ENTRIES:
+        raise ValueError(
+            f"bush storage of {n_origins} origins x {net.n_links} links is too large; "
+            "use algorithm='bfw' or fewer zones"
+        )
+    t0, alpha, beta, cap = net.free_flow_time, net.alpha, net.beta, net.capacity
+    fixed = net.fixed_cost
+    in_start, in_links = in_links_csr(net)
+    started = time.perf_counter()
+    volume = np.zeros(net.n_links)
+    cost = np.empty(net.n_links)
+    deriv = np.empty(net.n_links)
+    aon = np.empty(net.n_links)
+    in_bush = np.zeros((n_origins, net.n_links), dtype=np.bool_)
+    bush_flow = np.zeros((n_origins, net.n_links))
+    link_costs(t0, alpha, beta, cap, fixed, volume, cost)
+    _init_bushes(
+        net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
+        loaded.origins, loaded.start, loaded.destination, loaded.flow, in_bush, bush_flow, volume,
+    )  # fmt: skip
+    history = new_history()
+    relative_gap = np.inf
+    stop_reason = "max_iter"
+    iteration = 0
+    while True:
+        link_costs(t0, alpha, beta, cap, fixed, volume, cost)
+        od_cost = all_or_nothing(
+            net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
+            loaded.origins, loaded.start, loaded.destination, loaded.flow, aon,
+        )  # fmt: skip
+        total_cost = float(np.dot(volume, cost))
+        sp_cost = float(np.dot(loaded.flow, od_cost))
+        relative_gap = (total_cost - sp_cost) / total_cost if total_cost > 0 else 0.0
+        elapsed = time.perf_counter() - started
+        history["relative_gap"].append(relative_gap)
+        history["objective"].append(beckmann_objective(t0, alpha, beta, cap, fixed, volume))
+        history["tstt"].append(total_cost - float(np.dot(volume, fixed)))
+        history["seconds"].append(elapsed)
+        history["step"].append(np.nan)
+        if progress is not None:
+            progress(_progress_fraction(relative_gap, gap, iteration, max_iter), "equilibrium")
+        if relative_gap <= gap:
+            stop_reason = "gap"
+            break
+        if iteration >= max_iter:
+            break
+        if time_limit_s is not None and elapsed >= time_limit_s:
+            stop_reason = "time_limit"
+            break
+        iteration += 1
+        # shift flow only where a path segment is dearer than the cheapest by a share of the
+        # mean excess cost per trip: cheap early sweeps, precise late ones
+        mean_trip_cost = sp_cost / max(float(loaded.flow.sum()), 1e-300)
+        tolerance = max(0.01 * relative_gap * mean_trip_cost, 1e-15 * mean_trip_cost)
+        link_cost_derivs(net, volume, deriv)
+        _bush_sweep(
+            loaded.origins, net.first_thru_node, net.out_start, net.out_links, in_start, in_links,
+            net.tail, net.head, net.open, t0, alpha, beta, cap, fixed, in_bush, bush_flow, volume,
+            cost, deriv, tolerance, inner_passes,
+        )  # fmt: skip
+    link_costs(t0, alpha, beta, cap, fixed, volume, cost)
+    select_flows = {
+        int(link): _select_link_flows(
+            loaded.origins,
+            loaded.start,
+            loaded.destination,
+            loaded.flow,
+            in_bush,
+            bush_flow,
+            net.out_start,
+            net.out_links,
+            in_start,
+            in_links,
+            net.tail,
+            net.head,
+            int(link),
+        )  # fmt: skip
+        for link in select_links
+    }
+    return LinkSolution(
+        volume=volume,
+        cost=cost,
+        iterations=iteration,
+        relative_gap=float(relative_gap),
+        converged=stop_reason == "gap",
+        stop_reason=stop_reason,
+        history=history,
+        select_link_flows=select_flows,
+    )
+
+
+def link_cost_derivs(net, volume, out) -> None:
+    """Derivatives of the BPR cost at ``volume`` into ``out``."""
+    from .costs import link_cost_derivatives
+
+    link_cost_derivatives(net.free_flow_time, net.alpha, net.beta, net.capacity, volume, out)
