@@ -126,6 +126,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:63790/0")
+if os.environ.get("PYTEST_VERSION") and CELERY_BROKER_URL.startswith("redis://"):
+    # The test suite's worker and tasks use their own Redis database, so a development worker
+    # on the same Redis never takes a test's task.
+    CELERY_BROKER_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/15"
+    os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL  # Celery reads the variable directly
 CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (citytwin.jobs.Job)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -14,8 +14,14 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" not in response.data:
         detail = response.data.get("detail")
-        response.data = {
-            "error": str(detail) if detail else "invalid request",
-            "details": response.data,
-        }
+        if detail is not None:
+            response.data = {"error": str(detail), "details": response.data}
+        else:  # field errors: name the first field and its first problem
+            field, problems = next(iter(response.data.items()))
+            problem = problems[0] if isinstance(problems, list) and problems else problems
+            response.data = {
+                "error": f"{field}: {problem}",
+                "field": field,
+                "details": response.data,
+            }
     return response

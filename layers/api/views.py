@@ -32,10 +32,13 @@ from ..models import (
     UtilityNode,
 )
 from . import serializers as s
+from .pagination import GeoJsonPagination, PlainPagination
 
 
 class BBoxFilter(InBBoxFilter):
     """``?bbox=minx,miny,maxx,maxy`` in lon/lat; a malformed bbox is a 400, not ignored."""
+
+    bbox_param = "bbox"
 
     def get_filter_bbox(self, request):
         raw = request.query_params.get(self.bbox_param)
@@ -154,6 +157,7 @@ class LayerViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.LayerSerializer
+    pagination_class = PlainPagination
     lookup_field = "slug"
     permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
@@ -184,8 +188,9 @@ class LayerViewSet(
                         ) from exc
                 else:
                     queryset = queryset.filter(**{f"properties__{name}": value})
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(s.FeatureSerializer(page, many=True).data)
+        paginator = GeoJsonPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(s.FeatureSerializer(page, many=True).data)
 
 
 class _BBoxView:
@@ -195,6 +200,7 @@ class _BBoxView:
 
 class RasterLayerViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RasterLayerSerializer
+    pagination_class = PlainPagination
     lookup_field = "slug"
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
     filterset_fields = ["city"]
@@ -239,6 +245,7 @@ class ImportViewSet(viewsets.GenericViewSet):
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.JobSerializer
+    pagination_class = PlainPagination
     filter_backends = [filters.DjangoFilterBackend]
     filterset_fields = ["kind", "status"]
 

@@ -162,7 +162,7 @@ _PUBLIC_AMENITIES = {
     "community_centre",
 }
 _COMMERCIAL_AMENITIES = {"restaurant", "cafe", "bar", "pub", "bank", "fast_food", "cinema"}
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(r"(?<![\d.])-?\d+(?:[.,]\d+)?")  # a minus only as a sign, not in "3-4"
 
 
 def parse_height_m(value: object) -> tuple[float | None, str | None]:

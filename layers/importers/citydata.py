@@ -65,7 +65,8 @@ def edges_frame_from_graph(
         )
         osmid = data.get("osmid")
         osm_ids = [int(x) for x in (osmid if isinstance(osmid, list) else [osmid]) if x is not None]
-        name = data.get("name") or ""
+        name = data.get("name")
+        name = name[0] if isinstance(name, list) and name else name
         rows.append(
             {
                 "u_osm": int(u),
@@ -73,7 +74,7 @@ def edges_frame_from_graph(
                 "key": int(key),
                 "geometry": geom,
                 "highway": highway_class(data.get("highway")),
-                "name": (name[0] if isinstance(name, list) else str(name))[:200],
+                "name": name[:200] if isinstance(name, str) else "",
                 "lanes": lanes,
                 "speed_kph": speed,
                 "capacity_veh_h": capacity,

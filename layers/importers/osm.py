@@ -210,6 +210,33 @@ def prepare_buildings(
     return out, report
 
 
+def building_ids_in_file(path: str | Path) -> set[tuple[str, int]]:
+    """(osm_type, id) of every closed way and multipolygon relation tagged building=* (osmium).
+
+    pyrosm silently skips buildings whose geometry it cannot build (nodes or members cut off
+    by the extract); comparing with this list lets the report name every one of them.
+    """
+    import osmium
+
+    found: set[tuple[str, int]] = set()
+
+    class _Handler(osmium.SimpleHandler):
+        def way(self, w):
+            if (
+                w.tags.get("building", "no") != "no"
+                and len(w.nodes) >= 4
+                and w.nodes[0].ref == w.nodes[-1].ref
+            ):
+                found.add(("way", w.id))
+
+        def relation(self, r):
+            if r.tags.get("building", "no") != "no" and r.tags.get("type") == "multipolygon":
+                found.add(("relation", r.id))
+
+    _Handler().apply_file(str(path), locations=False)
+    return found
+
+
 def _utility_network(tags: dict, row: pd.Series) -> tuple[str, str, str] | None:
     """(network, kind, substance) of a utility feature, or None if it is not one."""
     power = row.get("power") or tags.get("power")
@@ -305,11 +332,25 @@ def import_osm(
 
     progress(0.45, "deriving building heights and uses")
     buildings, building_report = prepare_buildings(raw_buildings, local_crs)
+    built = (
+        set()
+        if raw_buildings is None
+        else set(zip(raw_buildings["osm_type"], raw_buildings["id"].astype(int)))
+    )
+    for osm_type, osm_id in sorted(building_ids_in_file(path) - built):
+        building_report["rejected"].append(
+            {
+                "osm_id": osm_id,
+                "osm_type": osm_type,
+                "reason": "geometry incomplete in the extract (nodes or members missing)",
+            }
+        )
+    building_report["read"] = building_report["imported"] + len(building_report["rejected"])
     nodes, edges = edges_frame_from_graph(graph, local_crs) if graph is not None else (None, None)
 
     hull_parts = []
     if len(buildings):
-        hull_parts.append(shapely.union_all(buildings.geometry.centroid.to_numpy()))
+        hull_parts.append(shapely.multipoints(shapely.centroid(buildings.geometry.to_numpy())))
     if nodes is not None and len(nodes):
         hull_parts.append(shapely.multipoints(nodes.geometry.to_numpy()))
     boundary = shapely.convex_hull(shapely.union_all(hull_parts))

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,206 +16,508 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='City',
+            name="City",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('boundary', django.contrib.gis.db.models.fields.MultiPolygonField(blank=True, null=True, srid=4326)),
-                ('local_epsg', models.PositiveIntegerField(help_text='local metric CRS: UTM zone of the centroid')),
-                ('source_file', models.CharField(blank=True, default='', max_length=500)),
-                ('source_sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('osm_timestamp', models.DateTimeField(blank=True, help_text='newest OSM object', null=True)),
-                ('imported_at', models.DateTimeField(blank=True, null=True)),
-                ('import_report', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "boundary",
+                    django.contrib.gis.db.models.fields.MultiPolygonField(
+                        blank=True, null=True, srid=4326
+                    ),
+                ),
+                (
+                    "local_epsg",
+                    models.PositiveIntegerField(
+                        help_text="local metric CRS: UTM zone of the centroid"
+                    ),
+                ),
+                ("source_file", models.CharField(blank=True, default="", max_length=500)),
+                ("source_sha256", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "osm_timestamp",
+                    models.DateTimeField(blank=True, help_text="newest OSM object", null=True),
+                ),
+                ("imported_at", models.DateTimeField(blank=True, null=True)),
+                ("import_report", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'cities',
-                'ordering': ['name'],
+                "verbose_name_plural": "cities",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AreaFeature',
+            name="AreaFeature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(help_text='water, park, landuse', max_length=20)),
-                ('subtype', models.CharField(blank=True, default='', max_length=60)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326)),
-                ('osm_id', models.BigIntegerField(blank=True, null=True)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='areas', to='layers.city')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(help_text="water, park, landuse", max_length=20)),
+                ("subtype", models.CharField(blank=True, default="", max_length=60)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("geom", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326)),
+                ("osm_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="areas",
+                        to="layers.city",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Facility',
+            name="Facility",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('hospital', 'Hospital'), ('clinic', 'Clinic'), ('school', 'School'), ('kindergarten', 'Kindergarten'), ('university', 'University'), ('fire_station', 'Fire Station'), ('police', 'Police'), ('shelter', 'Shelter'), ('assembly_point', 'Assembly Point')], max_length=20)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('geom', django.contrib.gis.db.models.fields.PointField(srid=4326)),
-                ('capacity', models.PositiveIntegerField(blank=True, null=True)),
-                ('osm_id', models.BigIntegerField(blank=True, null=True)),
-                ('osm_type', models.CharField(blank=True, default='', max_length=10)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='facilities', to='layers.city')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("hospital", "Hospital"),
+                            ("clinic", "Clinic"),
+                            ("school", "School"),
+                            ("kindergarten", "Kindergarten"),
+                            ("university", "University"),
+                            ("fire_station", "Fire Station"),
+                            ("police", "Police"),
+                            ("shelter", "Shelter"),
+                            ("assembly_point", "Assembly Point"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("geom", django.contrib.gis.db.models.fields.PointField(srid=4326)),
+                ("capacity", models.PositiveIntegerField(blank=True, null=True)),
+                ("osm_id", models.BigIntegerField(blank=True, null=True)),
+                ("osm_type", models.CharField(blank=True, default="", max_length=10)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="facilities",
+                        to="layers.city",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'facilities',
+                "verbose_name_plural": "facilities",
             },
         ),
         migrations.CreateModel(
-            name='Layer',
+            name="Layer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('description', models.TextField(blank=True, default='')),
-                ('visibility', models.CharField(choices=[('public', 'Public'), ('private', 'Private')], default='public', max_length=8)),
-                ('geometry_type', models.CharField(blank=True, default='', max_length=30)),
-                ('attribute_schema', models.JSONField(blank=True, default=dict, help_text='name -> type')),
-                ('source_file', models.CharField(blank=True, default='', max_length=500)),
-                ('source_crs', models.CharField(blank=True, default='', max_length=200)),
-                ('feature_count', models.PositiveIntegerField(default=0)),
-                ('extent', django.contrib.gis.db.models.fields.PolygonField(blank=True, null=True, srid=4326)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('city', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='layers.city')),
-                ('owner', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "visibility",
+                    models.CharField(
+                        choices=[("public", "Public"), ("private", "Private")],
+                        default="public",
+                        max_length=8,
+                    ),
+                ),
+                ("geometry_type", models.CharField(blank=True, default="", max_length=30)),
+                (
+                    "attribute_schema",
+                    models.JSONField(blank=True, default=dict, help_text="name -> type"),
+                ),
+                ("source_file", models.CharField(blank=True, default="", max_length=500)),
+                ("source_crs", models.CharField(blank=True, default="", max_length=200)),
+                ("feature_count", models.PositiveIntegerField(default=0)),
+                (
+                    "extent",
+                    django.contrib.gis.db.models.fields.PolygonField(
+                        blank=True, null=True, srid=4326
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="layers.city",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='RasterLayer',
+            name="RasterLayer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('visibility', models.CharField(choices=[('public', 'Public'), ('private', 'Private')], default='public', max_length=8)),
-                ('file_path', models.CharField(help_text='COG, relative to MEDIA_ROOT', max_length=500)),
-                ('crs', models.CharField(max_length=200)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('band_count', models.PositiveSmallIntegerField()),
-                ('dtype', models.CharField(max_length=20)),
-                ('nodata', models.FloatField(blank=True, null=True)),
-                ('resolution', models.JSONField(default=list, help_text='[x, y] pixel size in CRS units')),
-                ('extent', django.contrib.gis.db.models.fields.PolygonField(srid=4326)),
-                ('statistics', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('city', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='layers.city')),
-                ('owner', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                (
+                    "visibility",
+                    models.CharField(
+                        choices=[("public", "Public"), ("private", "Private")],
+                        default="public",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "file_path",
+                    models.CharField(help_text="COG, relative to MEDIA_ROOT", max_length=500),
+                ),
+                ("crs", models.CharField(max_length=200)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("band_count", models.PositiveSmallIntegerField()),
+                ("dtype", models.CharField(max_length=20)),
+                ("nodata", models.FloatField(blank=True, null=True)),
+                (
+                    "resolution",
+                    models.JSONField(default=list, help_text="[x, y] pixel size in CRS units"),
+                ),
+                ("extent", django.contrib.gis.db.models.fields.PolygonField(srid=4326)),
+                ("statistics", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="layers.city",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RoadNode',
+            name="RoadNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('osm_id', models.BigIntegerField()),
-                ('geom', django.contrib.gis.db.models.fields.PointField(srid=4326)),
-                ('in_largest_scc', models.BooleanField(default=False)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='road_nodes', to='layers.city')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("osm_id", models.BigIntegerField()),
+                ("geom", django.contrib.gis.db.models.fields.PointField(srid=4326)),
+                ("in_largest_scc", models.BooleanField(default=False)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="road_nodes",
+                        to="layers.city",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RoadEdge',
+            name="RoadEdge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.PositiveSmallIntegerField(default=0)),
-                ('geom', django.contrib.gis.db.models.fields.LineStringField(srid=4326)),
-                ('highway', models.CharField(max_length=40)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('lanes', models.PositiveSmallIntegerField(help_text='lanes in this direction')),
-                ('speed_kph', models.FloatField()),
-                ('capacity_veh_h', models.FloatField()),
-                ('oneway', models.BooleanField()),
-                ('length_m', models.FloatField()),
-                ('osm_ids', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), blank=True, default=list, size=None)),
-                ('speed_source', models.CharField(default='default', help_text='osm or default', max_length=10)),
-                ('lanes_source', models.CharField(default='default', help_text='osm or default', max_length=10)),
-                ('in_largest_scc', models.BooleanField(default=False)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='road_edges', to='layers.city')),
-                ('u', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='out_edges', to='layers.roadnode')),
-                ('v', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='in_edges', to='layers.roadnode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.PositiveSmallIntegerField(default=0)),
+                ("geom", django.contrib.gis.db.models.fields.LineStringField(srid=4326)),
+                ("highway", models.CharField(max_length=40)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("lanes", models.PositiveSmallIntegerField(help_text="lanes in this direction")),
+                ("speed_kph", models.FloatField()),
+                ("capacity_veh_h", models.FloatField()),
+                ("oneway", models.BooleanField()),
+                ("length_m", models.FloatField()),
+                (
+                    "osm_ids",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.BigIntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "speed_source",
+                    models.CharField(default="default", help_text="osm or default", max_length=10),
+                ),
+                (
+                    "lanes_source",
+                    models.CharField(default="default", help_text="osm or default", max_length=10),
+                ),
+                ("in_largest_scc", models.BooleanField(default=False)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="road_edges",
+                        to="layers.city",
+                    ),
+                ),
+                (
+                    "u",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="out_edges",
+                        to="layers.roadnode",
+                    ),
+                ),
+                (
+                    "v",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="in_edges",
+                        to="layers.roadnode",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UtilityNode',
+            name="UtilityNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('network', models.CharField(help_text='power, water, gas, pipeline, ...', max_length=20)),
-                ('kind', models.CharField(help_text='substation, transformer, tower, hydrant, ...', max_length=40)),
-                ('geom', django.contrib.gis.db.models.fields.PointField(srid=4326)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('osm_id', models.BigIntegerField(blank=True, null=True)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='utility_nodes', to='layers.city')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "network",
+                    models.CharField(help_text="power, water, gas, pipeline, ...", max_length=20),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        help_text="substation, transformer, tower, hydrant, ...", max_length=40
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.PointField(srid=4326)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("osm_id", models.BigIntegerField(blank=True, null=True)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="utility_nodes",
+                        to="layers.city",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UtilityLink',
+            name="UtilityLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('network', models.CharField(max_length=20)),
-                ('kind', models.CharField(help_text='line, minor_line, cable, pipeline, ...', max_length=40)),
-                ('substance', models.CharField(blank=True, default='', max_length=40)),
-                ('voltage', models.CharField(blank=True, default='', max_length=60)),
-                ('geom', django.contrib.gis.db.models.fields.LineStringField(srid=4326)),
-                ('length_m', models.FloatField(default=0.0)),
-                ('osm_id', models.BigIntegerField(blank=True, null=True)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='utility_links', to='layers.city')),
-                ('end_node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='layers.utilitynode')),
-                ('start_node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='layers.utilitynode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("network", models.CharField(max_length=20)),
+                (
+                    "kind",
+                    models.CharField(
+                        help_text="line, minor_line, cable, pipeline, ...", max_length=40
+                    ),
+                ),
+                ("substance", models.CharField(blank=True, default="", max_length=40)),
+                ("voltage", models.CharField(blank=True, default="", max_length=60)),
+                ("geom", django.contrib.gis.db.models.fields.LineStringField(srid=4326)),
+                ("length_m", models.FloatField(default=0.0)),
+                ("osm_id", models.BigIntegerField(blank=True, null=True)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="utility_links",
+                        to="layers.city",
+                    ),
+                ),
+                (
+                    "end_node",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="layers.utilitynode",
+                    ),
+                ),
+                (
+                    "start_node",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="layers.utilitynode",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Building',
+            name="Building",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('footprint', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326)),
-                ('height_m', models.FloatField()),
-                ('height_source', models.CharField(choices=[('osm_height', 'OSM height tag'), ('osm_levels', 'OSM building:levels x storey height'), ('type_default', 'default for the building type'), ('imported', 'imported attribute')], max_length=16)),
-                ('levels', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('use', models.CharField(choices=[('residential', 'Residential'), ('commercial', 'Commercial'), ('industrial', 'Industrial'), ('public', 'Public'), ('other', 'Other')], default='other', max_length=16)),
-                ('building_type', models.CharField(blank=True, default='', help_text='OSM building=*', max_length=60)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('footprint_area_m2', models.FloatField()),
-                ('floor_area_m2', models.FloatField()),
-                ('residents', models.FloatField(default=0.0)),
-                ('workers', models.FloatField(default=0.0)),
-                ('external_id', models.CharField(blank=True, default='', help_text='e.g. way/123', max_length=64)),
-                ('osm_id', models.BigIntegerField(blank=True, null=True)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('city', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='buildings', to='layers.city')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("footprint", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326)),
+                ("height_m", models.FloatField()),
+                (
+                    "height_source",
+                    models.CharField(
+                        choices=[
+                            ("osm_height", "OSM height tag"),
+                            ("osm_levels", "OSM building:levels x storey height"),
+                            ("type_default", "default for the building type"),
+                            ("imported", "imported attribute"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("levels", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "use",
+                    models.CharField(
+                        choices=[
+                            ("residential", "Residential"),
+                            ("commercial", "Commercial"),
+                            ("industrial", "Industrial"),
+                            ("public", "Public"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "building_type",
+                    models.CharField(
+                        blank=True, default="", help_text="OSM building=*", max_length=60
+                    ),
+                ),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("footprint_area_m2", models.FloatField()),
+                ("floor_area_m2", models.FloatField()),
+                ("residents", models.FloatField(default=0.0)),
+                ("workers", models.FloatField(default=0.0)),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True, default="", help_text="e.g. way/123", max_length=64
+                    ),
+                ),
+                ("osm_id", models.BigIntegerField(blank=True, null=True)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                (
+                    "city",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="buildings",
+                        to="layers.city",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['city', 'use'], name='layers_buil_city_id_d840c5_idx'), models.Index(fields=['external_id'], name='layers_buil_externa_4279a6_idx')],
+                "indexes": [
+                    models.Index(fields=["city", "use"], name="layers_buil_city_id_d840c5_idx"),
+                    models.Index(fields=["external_id"], name="layers_buil_externa_4279a6_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Feature',
+            name="Feature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fid', models.PositiveIntegerField(help_text='row number in the source file (1-based)')),
-                ('geom', django.contrib.gis.db.models.fields.GeometryField(srid=4326)),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('layer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='features', to='layers.layer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "fid",
+                    models.PositiveIntegerField(
+                        help_text="row number in the source file (1-based)"
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.GeometryField(srid=4326)),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                (
+                    "layer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="features",
+                        to="layers.layer",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['layer', 'fid'], name='layers_feat_layer_i_ea6464_idx')],
+                "indexes": [
+                    models.Index(fields=["layer", "fid"], name="layers_feat_layer_i_ea6464_idx")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='roadnode',
-            constraint=models.UniqueConstraint(fields=('city', 'osm_id'), name='uniq_node_osm'),
+            model_name="roadnode",
+            constraint=models.UniqueConstraint(fields=("city", "osm_id"), name="uniq_node_osm"),
         ),
         migrations.AddConstraint(
-            model_name='roadedge',
-            constraint=models.UniqueConstraint(fields=('city', 'u', 'v', 'key'), name='uniq_edge_uvk'),
+            model_name="roadedge",
+            constraint=models.UniqueConstraint(
+                fields=("city", "u", "v", "key"), name="uniq_edge_uvk"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='roadedge',
-            constraint=models.CheckConstraint(condition=models.Q(('capacity_veh_h__gte', 0)), name='edge_cap_nonneg'),
+            model_name="roadedge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("capacity_veh_h__gte", 0)), name="edge_cap_nonneg"
+            ),
         ),
     ]

@@ -60,12 +60,14 @@ def _authenticated_user(request):
 
 def tile_sql(table: str, geom_col: str, attrs: str, z: int, extra_where: str = "") -> str:
     pixel_m = WEB_MERCATOR_WIDTH_M / (2**z) / EXTENT
+    # the filter box in lon/lat, grown by the tile buffer (never wraps at z = 0, unlike a margin)
+    margin_deg = 360.0 / (2**z) * BUFFER / EXTENT
     geom = f"ST_Transform(t.{geom_col}, 3857)"
     if z < 14:
         geom = f"ST_Simplify({geom}, {pixel_m / 4:.6f}, true)"
     return f"""
         WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS g3857,
-                               ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {BUFFER / EXTENT}), 4326) AS g4326),
+                               ST_Expand(ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326), {margin_deg}) AS g4326),
         mvt AS (
             SELECT ST_AsMVTGeom({geom}, bounds.g3857, {EXTENT}, {BUFFER}, true) AS mvt_geom, {attrs}
             FROM {table} t, bounds

@@ -163,7 +163,7 @@ def shadow_sweep(z, slope, row_primary, col_dir, drop, out):
 
 
 @njit(cache=True)
-def horizon_sweep(z, slope, row_primary, col_dir, step, tan_h, hull_next):
+def horizon_sweep(z, slope, row_primary, col_dir, step, tan_h, hull_next, hull_s, hull_c):
     """Tangent of the horizon angle towards one azimuth, by an upper convex hull per line.
 
     Parameters
@@ -176,6 +176,8 @@ def horizon_sweep(z, slope, row_primary, col_dir, step, tan_h, hull_next):
     tan_h : 2-D float32 output (same view layout), tangent of the horizon elevation angle;
         ``-inf`` where nothing lies towards the azimuth (raster edge).
     hull_next : 1-D int64 scratch array of size ``z.size``.
+    hull_s, hull_c : 1-D float64 scratch arrays of size ``z.size`` (hull point position along
+        the line and cast height, stored so the hull walk reads flat arrays only).
 
     Notes
     -----
@@ -200,49 +202,40 @@ def horizon_sweep(z, slope, row_primary, col_dir, step, tan_h, hull_next):
         spill = line_spills(nc, slope)
     for i in range(nr):
         for j in range(nc):
-            # predecessor on the line
+            p = i * nc + j
             if row_primary:
+                sp = i * step
+                cp = cast_height(z, i, j, True, col_dir, spill[i], 0)
                 if i == 0:
                     pi = -1
                     pj = -1
                 else:
                     pi = i - 1
                     pj = j - (off[i] - off[i - 1]) * col_dir
-                sp = i * step
             else:
+                sp = j * step
+                cp = cast_height(z, i, j, False, 1, 0, spill[j])
                 if j == 0:
                     pi = -1
                     pj = -1
                 else:
                     pi = i - (off[j] - off[j - 1])
                     pj = j - 1
-                sp = j * step
-            p = i * nc + j
+            sh = sp + half
+            hull_s[p] = sh
+            hull_c[p] = cp
             if pi < 0 or pj < 0 or pj >= nc:
                 tan_h[i, j] = -np.inf
                 hull_next[p] = -1
                 continue
             zp = z[i, j]
-            top = pi * nc + pj
-            ti = top // nc
-            tj = top - ti * nc
-            st = (ti if row_primary else tj) * step + half
-            if row_primary:
-                zt = cast_height(z, ti, tj, True, col_dir, spill[ti], 0)
-            else:
-                zt = cast_height(z, ti, tj, False, 1, 0, spill[tj])
-            best = (zt - zp) / (sp - st)
+            head = pi * nc + pj
             # query: walk the (upper, concave) hull while the slope from p still rises
+            top = head
+            best = (hull_c[top] - zp) / (sp - hull_s[top])
             nxt = hull_next[top]
             while nxt >= 0:
-                ni = nxt // nc
-                nj = nxt - ni * nc
-                sn = (ni if row_primary else nj) * step + half
-                if row_primary:
-                    zn = cast_height(z, ni, nj, True, col_dir, spill[ni], 0)
-                else:
-                    zn = cast_height(z, ni, nj, False, 1, 0, spill[nj])
-                cand = (zn - zp) / (sp - sn)
+                cand = (hull_c[nxt] - zp) / (sp - hull_s[nxt])
                 if best <= cand:
                     best = cand
                     top = nxt
@@ -250,31 +243,16 @@ def horizon_sweep(z, slope, row_primary, col_dir, step, tan_h, hull_next):
                 else:
                     break
             tan_h[i, j] = best
-            # insert p's own hull point (s_p + half, cast height): drop the vertices under it
-            if row_primary:
-                cp = cast_height(z, i, j, True, col_dir, spill[i], 0)
-            else:
-                cp = cast_height(z, i, j, False, 1, 0, spill[j])
-            sh = sp + half
-            top = pi * nc + pj
+            # push p's own hull point (s_p + half, cast height): drop the vertices under it
+            top = head
             while True:
                 nxt = hull_next[top]
                 if nxt < 0:
                     break
-                ti = top // nc
-                tj = top - ti * nc
-                ni = nxt // nc
-                nj = nxt - ni * nc
-                st = (ti if row_primary else tj) * step + half
-                sn = (ni if row_primary else nj) * step + half
-                if row_primary:
-                    zt = cast_height(z, ti, tj, True, col_dir, spill[ti], 0)
-                    zn = cast_height(z, ni, nj, True, col_dir, spill[ni], 0)
-                else:
-                    zt = cast_height(z, ti, tj, False, 1, 0, spill[tj])
-                    zn = cast_height(z, ni, nj, False, 1, 0, spill[nj])
                 # top stays if it is strictly above the chord from the new point to nxt
-                if (zt - cp) * (sh - sn) > (zn - cp) * (sh - st):
+                if (hull_c[top] - cp) * (sh - hull_s[nxt]) > (hull_c[nxt] - cp) * (
+                    sh - hull_s[top]
+                ):
                     break
                 top = nxt
             hull_next[p] = top

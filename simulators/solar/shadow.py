@@ -94,18 +94,28 @@ def shadow_mask_reference(
     return shadow_reference_ray(z, cell_size_m, sun_azimuth_deg, sun_elevation_deg, step_cells)
 
 
-def horizon_tangent(dsm: np.ndarray, cell_size_m: float, azimuth_deg: float) -> np.ndarray:
+def horizon_tangent(
+    dsm: np.ndarray, cell_size_m: float, azimuth_deg: float, scratch: tuple | None = None
+) -> np.ndarray:
     """Tangent of the horizon elevation angle looking towards ``azimuth_deg``, per cell.
 
     O(N) amortized (upper convex hull along each digital line). ``-inf`` where nothing of the
-    raster lies in that direction (edge cells).
+    raster lies in that direction (edge cells). ``scratch`` (from :func:`horizon_scratch`) lets
+    repeated calls on the same raster reuse their work arrays.
     """
     z = _as_heights(dsm)
     tan_h = np.empty(z.shape, np.float32)
-    scratch = np.empty(z.size, np.int64)
+    if scratch is None:
+        scratch = horizon_scratch(z.shape)
     flips, slope, row_primary, col_dir, step = _travel(azimuth_deg, cell_size_m)
-    horizon_sweep(z[flips], slope, row_primary, col_dir, step, tan_h[flips], scratch)
+    horizon_sweep(z[flips], slope, row_primary, col_dir, step, tan_h[flips], *scratch)
     return tan_h
+
+
+def horizon_scratch(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Work arrays for :func:`horizon_tangent` (hull links, positions, heights)."""
+    n = int(shape[0]) * int(shape[1])
+    return np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64)
 
 
 def sector_azimuths(n_sectors: int) -> np.ndarray:
@@ -125,8 +135,9 @@ def horizon_angles(
     """
     z = _as_heights(dsm)
     out = np.empty((n_sectors,) + z.shape, np.float32)
+    scratch = horizon_scratch(z.shape)
     for k, az in enumerate(sector_azimuths(n_sectors)):
-        t = horizon_tangent(z, cell_size_m, az)
+        t = horizon_tangent(z, cell_size_m, az, scratch)
         out[k] = np.degrees(np.arctan(np.maximum(t, 0.0)))
         if progress:
             progress((k + 1) / n_sectors, "horizon")
@@ -143,8 +154,9 @@ def sky_view_factor(
     """
     z = _as_heights(dsm)
     acc = np.zeros(z.shape, np.float64)
+    scratch = horizon_scratch(z.shape)
     for k, az in enumerate(sector_azimuths(n_sectors)):
-        t = np.maximum(horizon_tangent(z, cell_size_m, az).astype(np.float64), 0.0)
+        t = np.maximum(horizon_tangent(z, cell_size_m, az, scratch).astype(np.float64), 0.0)
         acc += 1.0 / (1.0 + t * t)  # cos^2(h)
         if progress:
             progress((k + 1) / n_sectors, "sky view factor")

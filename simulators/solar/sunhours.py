@@ -23,7 +23,7 @@ import pandas as pd
 
 from .dsm import cell_size
 from .kernels import accumulate_lit, accumulate_lit_tilted, accumulate_sector
-from .shadow import _as_heights, horizon_tangent, sector_azimuths, shadow_mask
+from .shadow import _as_heights, horizon_scratch, horizon_tangent, sector_azimuths, shadow_mask
 from .sun import parse_step, raster_lonlat, sample_times, sun_series
 
 Progress = Callable[[float, str], None] | None
@@ -143,8 +143,9 @@ def irradiation(
         k0 = np.floor(frac).astype(np.int64) % n_sectors
         w1 = frac - np.floor(frac)
         owners = [(k0, 1.0 - w1), ((k0 + 1) % n_sectors, w1)]
+    scratch = horizon_scratch(z.shape)
     for k, az in enumerate(sectors):
-        tan_h = horizon_tangent(z, cell, az)
+        tan_h = horizon_tangent(z, cell, az, scratch)
         if mode == "fast":
             sel_e, sel_w, sel_a, sel_b, sel_c = [], [], [], [], []
             for owner, weight in owners:

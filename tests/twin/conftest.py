@@ -1,0 +1,120 @@
+"""Fixtures for the twin: a real PostGIS test database, the demo cities, a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Import Helsinki and Kotka once; tests that use ``db`` see them (rolled back per test)."""
+    from layers.importers.osm import demo_pbf, import_osm
+
+    with django_db_blocker.unblock():
+        import_osm(demo_pbf("helsinki"), "Helsinki")
+        import_osm(demo_pbf("kotka"), "Kotka")
+    yield
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the test database and a separate Redis db."""
+    import redis
+
+    db_name = settings.DATABASES["default"]["NAME"]
+    base = settings.DATABASES["default"]
+    db_url = f"postgis://{base['USER']}@{base['HOST']}:{base['PORT']}/{db_name}"
+    broker = settings.CELERY_BROKER_URL  # a Redis db of its own under pytest (see settings)
+    assert broker.endswith("/15"), broker
+    redis.Redis.from_url(broker).flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": broker,
+        "CITYTWIN_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    log_path = Path(settings.MEDIA_ROOT).parent / "test-celery.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "citytwin",
+                "worker",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                hostname,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "ready." in log_path.read_text():
+            break
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    else:
+        proc.terminate()
+        raise RuntimeError(f"the Celery worker did not start: {log_path.read_text()[-2000:]}")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_for_job(job_id, timeout_s: float = 120.0):
+    from citytwin.jobs.models import Job
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.status in Job.FINISHED:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s (status {job.status})")
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(
+        username=f"gis-{uuid.uuid4().hex[:6]}", password="x"
+    )
+
+
+@pytest.fixture
+def api(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token = Token.objects.create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client

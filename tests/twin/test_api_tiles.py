@@ -1,0 +1,159 @@
+"""REST API and vector tiles over the imported demo cities."""
+
+from __future__ import annotations
+
+import math
+
+import mapbox_vector_tile
+import pytest
+import shapely
+from rest_framework.test import APIClient
+
+from layers.models import Building, City, RoadEdge
+
+pytestmark = pytest.mark.django_db
+
+
+def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def tile_to_lonlat(
+    z: int, x: int, y: int, px: float, py: float, extent: int = 4096
+) -> tuple[float, float]:
+    """Tile pixel (y up, as mapbox-vector-tile decodes by default) -> lon/lat."""
+    n = 2**z
+    fx = x + px / extent
+    fy = y + (extent - py) / extent
+    lon = fx / n * 360.0 - 180.0
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * fy / n))))
+    return lon, lat
+
+
+def test_buildings_geojson_bbox_filter_ordering_pagination():
+    client = APIClient()
+    city = City.objects.get(name="Helsinki")
+    response = client.get(
+        "/api/buildings/", {"city": city.id, "page_size": 10, "ordering": "-height_m"}
+    )
+    assert response.status_code == 200
+    data = response.json()
+    assert data["type"] == "FeatureCollection"
+    assert data["count"] == Building.objects.filter(city=city).count()
+    heights = [f["properties"]["height_m"] for f in data["features"]]
+    assert len(heights) == 10 and heights == sorted(heights, reverse=True)
+    assert data["next"] and "offset" not in data["next"] or "page=2" in data["next"]
+    # a small bbox returns only buildings that intersect it
+    b = Building.objects.filter(city=city).order_by("id").first()
+    minx, miny, maxx, maxy = b.footprint.extent
+    response = client.get(
+        "/api/buildings/", {"bbox": f"{minx},{miny},{maxx},{maxy}", "page_size": 1000}
+    )
+    features = response.json()["features"]
+    assert b.id in {f["id"] for f in features}
+    box = shapely.box(minx, miny, maxx, maxy)
+    # bounding boxes overlap the requested box (the index test PostGIS does with &&)
+    assert all(shapely.geometry.shape(f["geometry"]).envelope.intersects(box) for f in features)
+    assert len(features) < Building.objects.count()
+
+
+def test_attribute_filters_and_bad_bbox():
+    client = APIClient()
+    response = client.get(
+        "/api/buildings/", {"use": "residential", "height_min": 10, "page_size": 1000}
+    )
+    assert response.status_code == 200
+    for f in response.json()["features"]:
+        assert f["properties"]["use"] == "residential" and f["properties"]["height_m"] >= 10
+    bad = client.get("/api/buildings/", {"bbox": "24.9,60.1,abc"})
+    assert bad.status_code == 400
+    assert "bbox" in bad.json()["details"]
+
+
+def test_road_edges_and_openapi_schema():
+    client = APIClient()
+    response = client.get("/api/road-edges/", {"oneway": "true", "page_size": 5})
+    assert response.status_code == 200
+    assert all(f["properties"]["oneway"] for f in response.json()["features"])
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/buildings/" in schema.content
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_writes_need_a_token():
+    client = APIClient()
+    response = client.post("/api/imports/", {})
+    assert response.status_code in (401, 403)
+
+
+def test_building_tile_decodes_with_features_at_the_right_places():
+    client = APIClient()
+    city = City.objects.get(name="Helsinki")
+    b = Building.objects.filter(city=city).order_by("-footprint_area_m2").first()
+    centroid = b.footprint.point_on_surface
+    z = 16
+    x, y = lonlat_to_tile(centroid.x, centroid.y, z)
+    response = client.get(f"/tiles/buildings/{z}/{x}/{y}.pbf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    decoded = mapbox_vector_tile.decode(response.content)
+    features = decoded["buildings"]["features"]
+    by_id = {f["properties"]["id"]: f for f in features}
+    assert b.id in by_id
+    feature = by_id[b.id]
+    assert feature["properties"]["height_m"] == pytest.approx(b.height_m)
+    assert feature["properties"]["height_source"] == b.height_source
+    # the decoded geometry, mapped back to lon/lat, lies on the building (within a pixel)
+    ring = feature["geometry"]["coordinates"][0]
+    if feature["geometry"]["type"] == "MultiPolygon":
+        ring = ring[0]
+    pts = [tile_to_lonlat(z, x, y, px, py) for px, py in ring]
+    tile_poly = shapely.Polygon(pts)
+    west, north = tile_to_lonlat(z, x, y, 0, 4096)
+    east, south = tile_to_lonlat(z, x, y, 4096, 0)
+    # the tile clips at its edge (plus a buffer): compare with the footprint clipped to the tile
+    true_poly = shapely.from_wkt(b.footprint.wkt).intersection(
+        shapely.box(west, south, east, north)
+    )
+    assert tile_poly.intersection(true_poly).area / true_poly.area > 0.95
+    # ETag / conditional GET
+    etag = response["ETag"]
+    again = client.get(f"/tiles/buildings/{z}/{x}/{y}.pbf", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    assert "max-age" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("layer", ["roads", "areas", "facilities", "utilities"])
+def test_core_layer_tiles_at_low_zoom(layer):
+    client = APIClient()
+    city = City.objects.get(name="Helsinki" if layer != "utilities" else "Kotka")
+    c = city.boundary.centroid
+    x, y = lonlat_to_tile(c.x, c.y, 12)
+    response = client.get(f"/tiles/{layer}/12/{x}/{y}.pbf")
+    assert response.status_code == 200
+    decoded = mapbox_vector_tile.decode(response.content)
+    assert layer in decoded and len(decoded[layer]["features"]) > 0
+
+
+def test_road_tile_count_matches_database():
+    client = APIClient()
+    city = City.objects.get(name="Helsinki")
+    c = city.boundary.centroid
+    z = 13
+    x, y = lonlat_to_tile(c.x, c.y, z)
+    decoded = mapbox_vector_tile.decode(
+        client.get(f"/tiles/roads/{z}/{x}/{y}.pbf", {"city": city.id}).content
+    )
+    ids = {f["properties"]["id"] for f in decoded["roads"]["features"]}
+    assert ids <= set(RoadEdge.objects.filter(city=city).values_list("id", flat=True))
+    assert len(ids) > 0.5 * RoadEdge.objects.filter(city=city).count()
+
+
+def test_bad_tile_coordinates():
+    client = APIClient()
+    assert client.get("/tiles/buildings/3/9/0.pbf").status_code == 400
+    assert client.get("/tiles/no-such-layer/3/1/1.pbf").status_code == 404
