@@ -22,3 +22,27 @@ def test_load_synthetic_city_matches_generator_output():
     assert total == pytest.approx(expected.buildings["residents"].sum())
     with pytest.raises(CommandError):
         call_command("load_synthetic_city", "Synth", "--links", "600")
+
+
+def test_import_file_cli_and_its_errors(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from layers.models import Layer
+
+    path = tmp_path / "parks.gpkg"
+    gpd.GeoDataFrame(
+        {"kind": ["a", "b"]},
+        geometry=[shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10)],
+        crs=3067,
+    ).to_file(path)
+    call_command("import_file", str(path), "--name", "parks")
+    layer = Layer.objects.get(name="parks")
+    assert layer.feature_count == 2 and layer.source_crs == "EPSG:3067"
+    empty = tmp_path / "empty.geojson"
+    empty.write_text("")
+    with pytest.raises(CommandError, match="file: the file is empty"):
+        call_command("import_file", str(empty))
+    with pytest.raises(CommandError, match="mapping: not valid JSON"):
+        call_command("import_file", str(path), "--mapping", "{oops")
+    assert Layer.objects.filter(name="empty").count() == 0
