@@ -37,7 +37,7 @@ def test_roof_pv_isolated_and_shaded_building():
     """Free roof: kWp = usable x packing x efficiency, yield follows irradiation; shade costs."""
     lone = box(X0, Y0, X0 + 20, Y0 + 20)
     shaded = box(X0 + 300, Y0, X0 + 320, Y0 + 20)
-    tower = box(X0 + 300, Y0 + 22, X0 + 320, Y0 + 32)  # shades from the south? no: north side
+    tower = box(X0 + 300, Y0 + 22, X0 + 320, Y0 + 32)  # north of it: no shade
     tower_s = box(X0 + 300, Y0 - 14, X0 + 320, Y0 - 2)  # south of the shaded roof
     b = gpd.GeoDataFrame(
         {"id": ["lone", "shaded", "north", "tower"], "height_m": [10.0, 10.0, 12.0, 45.0]},
@@ -112,7 +112,7 @@ def test_cli_shadow_sun_hours_and_roof_pv(tmp_path, capsys):
     assert 0 < summary["shadowed_fraction"] < 0.2
     assert 40 < summary["sun_elevation_deg"] < 55  # Helsinki midsummer noon (EEST)
     main(
-        ["sun-hours", str(mask.with_name("dsm.tif")) if False else str(src), "--start",
+        ["sun-hours", str(src), "--start",
          "2026-06-21T00:00+03:00", "--end", "2026-06-22T00:00+03:00", "--step", "30min",
          "--mode", "exact", "--out", str(tmp_path / "h.tif"), "--json"]
     )  # fmt: skip
