@@ -95,7 +95,13 @@ def tile(request, layer: str, z: int, x: int, y: int):
     private = False
     if layer in CORE_LAYERS:
         table, geom_col, attrs = CORE_LAYERS[layer]
-        sql = tile_sql(table, geom_col, attrs, z, city_where)
+        where = city_where
+        if layer == "buildings" and z < 14:
+            # a footprint smaller than one tile pixel draws nothing; leaving it out keeps
+            # low-zoom tiles small where many buildings fall in one tile
+            pixel_m = WEB_MERCATOR_WIDTH_M / (2**z) / EXTENT
+            where += f" AND t.footprint_area_m2 >= {pixel_m**2:.3f}"
+        sql = tile_sql(table, geom_col, attrs, z, where)
     else:
         user = _authenticated_user(request)
         found = visible_to(Layer.objects.filter(slug=layer), user).first()

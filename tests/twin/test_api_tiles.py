@@ -157,3 +157,23 @@ def test_bad_tile_coordinates():
     client = APIClient()
     assert client.get("/tiles/buildings/3/9/0.pbf").status_code == 400
     assert client.get("/tiles/no-such-layer/3/1/1.pbf").status_code == 404
+
+
+def test_low_zoom_building_tiles_leave_out_subpixel_footprints():
+    client = APIClient()
+    city = City.objects.get(name="Helsinki")
+    c = city.boundary.centroid
+    z = 12
+    x, y = lonlat_to_tile(c.x, c.y, z)
+    decoded = mapbox_vector_tile.decode(
+        client.get(f"/tiles/buildings/{z}/{x}/{y}.pbf", {"city": city.id}).content
+    )
+    ids = {f["properties"]["id"] for f in decoded["buildings"]["features"]}
+    pixel_m = 40075016.68557849 / 2**z / 4096
+    tiny = set(
+        Building.objects.filter(city=city, footprint_area_m2__lt=pixel_m**2).values_list(
+            "id", flat=True
+        )
+    )
+    assert tiny and not (ids & tiny)
+    assert ids  # the larger ones are there
