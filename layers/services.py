@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from citytwin.jobs.models import Job
 
 from .importers import ImportRejected
-from .importers.files import inspect_upload
+from .importers.files import cleanup, inspect_upload
 
 
 def visible_to(queryset: QuerySet, user) -> QuerySet:
@@ -47,9 +47,7 @@ def start_upload_import(uploaded_file, params: dict, user) -> Job:
     try:
         found = inspect_upload(path, params)
     except ImportRejected:
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
+        cleanup(workdir)
         raise
     job = Job.objects.create(
         id=job_id,

@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from django.db import connection
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -85,18 +86,7 @@ def edges_frame_from_graph(
             }
         )
     edges = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-    if len(edges):
-        edges["length_m"] = edges.to_crs(local_crs).geometry.length.to_numpy()
-        in_scc = largest_scc_mask(edges["u_osm"].to_numpy(), edges["v_osm"].to_numpy(), node_ids)
-    else:
-        edges["length_m"] = []
-        in_scc = np.zeros(len(node_ids), dtype=bool)
-    nodes["in_largest_scc"] = in_scc
-    scc_ids = set(node_ids[in_scc].tolist())
-    if len(edges):
-        edges["in_largest_scc"] = [
-            (a in scc_ids and b in scc_ids) for a, b in zip(edges["u_osm"], edges["v_osm"])
-        ]
+    edges["length_m"] = edges.to_crs(local_crs).geometry.length.to_numpy() if len(edges) else []
     return nodes, edges
 
 
@@ -138,28 +128,39 @@ def write_buildings(city_id: int, buildings: gpd.GeoDataFrame) -> int:
     return copy_frame("layers_building", frame, list(frame.columns))
 
 
-def write_road_network(
-    city_id: int, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame
-) -> tuple[int, int]:
-    """COPY road nodes then edges (u/v given as OSM ids in ``u_osm``/``v_osm``)."""
-    from django.db import connection
+def write_road_network(city_id: int, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> dict:
+    """COPY road nodes then edges (u/v given as OSM ids in ``u_osm``/``v_osm``).
 
+    The largest strongly connected component is found here, once for every source of a city,
+    and flagged on its nodes and on the edges between them.
+
+    Returns
+    -------
+    dict with ``nodes``, ``edges`` and ``largest_scc_nodes`` (counts written).
+    """
     if nodes.empty:
-        return 0, 0
+        return {"nodes": 0, "edges": 0, "largest_scc_nodes": 0}
+    node_ids = nodes["osm_id"].to_numpy(np.int64)
+    u_osm = edges["u_osm"].to_numpy(np.int64) if len(edges) else np.zeros(0, np.int64)
+    v_osm = edges["v_osm"].to_numpy(np.int64) if len(edges) else np.zeros(0, np.int64)
+    node_in_scc = largest_scc_mask(u_osm, v_osm, node_ids)
+    scc_ids = node_ids[node_in_scc]
+    edge_in_scc = np.isin(u_osm, scc_ids) & np.isin(v_osm, scc_ids)
     node_frame = pd.DataFrame(
         {
             "city_id": city_id,
-            "osm_id": nodes["osm_id"].astype("int64"),
+            "osm_id": node_ids,
             "geom": ewkb_hex(nodes.geometry.to_numpy()),
-            "in_largest_scc": nodes["in_largest_scc"].astype(bool),
+            "in_largest_scc": node_in_scc,
         }
     )
     copy_frame("layers_roadnode", node_frame, list(node_frame.columns))
     with connection.cursor() as cursor:
         cursor.execute("SELECT osm_id, id FROM layers_roadnode WHERE city_id = %s", [city_id])
         id_of = dict(cursor.fetchall())
+    counts = {"nodes": len(node_frame), "edges": 0, "largest_scc_nodes": int(node_in_scc.sum())}
     if edges.empty:
-        return len(node_frame), 0
+        return counts
     edge_frame = pd.DataFrame(
         {
             "city_id": city_id,
@@ -177,8 +178,8 @@ def write_road_network(
             "osm_ids": edges["osm_ids"],
             "speed_source": edges["speed_source"],
             "lanes_source": edges["lanes_source"],
-            "in_largest_scc": edges["in_largest_scc"].astype(bool),
+            "in_largest_scc": edge_in_scc,
         }
     )
     copy_frame("layers_roadedge", edge_frame, list(edge_frame.columns))
-    return len(node_frame), len(edge_frame)
+    return {**counts, "edges": len(edge_frame)}

@@ -18,7 +18,6 @@ Targets: ``layer`` (a new generic layer), ``buildings``, ``roads``, ``utilities`
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import stat
@@ -30,18 +29,23 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import rasterio
 import shapely
 from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
+from rasterio.shutil import copy as rio_copy
+from rasterio.warp import transform_bounds
 
 from citytwin.jobs.progress import ProgressCallback, null_progress
+from simulators.common.road_defaults import highway_class, link_defaults
 
 from ..geo import to_geos
-from ..models import City, Feature, Layer, RasterLayer, UtilityLink
+from ..models import City, Feature, Layer, RasterLayer, UtilityLink, UtilityNode
 from . import ImportRejected
 from .building_rules import building_use, floor_area_m2, residents_and_workers
-from .citydata import largest_scc_mask, write_buildings, write_road_network
+from .citydata import write_buildings, write_road_network
+from .osm import import_osm
 
 VECTOR_SUFFIXES = {
     ".geojson": "GeoJSON",
@@ -196,8 +200,6 @@ def inspect_upload(path: Path, params: dict) -> dict:
         )
     kind = file_kind(path.name)
     if kind == "raster":
-        import rasterio
-
         try:
             with rasterio.open(path) as ds:
                 if ds.crs is None or ds.transform.is_identity:
@@ -319,8 +321,6 @@ def run_import(
     target = params.get("target", "layer")
     kind = file_kind(path.name)
     if kind == "osm":
-        from .osm import import_osm
-
         return import_osm(
             path, params["city"], replace=bool(params.get("replace")), progress=progress
         )
@@ -526,8 +526,6 @@ def _write_buildings(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dic
 
 def _write_roads(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dict:
     """Road lines -> directed edges; nodes where line ends meet (coordinates rounded to ~1 cm)."""
-    from simulators.common.road_defaults import highway_class, link_defaults
-
     city = _city(params)
     mapping = params.get("mapping") or {}
     highway = _mapped(frame, mapping, "highway")
@@ -597,19 +595,16 @@ def _write_roads(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dict:
                 }
             )
     edges = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-    in_scc = largest_scc_mask(edges["u_osm"].to_numpy(), edges["v_osm"].to_numpy(), node_ids)
-    nodes["in_largest_scc"] = in_scc
-    scc = set(node_ids[in_scc].tolist())
-    edges["in_largest_scc"] = [
-        a in scc and b in scc for a, b in zip(edges["u_osm"], edges["v_osm"])
-    ]
-    n_nodes, n_edges = write_road_network(city.id, nodes, edges)
-    return {"imported": len(frame), "road_nodes": n_nodes, "road_edges": n_edges, "city": city.name}
+    written = write_road_network(city.id, nodes, edges)
+    return {
+        "imported": len(frame),
+        "road_nodes": written["nodes"],
+        "road_edges": written["edges"],
+        "city": city.name,
+    }
 
 
 def _write_utilities(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dict:
-    from ..models import UtilityNode
-
     city = _city(params)
     mapping = params.get("mapping") or {}
     network = _mapped(frame, mapping, "network")
@@ -652,10 +647,6 @@ def import_raster(
     path: Path, params: dict, owner_id: int | None, progress: ProgressCallback = null_progress
 ) -> dict:
     """Store a GeoTIFF as a Cloud-Optimized GeoTIFF under MEDIA_ROOT/rasters with its metadata."""
-    import rasterio
-    from rasterio.shutil import copy as rio_copy
-    from rasterio.warp import transform_bounds
-
     started = time.perf_counter()
     progress(0.05, "reading raster")
     with rasterio.open(path) as ds:
@@ -715,7 +706,3 @@ def import_raster(
 
 def cleanup(workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
-
-
-def as_json(report: dict) -> str:
-    return json.dumps(report, default=str)

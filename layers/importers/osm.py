@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from citytwin.jobs.progress import ProgressCallback, null_progress
+from simulators.common.road_defaults import parse_number
 
 from ..geo import sha256_file, to_geos, utm_epsg
 from ..models import AreaFeature, City, Facility, UtilityLink, UtilityNode
@@ -371,11 +372,8 @@ def import_osm(
         write_buildings(city.id, buildings)
         progress(0.7, "writing road network")
         if nodes is not None:
-            n_nodes, n_edges = write_road_network(city.id, nodes, edges)
             report["road_network"] = {
-                "nodes": n_nodes,
-                "edges": n_edges,
-                "largest_scc_nodes": int(nodes["in_largest_scc"].sum()),
+                **write_road_network(city.id, nodes, edges),
                 "speed_from_osm": int((edges["speed_source"] == "osm").sum()),
                 "lanes_from_osm": int((edges["lanes_source"] == "osm").sum()),
             }
@@ -546,8 +544,6 @@ def _write_facilities(city: City, frame: gpd.GeoDataFrame | None) -> dict:
         capacity = None
         cap_text = tags.get("capacity") or row.get("capacity")
         if cap_text is not None and str(cap_text).strip():
-            from simulators.common.road_defaults import parse_number
-
             value = parse_number(cap_text)
             capacity = int(value) if value is not None and value >= 0 else None
         objs.append(

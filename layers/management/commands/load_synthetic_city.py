@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import time
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from citytwin.jobs.progress import ConsoleProgress
 from layers.geo import to_geos
-from layers.importers.citydata import largest_scc_mask, write_buildings, write_road_network
+from layers.importers.citydata import write_buildings, write_road_network
 from layers.models import City
 from simulators.synthetic import generate_city
 
@@ -56,9 +58,7 @@ class Command(BaseCommand):
         osm_of = pd.Series(node_osm, index=city.nodes.index)
         edges = city.edges.to_crs(4326)
         u_osm, v_osm = osm_of.loc[edges["u"]].to_numpy(), osm_of.loc[edges["v"]].to_numpy()
-        in_scc = largest_scc_mask(u_osm, v_osm, node_osm)
-        scc = set(node_osm[in_scc].tolist())
-        node_frame = nodes.assign(osm_id=node_osm, in_largest_scc=in_scc)
+        node_frame = nodes.assign(osm_id=node_osm)
         edge_frame = edges.assign(
             u_osm=u_osm,
             v_osm=v_osm,
@@ -66,7 +66,6 @@ class Command(BaseCommand):
             osm_ids=[[int(x)] for x in edges["osmid"]],
             speed_source="default",
             lanes_source="default",
-            in_largest_scc=[a in scc and b in scc for a, b in zip(u_osm, v_osm)],
         )
         buildings = city.buildings.to_crs(4326).assign(
             height_source="imported",
@@ -78,9 +77,6 @@ class Command(BaseCommand):
             tags=[{} for _ in range(len(city.buildings))],
         )
         boundary = city.edges.geometry.union_all().convex_hull
-        import geopandas as gpd
-        import shapely
-
         boundary_4326 = gpd.GeoSeries([boundary], crs=city.crs).to_crs(4326).iloc[0]
         progress(0.45, "writing")
         with transaction.atomic():
@@ -93,7 +89,8 @@ class Command(BaseCommand):
             )
             write_buildings(row.id, buildings)
             progress(0.75, "writing roads")
-            n_nodes, n_edges = write_road_network(row.id, node_frame, edge_frame)
+            written = write_road_network(row.id, node_frame, edge_frame)
+            n_nodes, n_edges = written["nodes"], written["edges"]
             row.imported_at = timezone.now()
             row.import_report = {
                 "synthetic": True,
