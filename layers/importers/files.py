@@ -610,7 +610,7 @@ def _write_utilities(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dic
     network = _mapped(frame, mapping, "network")
     kind = _mapped(frame, mapping, "kind")
     default_network = params.get("network", "power")
-    local_len = frame.to_crs(epsg=city.local_epsg).geometry.length.to_numpy()
+    local_geoms = frame.to_crs(epsg=city.local_epsg).geometry.to_numpy()
     nodes, links = [], []
     for i, geom in enumerate(frame.geometry):
         net = str(network.iloc[i]) if network is not None else default_network
@@ -623,14 +623,16 @@ def _write_utilities(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dic
             for p in getattr(geom, "geoms", [geom]):
                 nodes.append(UtilityNode(city=city, network=net, kind=knd, geom=to_geos(p)))
         else:
-            for p in getattr(geom, "geoms", [geom]):
+            # one link per part of a multi-line, each with its own length
+            local_parts = getattr(local_geoms[i], "geoms", [local_geoms[i]])
+            for p, local_part in zip(getattr(geom, "geoms", [geom]), local_parts):
                 links.append(
                     UtilityLink(
                         city=city,
                         network=net,
                         kind=knd,
                         geom=to_geos(p),
-                        length_m=float(local_len[i]),
+                        length_m=float(local_part.length),
                     )
                 )
     UtilityNode.objects.bulk_create(nodes, batch_size=2000)
