@@ -46,3 +46,21 @@ def test_import_file_cli_and_its_errors(tmp_path):
     with pytest.raises(CommandError, match="mapping: not valid JSON"):
         call_command("import_file", str(path), "--mapping", "{oops")
     assert Layer.objects.filter(name="empty").count() == 0
+
+
+def test_utility_multiline_parts_keep_their_own_lengths(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from layers.models import UtilityLink
+
+    City.objects.create(name="Testville", local_epsg=3067)
+    x, y = 385_000.0, 6_672_000.0
+    cable = shapely.MultiLineString([[(x, y), (x + 100, y)], [(x, y + 10), (x + 50, y + 10)]])
+    path = tmp_path / "cables.gpkg"
+    gpd.GeoDataFrame({"net": ["power"]}, geometry=[cable], crs=3067).to_file(path)
+    call_command("import_file", str(path), "--target", "utilities", "--city", "Testville")
+    lengths = sorted(
+        UtilityLink.objects.filter(city__name="Testville").values_list("length_m", flat=True)
+    )
+    assert lengths == pytest.approx([50.0, 100.0], rel=1e-6)
