@@ -40,7 +40,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "citytwin.jobs",
+    "citytwin.scenarios",
     "layers",
+    "ogc",
+    "frontend",
 ]
 
 MIDDLEWARE = [
@@ -129,7 +132,9 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:63790
 if os.environ.get("PYTEST_VERSION") and CELERY_BROKER_URL.startswith("redis://"):
     # The test suite's worker and tasks use their own Redis database, so a development worker
     # on the same Redis never takes a test's task.
-    CELERY_BROKER_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/15"
+    # CITYTWIN_TEST_REDIS_DB lets two test runs share one Redis without taking each other's tasks.
+    _test_redis_db = os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")
+    CELERY_BROKER_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + _test_redis_db
     os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL  # Celery reads the variable directly
 CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (citytwin.jobs.Job)
 CELERY_TASK_ACKS_LATE = True

@@ -8,4 +8,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("layers.api.urls")),
     path("tiles/", include("layers.tiles.urls")),
+    path("ogc/", include("ogc.urls")),
+    path("", include("frontend.urls")),
 ]

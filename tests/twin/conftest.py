@@ -35,7 +35,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     base = settings.DATABASES["default"]
     db_url = f"postgis://{base['USER']}@{base['HOST']}:{base['PORT']}/{db_name}"
     broker = settings.CELERY_BROKER_URL  # a Redis db of its own under pytest (see settings)
-    assert broker.endswith("/15"), broker
+    assert broker.endswith("/" + os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")), broker
     redis.Redis.from_url(broker).flushdb()
     env = {
         **os.environ,
