@@ -118,3 +118,23 @@ def api(user):
     token = Token.objects.create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture
+def committed_city(transactional_db):
+    """Return a function ``name -> City`` giving a demo city in committed rows.
+
+    For tests that a worker process or a live server must see (``transaction=True``): such
+    tests flush the database when they end, so the city is imported again when missing.
+    """
+    from layers.importers.osm import demo_pbf, import_osm
+    from layers.models import City
+
+    def get(name: str = "Helsinki"):
+        city = City.objects.filter(name=name).first()
+        if city is None:
+            import_osm(demo_pbf(name.lower()), name)
+            city = City.objects.get(name=name)
+        return city
+
+    return get
