@@ -11,6 +11,11 @@ from ..importers import ImportRejected
 def exception_handler(exc, context):
     if isinstance(exc, ImportRejected):
         return Response({"error": exc.message, "field": exc.field}, status=exc.status)
+    # other input errors of the service (e.g. a scenario edit) carry their own JSON body
+    api_error = getattr(exc, "api_error", None)
+    if callable(api_error):
+        body, status = api_error()
+        return Response(body, status=status)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" not in response.data:
         detail = response.data.get("detail")

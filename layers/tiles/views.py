@@ -112,6 +112,11 @@ def tile(request, layer: str, z: int, x: int, y: int):
         sql = tile_sql(
             "layers_feature", "geom", "t.fid, t.properties", z, "AND t.layer_id = %(layer_id)s"
         )
+    return mvt_response(request, sql, params, private)
+
+
+def mvt_response(request, sql: str, params: dict, private: bool) -> HttpResponse:
+    """Run a tile query; the response has an ETag (304 when unchanged) and cache headers."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -26,68 +26,59 @@ def django_db_setup(django_db_setup, django_db_blocker):
     yield
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker process on the test database and a separate Redis db."""
-    import redis
-
+def start_worker(name: str = "test") -> subprocess.Popen:
+    """Start a real Celery worker process (one task at a time) on the test database."""
     db_name = settings.DATABASES["default"]["NAME"]
     base = settings.DATABASES["default"]
     db_url = f"postgis://{base['USER']}@{base['HOST']}:{base['PORT']}/{db_name}"
-    broker = settings.CELERY_BROKER_URL  # a Redis db of its own under pytest (see settings)
-    assert broker.endswith("/" + os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")), broker
-    redis.Redis.from_url(broker).flushdb()
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": broker,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CITYTWIN_MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
-    log_path = Path(settings.MEDIA_ROOT).parent / "test-celery.log"
+    log_path = Path(settings.MEDIA_ROOT).parent / f"{name}-celery.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
+    hostname = f"{name}-{uuid.uuid4().hex[:8]}@%h"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "citytwin",
-                "worker",
-                "--concurrency",
-                "1",
-                "--pool",
-                "prefork",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                hostname,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
+                sys.executable, "-m", "celery", "-A", "citytwin", "worker",
+                "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO",
+                "--hostname", hostname, "--without-gossip", "--without-mingle",
             ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if "ready." in log_path.read_text():
-            break
+            return proc
         if proc.poll() is not None:
             raise RuntimeError(f"the Celery worker exited: {log_path.read_text()[-2000:]}")
         time.sleep(0.2)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"the Celery worker did not start: {log_path.read_text()[-2000:]}")
-    yield proc
+    stop_worker(proc)
+    raise RuntimeError(f"the Celery worker did not start: {log_path.read_text()[-2000:]}")
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the test database and a separate Redis db."""
+    import redis
+
+    broker = settings.CELERY_BROKER_URL  # a Redis db of its own under pytest (see settings)
+    assert broker.endswith("/" + os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")), broker
+    redis.Redis.from_url(broker).flushdb()
+    proc = start_worker("test")
+    yield proc
+    stop_worker(proc)
 
 
 def wait_for_job(job_id, timeout_s: float = 120.0):

@@ -1,0 +1,301 @@
+"""REST API of scenarios and runs (thin views; logic in services, results, runners)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from citytwin.jobs.models import Job
+from layers.api.pagination import PlainPagination
+from layers.models import City
+
+from . import results, services
+from .edits import validate_edits
+from .models import Run, RunRaster, RunSeries, Scenario
+
+
+class ScenarioSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    edits = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "id", "city", "name", "description", "owner", "is_baseline", "edits", "version",
+            "cloned_from", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["is_baseline", "version", "cloned_from", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is not None and ("edits" in attrs or "city" in attrs):
+            raise ValidationError(
+                {"edits": "change edits with /edits/ (POST, PUT, DELETE); the city is fixed"}
+            )
+        if self.instance is None:
+            attrs["edits"] = validate_edits(attrs["city"], attrs.get("edits", []))
+        return attrs
+
+
+class RunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="job_id", read_only=True)
+    status = serializers.CharField(source="job.status", read_only=True)
+    progress_percent = serializers.FloatField(source="job.progress_percent", read_only=True)
+    stage = serializers.CharField(source="job.stage", read_only=True)
+    error = serializers.JSONField(source="job.error", read_only=True)
+    created_at = serializers.DateTimeField(source="job.created_at", read_only=True)
+    started_at = serializers.DateTimeField(source="job.started_at", read_only=True)
+    finished_at = serializers.DateTimeField(source="job.finished_at", read_only=True)
+    seconds = serializers.FloatField(source="job.seconds", read_only=True)
+    worker = serializers.CharField(source="job.worker", read_only=True)
+    city = serializers.IntegerField(source="scenario.city_id", read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "scenario", "scenario_version", "city", "simulator", "params", "status",
+            "progress_percent", "stage", "error", "created_at", "started_at", "finished_at",
+            "seconds", "worker", "engine_version", "input_checksum", "kpis", "meta",
+        ]  # fmt: skip
+
+
+class RunRequestSerializer(serializers.Serializer):
+    simulator = serializers.ChoiceField(choices=Run.Simulator.choices)
+    params = serializers.JSONField(required=False, default=dict)
+    reuse = serializers.BooleanField(required=False, default=True)
+
+
+def _edits_geojson(scenario: Scenario) -> dict:
+    features = []
+    for index, edit in enumerate(scenario.edits):
+        geometry = edit.get("line") or edit.get("footprint") or edit.get("polygon")
+        geometry = geometry or edit.get("point") or edit.get("zone")
+        properties = {
+            k: v
+            for k, v in edit.items()
+            if k not in ("line", "footprint", "polygon", "point", "zone")
+        }
+        features.append(
+            {"type": "Feature", "geometry": geometry, "properties": {"index": index, **properties}}
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+class ScenarioViewSet(viewsets.ModelViewSet):
+    """Scenarios: ordered, versioned edits on a city (see docs/scenarios.md)."""
+
+    serializer_class = ScenarioSerializer
+    pagination_class = PlainPagination
+    filterset_fields = ["city", "is_baseline"]
+
+    def get_queryset(self):
+        return services.scenarios_visible_to(self.request.user).select_related("owner")
+
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user)
+
+    def _own(self, scenario: Scenario) -> None:
+        user = self.request.user
+        if scenario.is_baseline and self.action in ("destroy", "partial_update", "update"):
+            raise ValidationError({"scenario": "the baseline is read-only; clone it"})
+        if not scenario.is_baseline and scenario.owner_id != user.id and not user.is_staff:
+            raise NotFound()
+
+    def perform_update(self, serializer):
+        self._own(serializer.instance)
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        self._own(instance)
+        instance.delete()
+
+    @action(detail=True, methods=["post"])
+    def clone(self, request, pk=None):
+        copy = services.clone(self.get_object(), request.user, request.data.get("name"))
+        return Response(ScenarioSerializer(copy).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post", "put"])
+    def edits(self, request, pk=None):
+        scenario = self.get_object()
+        self._own(scenario)
+        if request.method == "PUT":
+            scenario = services.set_edits(scenario, request.data)
+            return Response(ScenarioSerializer(scenario).data)
+        scenario = services.append_edit(scenario, request.data)
+        return Response(ScenarioSerializer(scenario).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["delete"], url_path=r"edits/(?P<index>\d+)")
+    def remove_edit(self, request, pk=None, index=None):
+        scenario = self.get_object()
+        self._own(scenario)
+        scenario = services.remove_edit(scenario, int(index))
+        return Response(ScenarioSerializer(scenario).data)
+
+    @action(detail=True, methods=["get"], url_path=r"edits\.geojson")
+    def edits_geojson(self, request, pk=None):
+        return Response(_edits_geojson(self.get_object()))
+
+    @extend_schema(request=RunRequestSerializer, responses=RunSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def runs(self, request, pk=None):
+        scenario = self.get_object()
+        if request.method == "GET":
+            services.reap_lost_runs()
+            queryset = scenario.runs.select_related("job", "scenario")
+            return Response(RunSerializer(queryset, many=True).data)
+        if not request.user.is_authenticated:
+            raise NotFound()
+        body = RunRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run, reused = services.start_run(
+            scenario,
+            body.validated_data["simulator"],
+            body.validated_data["params"],
+            request.user,
+            reuse=body.validated_data["reuse"],
+        )
+        data = {**RunSerializer(run).data, "reused": reused}
+        return Response(data, status=status.HTTP_200_OK if reused else status.HTTP_202_ACCEPTED)
+
+
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def city_baseline(request, pk: int):
+    """The city's baseline scenario (created on first use)."""
+    city = get_object_or_404(City, pk=pk)
+    return Response(ScenarioSerializer(services.baseline_of(city)).data)
+
+
+def _bbox(request):
+    raw = request.query_params.get("bbox")
+    if raw is None:
+        return None
+    try:
+        box = [float(v) for v in raw.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4 or box[0] > box[2] or box[1] > box[3]:
+        raise ValidationError({"bbox": "must be four numbers: minx,miny,maxx,maxy (lon/lat)"})
+    return box
+
+
+def _geojson_response(text: str) -> HttpResponse:
+    return HttpResponse(text, content_type="application/geo+json")
+
+
+class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Simulation runs: status, progress, results, comparison (see docs/scenarios.md)."""
+
+    serializer_class = RunSerializer
+    pagination_class = PlainPagination
+    filterset_fields = ["simulator", "scenario"]
+
+    def get_queryset(self):
+        scenarios = services.scenarios_visible_to(self.request.user)
+        return Run.objects.filter(scenario__in=scenarios).select_related("job", "scenario")
+
+    def retrieve(self, request, *args, **kwargs):
+        services.reap_lost_runs()
+        return super().retrieve(request, *args, **kwargs)
+
+    def _other(self, base_pk) -> Run:
+        try:
+            return self.get_queryset().get(pk=uuid.UUID(base_pk))
+        except (ValueError, Run.DoesNotExist):
+            raise NotFound(f"no run {base_pk}") from None
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        if not request.user.is_authenticated:
+            raise NotFound()
+        services.cancel_run(run)
+        return Response(RunSerializer(run).data)
+
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        """Server-sent events: the run as JSON at every change, until it finishes."""
+        run = self.get_object()
+
+        def stream(poll_s: float = 0.5, limit_s: float = 3600.0):
+            last = None
+            deadline = time.monotonic() + limit_s
+            while time.monotonic() < deadline:
+                services.reap_lost_runs()
+                fresh = Run.objects.select_related("job", "scenario").get(pk=run.pk)
+                data = json.dumps(RunSerializer(fresh).data, default=str)
+                if data != last:
+                    yield f"event: run\ndata: {data}\n\n"
+                    last = data
+                if fresh.job.status in Job.FINISHED:
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                time.sleep(poll_s)
+
+        response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+    @action(detail=True, methods=["get"])
+    def edges(self, request, pk=None):
+        return _geojson_response(results.geojson("edges", self.get_object(), bbox=_bbox(request)))
+
+    @action(detail=True, methods=["get"])
+    def buildings(self, request, pk=None):
+        run = self.get_object()
+        return _geojson_response(results.geojson("buildings", run, bbox=_bbox(request)))
+
+    @action(detail=True, methods=["get"])
+    def series(self, request, pk=None):
+        rows = RunSeries.objects.filter(run=self.get_object())
+        return Response(
+            {
+                r.name: {"t_s": r.t_s, "values": r.values, "unit": r.unit, "capacity": r.capacity}
+                for r in rows
+            }
+        )
+
+    @action(detail=True, methods=["get"])
+    def rasters(self, request, pk=None):
+        run = self.get_object()
+        return Response(
+            [
+                {
+                    "name": r.name,
+                    "time": r.time,
+                    "unit": r.unit,
+                    "min": r.min_value,
+                    "max": r.max_value,
+                    "tiles": f"/tiles/runs/{run.pk}/rasters/{r.name}/{{z}}/{{x}}/{{y}}.png",
+                }
+                for r in RunRaster.objects.filter(run=run)
+            ]
+        )
+
+    @action(detail=True, methods=["get"], url_path=r"compare/(?P<base_pk>[0-9a-f-]+)")
+    def compare(self, request, pk=None, base_pk=None):
+        run, base = self.get_object(), self._other(base_pk)
+        results.check_comparable(run, base)
+        return Response(
+            {"run": str(run.pk), "base": str(base.pk), "kpis": results.kpi_deltas(run, base)}
+        )
+
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"compare/(?P<base_pk>[0-9a-f-]+)/(?P<kind>edges|buildings)",
+    )
+    def compare_layer(self, request, pk=None, base_pk=None, kind=None):
+        run, base = self.get_object(), self._other(base_pk)
+        results.check_comparable(run, base)
+        return _geojson_response(results.geojson(kind, run, base, bbox=_bbox(request)))

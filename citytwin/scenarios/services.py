@@ -1,0 +1,226 @@
+"""Scenario and run services: the logic behind the API views and the CLI."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from citytwin.jobs.models import Job
+from layers.models import City
+
+from .edits import EditRejected, validate_edits
+from .models import Run, Scenario
+from .runners import clean_params, engine_version, input_checksum
+
+log = logging.getLogger(__name__)
+
+#: a running job whose worker has not shown a sign of life for this long is checked (s);
+#: settings.CITYTWIN_HEARTBEAT_STALE_S overrides it
+DEFAULT_HEARTBEAT_STALE_S = 30.0
+
+
+def scenarios_visible_to(user) -> QuerySet:
+    """The user's own scenarios and every baseline (staff see all)."""
+    queryset = Scenario.objects.select_related("city")
+    if user is not None and user.is_authenticated:
+        if user.is_staff:
+            return queryset
+        return queryset.filter(Q(owner=user) | Q(is_baseline=True))
+    return queryset.filter(is_baseline=True)
+
+
+def baseline_of(city: City) -> Scenario:
+    """The city's baseline scenario (no edits), created on first use."""
+    scenario, _ = Scenario.objects.get_or_create(
+        city=city,
+        is_baseline=True,
+        defaults={"name": f"{city.name} baseline", "description": "the city as imported"},
+    )
+    return scenario
+
+
+def _check_editable(scenario: Scenario) -> None:
+    if scenario.is_baseline:
+        raise EditRejected(None, "scenario", "the baseline is read-only; clone it to edit", 409)
+
+
+@transaction.atomic
+def set_edits(scenario: Scenario, edits: list) -> Scenario:
+    """Replace the whole edit list (validated first; nothing stored when one is bad)."""
+    _check_editable(scenario)
+    scenario.edits = validate_edits(scenario.city, edits)
+    scenario.version += 1
+    scenario.save(update_fields=["edits", "version", "updated_at"])
+    return scenario
+
+
+@transaction.atomic
+def append_edit(scenario: Scenario, edit: dict) -> Scenario:
+    _check_editable(scenario)
+    scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+    (normalised,) = validate_edits(scenario.city, [edit], start_index=len(scenario.edits))
+    scenario.edits = [*scenario.edits, normalised]
+    scenario.version += 1
+    scenario.save(update_fields=["edits", "version", "updated_at"])
+    return scenario
+
+
+@transaction.atomic
+def remove_edit(scenario: Scenario, index: int) -> Scenario:
+    _check_editable(scenario)
+    scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+    if not 0 <= index < len(scenario.edits):
+        raise EditRejected(
+            index, "index", f"no edit {index} (the scenario has {len(scenario.edits)})", 404
+        )
+    scenario.edits = scenario.edits[:index] + scenario.edits[index + 1 :]
+    scenario.version += 1
+    scenario.save(update_fields=["edits", "version", "updated_at"])
+    return scenario
+
+
+def clone(scenario: Scenario, user, name: str | None = None) -> Scenario:
+    return Scenario.objects.create(
+        city=scenario.city,
+        name=name or f"{scenario.name} (copy)",
+        description=scenario.description,
+        owner=user if user is not None and user.is_authenticated else None,
+        edits=list(scenario.edits),
+        version=0,
+        cloned_from=scenario,
+    )
+
+
+def start_run(scenario: Scenario, simulator: str, params: dict, user, reuse: bool = True):
+    """Queue a run of ``simulator`` on the scenario as it is now.
+
+    Returns ``(run, reused)``: with ``reuse``, an earlier succeeded run with the same input
+    checksum (same edits, parameters, engine version and city data) is returned instead of
+    computing again. Raises ParamsRejected (400) on bad parameters.
+    """
+    from .tasks import run_simulation
+
+    params = clean_params(simulator, params, scenario.edits)
+    city = scenario.city
+    version = engine_version(simulator)
+    checksum = input_checksum(
+        {
+            "simulator": simulator,
+            "params": params,
+            "engine_version": version,
+            "edits": scenario.edits,
+            "city": [city.id, city.source_sha256, city.imported_at],
+        }
+    )
+    if reuse:
+        earlier = (
+            Run.objects.filter(
+                input_checksum=checksum,
+                scenario__city=city,
+                job__status=Job.Status.SUCCEEDED,
+            )
+            .select_related("job", "scenario")
+            .first()
+        )
+        if earlier is not None:
+            return earlier, True
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=f"run_{simulator}",
+            owner=user if user is not None and user.is_authenticated else None,
+            params={"scenario": scenario.pk, "simulator": simulator, **params},
+            stage="queued",
+        )
+        run = Run.objects.create(
+            job=job,
+            scenario=scenario,
+            scenario_version=scenario.version,
+            edits=scenario.edits,
+            simulator=simulator,
+            params=params,
+            engine_version=version,
+            input_checksum=checksum,
+        )
+
+        def enqueue():
+            result = run_simulation.delay(str(job.id))
+            Job.objects.filter(pk=job.id).update(celery_task_id=result.id or "")
+
+        transaction.on_commit(enqueue)
+    return run, False
+
+
+def cancel_run(run: Run) -> Run:
+    """Cancel a queued or running run; the worker stops at its next progress report."""
+    updated = Job.objects.filter(
+        pk=run.job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+    ).update(
+        status=Job.Status.CANCELLED,
+        stage="cancelled",
+        finished_at=timezone.now(),
+        error={"field": "run", "message": "cancelled by the user"},
+    )
+    if updated and run.job.celery_task_id:
+        from citytwin.celery import app
+
+        # a queued task is dropped by the worker; a running one notices at its next report
+        app.control.revoke(run.job.celery_task_id)
+    run.job.refresh_from_db()
+    return run
+
+
+def delete_run_files(run_id) -> None:
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(run_id), ignore_errors=True)
+
+
+def reap_lost_runs(stale_s: float | None = None) -> int:
+    """Mark runs failed whose worker died (no heartbeat for ``stale_s`` and not active).
+
+    A heartbeat can lag while a compiled kernel holds the interpreter, so a stale heartbeat
+    alone is not proof: the worker that took the job is asked (Celery inspect) whether it is
+    still running the task. No answer, or an answer without the task, means it is lost.
+    """
+    if stale_s is None:
+        stale_s = getattr(settings, "CITYTWIN_HEARTBEAT_STALE_S", DEFAULT_HEARTBEAT_STALE_S)
+    limit = timezone.now() - timedelta(seconds=stale_s)
+    suspects = list(
+        Job.objects.filter(
+            status=Job.Status.RUNNING, heartbeat_at__lt=limit, kind__startswith="run_"
+        )
+    )
+    if not suspects:
+        return 0
+    from citytwin.celery import app
+
+    hosts = sorted({j.worker.split("/")[0] for j in suspects if j.worker})
+    active: set[str] = set()
+    try:
+        replies = app.control.inspect(destination=hosts, timeout=1.0).active() or {}
+        for tasks in replies.values():
+            active.update(t.get("id", "") for t in tasks)
+    except Exception:  # broker unreachable: cannot tell, leave the runs alone
+        log.warning("could not inspect the workers; lost runs are not reaped now")
+        return 0
+    reaped = 0
+    for job in suspects:
+        if job.celery_task_id and job.celery_task_id in active:
+            continue
+        reaped += Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.FAILED,
+            finished_at=timezone.now(),
+            stage="failed",
+            error={
+                "field": "run",
+                "message": f"the worker running it ({job.worker or 'unknown'}) stopped "
+                f"(no heartbeat since {job.heartbeat_at:%H:%M:%S} UTC); start the run again",
+            },
+        )
+        delete_run_files(job.pk)
+    return reaped

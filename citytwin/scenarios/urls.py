@@ -1,0 +1,31 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from . import api, tiles
+
+router = SimpleRouter()
+router.register("scenarios", api.ScenarioViewSet, basename="scenario")
+router.register("runs", api.RunViewSet, basename="run")
+
+api_urlpatterns = [
+    path("cities/<int:pk>/baseline/", api.city_baseline, name="city-baseline"),
+    path("", include(router.urls)),
+]
+
+tile_urlpatterns = [
+    path(
+        "runs/<str:run_id>/<str:kind>/<int:z>/<int:x>/<int:y>.pbf",
+        tiles.run_tile,
+        name="run-tile",
+    ),
+    path(
+        "compare/<str:run_id>/<str:base_id>/<str:kind>/<int:z>/<int:x>/<int:y>.pbf",
+        tiles.run_tile,
+        name="compare-tile",
+    ),
+    path(
+        "runs/<str:run_id>/rasters/<str:name>/<int:z>/<int:x>/<int:y>.png",
+        tiles.raster_tile,
+        name="run-raster-tile",
+    ),
+]
