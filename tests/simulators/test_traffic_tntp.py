@@ -15,7 +15,7 @@ import pytest
 
 from simulators.traffic import assign
 from simulators.traffic.__main__ import main
-from simulators.traffic.costs import beckmann_objective
+from simulators.traffic.costs import beckmann_objective, link_costs
 from simulators.traffic.paths import (
     all_or_nothing,
     shortest_path_tree,
@@ -115,11 +115,33 @@ def test_equilibrium_at_1e5_matches_best_known_objective(case, algorithm):
     if algorithm == "bush" or name == "SiouxFalls":
         assert rel < 1e-6
     else:
-        # BFW on Anaheim stops at gap 7e-6 with the objective 1.7e-6 above best (docs/traffic.md)
-        assert rel < 5e-6
+        # BFW on Anaheim: the first iterate with gap <= 1e-5 (iteration 22, gap 7.0e-6) is
+        # 1.7e-6 above best; the objective criterion of 1e-6 is not met here (docs/traffic.md,
+        # "Known limits": the objective error at the first gap crossing varies from instance
+        # to instance, AequilibraE's BFW included)
+        assert rel < 2e-6
     assert np.abs(node_balance(net, result.volume, demand)).max() < 1e-6 * demand.total
     assert result.history["relative_gap"][-1] == pytest.approx(result.relative_gap)
     assert len(result.history["objective"]) == len(result.history["tstt"])
+
+
+def test_reported_gap_is_aequilibrae_gap_of_returned_flows(case):
+    """The reported gap is (sum x.c - sum d.SP) / sum x.c at the returned flows themselves."""
+    _, net, demand, _ = case
+    result = assign(net, demand, algorithm="bfw", gap=1e-5, max_iter=5000)
+    cost = np.empty(net.n_links)
+    link_costs(
+        net.free_flow_time, net.alpha, net.beta, net.capacity, net.fixed_cost, result.volume, cost
+    )
+    origins, start, dest, entry = demand.by_origin()
+    od_cost = all_or_nothing(
+        net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
+        origins, start, dest, demand.flow[entry], np.empty(net.n_links),
+    )  # fmt: skip
+    total = float(np.dot(result.volume, cost))
+    gap = (total - float(np.dot(demand.flow[entry], od_cost))) / total
+    assert gap == pytest.approx(result.relative_gap, rel=1e-6)
+    assert 0 < gap <= 1e-5
 
 
 def test_zone_nodes_are_never_passed_through():
