@@ -89,6 +89,11 @@ class EdgeResult(models.Model):
     # evacuation
     max_queue_veh = models.FloatField(null=True)
     queue_duration_s = models.FloatField(null=True)
+    occupancy_veh = ArrayField(
+        models.IntegerField(),
+        null=True,
+        help_text="cars on the edge every run.meta['series_step_s'] seconds (replay)",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["run", "edge"])]

@@ -32,10 +32,14 @@ class CompareRejected(Exception):
         return {"error": self.message, "field": "base"}, 400
 
 
-def source_sql(kind: str, run: Run, base: Run | None = None) -> tuple[str, dict]:
+def source_sql(
+    kind: str, run: Run, base: Run | None = None, with_series: bool = False
+) -> tuple[str, dict]:
     """A ``SELECT`` of one result layer (``edges`` or ``buildings``) with ``geom`` + attributes.
 
-    With ``base``, the difference layer: ``delta_<field> = run - base`` per row.
+    With ``base``, the difference layer: ``delta_<field> = run - base`` per row. With
+    ``with_series``, edges also carry their ``occupancy_veh`` series (GeoJSON only: vector
+    tiles hold no arrays).
     """
     table, key, fields, deltas = (
         ("scenarios_edgeresult", "edge_id", EDGE_FIELDS, EDGE_DELTAS)
@@ -43,6 +47,8 @@ def source_sql(kind: str, run: Run, base: Run | None = None) -> tuple[str, dict]
         else ("scenarios_buildingresult", "building_id", BUILDING_FIELDS, BUILDING_DELTAS)
     )
     if base is None:
+        if with_series and kind == "edges":
+            fields += ", occupancy_veh"
         return (
             f"(SELECT id, geom, {fields} FROM {table} WHERE run_id = %(run)s)",
             {"run": run.pk},
@@ -71,7 +77,7 @@ def source_sql(kind: str, run: Run, base: Run | None = None) -> tuple[str, dict]
 
 def geojson(kind: str, run: Run, base: Run | None = None, bbox=None) -> str:
     """A FeatureCollection (text) of a result layer or difference layer, optional lon/lat bbox."""
-    source, params = source_sql(kind, run, base)
+    source, params = source_sql(kind, run, base, with_series=True)
     where = ""
     if bbox is not None:
         where = "WHERE t.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)"

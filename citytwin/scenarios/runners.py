@@ -408,6 +408,8 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
         reroute_interval_s=60.0 * p["reroute_min"] if p["reroute_min"] > 0 else None,
         dt_s=p["time_step_s"],
         time_of_day_h=p["time_of_day_h"],
+        record_occupancy=True,
+        sample_interval_s=60.0,
         **inputs.departure_params(edits),
     )
     population = buildings[["id", "residents", "workers", "geometry"]].copy()
@@ -439,22 +441,33 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
             )
         )
     BuildingResult.objects.bulk_create(rows, batch_size=5000)
+    # every road edge that held a car at some sample (for the replay) or had a queue
+    queues = (
+        {(q.u, q.v, q.key): q for q in result.bottlenecks.itertuples() if q.mode == "car"}
+        if len(result.bottlenecks)
+        else {}
+    )
+    occupancy = result.car_occupancy_veh
+    used = set(np.flatnonzero(occupancy.any(axis=0))) if occupancy.size else set()
     edges = []
-    for q in result.bottlenecks.itertuples():
-        if not G.has_edge(q.u, q.v, q.key):
-            continue  # a walking link (both directions of a road) has no directed twin edge
-        data = G.edges[q.u, q.v, q.key]
+    for column, key in enumerate(result.car_link_keys):
+        if column not in used and key not in queues:
+            continue
+        data = G.edges[key]
+        queue = queues.get(key)
         edges.append(
             EdgeResult(
                 run=run,
                 edge_id=data["edge_id"],
                 geom=_geos(data["geometry_wkb"]),
                 highway=data["highway"],
-                capacity_veh_h=float(q.capacity_veh_h),
-                max_queue_veh=float(q.max_queue_veh),
-                queue_duration_s=float(q.queue_duration_s),
+                capacity_veh_h=float(data["capacity"]),
+                max_queue_veh=float(queue.max_queue_veh) if queue else 0.0,
+                queue_duration_s=float(queue.queue_duration_s) if queue else 0.0,
+                occupancy_veh=occupancy[:, column].tolist() if occupancy.size else None,
             )
         )
+    run.meta = {"series_step_s": params.sample_interval_s, "samples": int(occupancy.shape[0])}
     EdgeResult.objects.bulk_create(edges, batch_size=5000)
     curve = result.curve
     series = [
@@ -485,7 +498,7 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     RunSeries.objects.bulk_create(series)
     summary = result.summary()
     summary.pop("seconds", None)
-    summary["bottlenecks"] = len(edges)
+    summary["bottlenecks"] = len(queues)
     return summary
 
 

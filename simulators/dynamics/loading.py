@@ -31,7 +31,7 @@ are still on the network at the horizon are reported, never dropped silently.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -103,6 +103,8 @@ class LoadingParams:
         ``inf`` keeps the free-flow trees of the start (shortest path at departure on an empty
         network).
     sample_interval_s : period of the queue statistics (s).
+    record_occupancy : keep the vehicles on every link at every sample (for a replay of the
+        run; memory: samples x links x 4 bytes).
     detour_ratio : a vehicle whose next link is blocked (no inflow capacity or full) takes
         another outgoing link that leads strictly closer to its destination if the path
         through it is at most ``1 + detour_ratio`` times the best; 0 disables this.
@@ -113,6 +115,7 @@ class LoadingParams:
     reroute_interval_s: float | None = 300.0
     sample_interval_s: float = 60.0
     detour_ratio: float = 0.2
+    record_occupancy: bool = False
 
 
 @dataclass
@@ -139,6 +142,8 @@ class LoadingResult:
         free-flow traversal but could not leave).
     queue_duration_s : time with a queue on each link (s, from the samples).
     simulated_s : time simulated.
+    occupancy_veh : vehicles on each link at each sample, ``(samples, links)`` int32, row ``k``
+        at ``(k + 1) * sample_interval_s``; empty unless ``record_occupancy``.
     """
 
     arrival_s: np.ndarray
@@ -148,6 +153,7 @@ class LoadingResult:
     queue_max_veh: np.ndarray
     queue_duration_s: np.ndarray
     simulated_s: float
+    occupancy_veh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
 
     @property
     def not_arrived(self) -> np.ndarray:
@@ -371,6 +377,7 @@ def _advance(
     link_cost,
     detour_ratio,
     drop_unroutable,
+    occupancy,
 ):
     """Advance steps ``step0 .. step1-1``; returns the first step not simulated."""
     n_nodes = in_ptr.shape[0] - 1
@@ -431,6 +438,10 @@ def _advance(
             )  # fmt: skip
         step += 1
         if step % sample_every == 0:
+            row = step // sample_every - 1
+            if row < occupancy.shape[0]:
+                for link in range(n_links):
+                    occupancy[row, link] = link_count[link]
             for link in range(n_links):
                 v = link_head[link]
                 q = 0
@@ -534,6 +545,8 @@ def simulate(
 
     n_steps = int(np.ceil(params.horizon_s / dt))
     sample_every = max(1, int(round(params.sample_interval_s / dt)))
+    n_samples = n_steps // sample_every if params.record_occupancy else 0
+    occupancy = np.zeros((n_samples, n_links if n_samples else 0), dtype=np.int32)
     reroute = params.reroute_interval_s
     reroute_steps = (
         n_steps if reroute is None or not np.isfinite(reroute) else max(1, round(reroute / dt))
@@ -582,6 +595,7 @@ def simulate(
             veh_status, veh_origin, order, depart_sorted, next_link, target, room, fallback,
             int(destinations.overflow_group), state, queue_now, queue_max, queue_time,
             node_turn, out_ptr, out_links, dist, link_fft, float(params.detour_ratio), not later,
+            occupancy,
         )  # fmt: skip
         if progress is not None:
             progress(min(1.0, step / n_steps), "network loading")
@@ -593,4 +607,5 @@ def simulate(
         queue_max_veh=queue_max,
         queue_duration_s=queue_time,
         simulated_s=step * dt,
+        occupancy_veh=occupancy[: step // sample_every],
     )

@@ -67,6 +67,9 @@ class EvacuationResult:
     vehicle_arrivals_s : arrival time per car evacuee vehicle (NaN when not arrived), to
         compare with ``car_bound``.
     seconds : wall-clock runtime.
+    car_occupancy_veh : with ``params.record_occupancy``, cars on each road link every
+        ``params.sample_interval_s`` seconds, ``(samples, links)``; row ``k`` is at
+        ``(k + 1) * sample_interval_s``. ``car_link_keys`` gives each column's ``(u, v, key)``.
     """
 
     curve: pd.DataFrame
@@ -88,6 +91,8 @@ class EvacuationResult:
     walk_bound: LowerBound | None = None
     vehicle_arrivals_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     seconds: float = 0.0
+    car_occupancy_veh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
+    car_link_keys: list = field(default_factory=list)
 
     def summary(self) -> dict:
         """The CLI's JSON object."""
@@ -384,6 +389,8 @@ def run_evacuation(
         dt_s=params.dt_s,
         horizon_s=params.horizon_s,
         reroute_interval_s=params.reroute_interval_s,
+        sample_interval_s=params.sample_interval_s,
+        record_occupancy=params.record_occupancy,
     )
     report(0.1, "cars")
     car = simulate(
@@ -563,6 +570,8 @@ def run_evacuation(
         walk_bound=walk_bound,
         vehicle_arrivals_s=arr,
         seconds=time.perf_counter() - started,
+        car_occupancy_veh=car.occupancy_veh,
+        car_link_keys=list(net.link_keys or []),
     )
 
 

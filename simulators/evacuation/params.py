@@ -68,6 +68,8 @@ class EvacuationParams:
     shelter_mode : ``"nearest"`` shelter by free-flow time, or ``"assigned"`` from a
         population column ``shelter`` (shelter id).
     seed : random seed of the departure times.
+    record_occupancy : keep the cars on every road link every ``sample_interval_s`` (a replay
+        of the evacuation; see ``EvacuationResult.car_occupancy_veh``).
     """
 
     persons_per_household: float = 2.0
@@ -94,3 +96,5 @@ class EvacuationParams:
     shelter_mode: Literal["nearest", "assigned"] = "nearest"
     compute_lower_bound: bool = True
     seed: int = 0
+    record_occupancy: bool = False
+    sample_interval_s: float = 60.0

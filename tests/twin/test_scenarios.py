@@ -338,6 +338,14 @@ def test_evacuation_run_stores_curve_buildings_and_bottlenecks(
     curve = series["evacuated_share"]
     assert curve["values"][-1] == pytest.approx(1.0)
     assert np.all(np.diff(curve["values"]) >= -1e-12)
+    # the replay: cars on each edge every series_step_s, on the road while people leave
+    edges = api.get(f"/api/runs/{run.pk}/edges/").json()["features"]
+    samples = run.meta["samples"]
+    assert edges and all(len(f["properties"]["occupancy_veh"]) == samples for f in edges)
+    on_road = np.sum([f["properties"]["occupancy_veh"] for f in edges], axis=0)
+    step_s = run.meta["series_step_s"]
+    assert on_road.max() > 0
+    assert on_road[int(kpis["t100_s"] // step_s) + 1 :].sum() == 0  # empty once all are out
     times = [
         f["properties"]["evacuation_time_s"]
         for f in api.get(f"/api/runs/{run.pk}/buildings/").json()["features"]
