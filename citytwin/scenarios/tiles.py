@@ -110,3 +110,46 @@ def raster_tile(request, run_id: str, name: str, z: int, x: int, y: int):
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@require_GET
+def raster_difference_tile(request, run_id: str, base_id: str, name: str, z: int, x: int, y: int):
+    """PNG tile of ``run - base`` for a raster both runs have (e.g. sun hours), on a diverging
+    ramp centred on zero (``?rescale=r`` sets the +/- range; default the larger of the maxima)."""
+    if not _zxy_ok(z, x, y):
+        return _bad("tile z/x/y out of range", "z/x/y")
+    run, base = _visible_run(request, run_id), _visible_run(request, base_id)
+    try:
+        results.check_comparable(run, base)
+    except results.CompareRejected as exc:
+        return _bad(exc.message, "base")
+    rasters = [RunRaster.objects.filter(run=r, name=name).first() for r in (run, base)]
+    if None in rasters:
+        raise Http404(f"both runs need a raster {name!r}")
+    span = max(abs(r.max_value - r.min_value) for r in rasters) or 1.0
+    if "rescale" in request.GET:
+        try:
+            span = abs(float(request.GET["rescale"])) or span
+        except ValueError:
+            return _bad("rescale must be a number (the +/- range)", "rescale")
+    tiles = []
+    for raster in rasters:
+        try:
+            with Reader(str(Path(settings.MEDIA_ROOT) / raster.file_path)) as cog:
+                tiles.append(cog.tile(x, y, z, tilesize=256, resampling_method="nearest"))
+        except TileOutsideBounds:
+            return HttpResponse(status=204)
+    a, b = (t.array[0].astype("float32") for t in tiles)
+    diff = np.ma.filled(a - b, 0.0)
+    valid = ~(np.ma.getmaskarray(a) | np.ma.getmaskarray(b))
+    scaled = np.clip((diff / span + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    colours = cmap.get("rdbu")
+    lut = np.array([colours[i][:3] for i in range(256)], dtype=np.uint8)
+    rgb = lut[scaled].transpose(2, 0, 1)
+    # unchanged cells stay transparent, so the difference layer shows only what changed
+    alpha = np.where(valid & (np.abs(diff) > 1e-6), 220, 0).astype(np.uint8)
+    response = HttpResponse(
+        render(rgb.astype(np.uint8), mask=alpha, img_format="PNG"), content_type="image/png"
+    )
+    response["Cache-Control"] = "private, max-age=300"
+    return response

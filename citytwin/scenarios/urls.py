@@ -28,4 +28,9 @@ tile_urlpatterns = [
         tiles.raster_tile,
         name="run-raster-tile",
     ),
+    path(
+        "compare/<str:run_id>/<str:base_id>/rasters/<str:name>/<int:z>/<int:x>/<int:y>.png",
+        tiles.raster_difference_tile,
+        name="compare-raster-tile",
+    ),
 ]

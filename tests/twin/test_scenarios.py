@@ -13,6 +13,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import rasterio
+import rasterio.io
 from django.conf import settings
 from django.core.management import call_command
 from pyproj import Transformer
@@ -311,6 +312,20 @@ def test_a_tall_building_takes_sun_north_of_it_and_nowhere_else(
     y = int((1 - np.arcsinh(np.tan(np.radians(tower_lat))) / np.pi) / 2 * 2**z)
     png = api.get(f"/tiles/runs/{run.pk}/rasters/sun_hours/{z}/{x}/{y}.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the difference layer per cell: coloured where sun was lost, transparent where unchanged
+    def changed_pixels(tile_y: int) -> int:
+        response = api.get(
+            f"/tiles/compare/{run.pk}/{base_run.pk}/rasters/sun_hours/{z}/{x}/{tile_y}.png"
+        )
+        if response.status_code == 204:
+            return 0
+        assert response.status_code == 200
+        with rasterio.io.MemoryFile(response.content) as memory, memory.open() as png:
+            return int((png.read(png.count) > 0).sum())
+
+    assert changed_pixels(y) > 0 or changed_pixels(y - 1) > 0
+    assert changed_pixels(y + 2) == 0  # two tiles (about 800 m) south of the tower
     shadow_png = api.get(f"/tiles/runs/{run.pk}/rasters/shadow_1000/{z}/{x}/{y}.png")
     assert shadow_png.status_code == 200
     assert (

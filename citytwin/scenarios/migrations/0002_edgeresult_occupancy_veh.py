@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scenarios', '0001_initial'),
+        ("scenarios", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='edgeresult',
-            name='occupancy_veh',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), help_text="cars on the edge every run.meta['series_step_s'] seconds (replay)", null=True, size=None),
+            model_name="edgeresult",
+            name="occupancy_veh",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.IntegerField(),
+                help_text="cars on the edge every run.meta['series_step_s'] seconds (replay)",
+                null=True,
+                size=None,
+            ),
         ),
     ]
