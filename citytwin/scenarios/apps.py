@@ -5,3 +5,8 @@ class ScenariosConfig(AppConfig):
     name = "citytwin.scenarios"
     label = "scenarios"
     verbose_name = "Scenarios and runs"
+
+    def ready(self) -> None:
+        from .ogc import register_result_collections
+
+        register_result_collections()

@@ -11,6 +11,7 @@ from pathlib import Path
 import mapbox_vector_tile
 import networkx as nx
 import numpy as np
+import pyogrio
 import pytest
 import rasterio
 import rasterio.io
@@ -240,6 +241,21 @@ def test_closed_road_carries_nothing_and_its_detour_carries_more(
     diff_tile = api.get(f"/tiles/compare/{run.pk}/{base_run.pk}/edges/{z}/{x}/{y}.pbf")
     decoded = mapbox_vector_tile.decode(diff_tile.content)["edges"]["features"]
     assert any(f["properties"].get("delta_volume_veh_h", 0) > 0 for f in decoded)
+    # the same results through OGC API - Features, one run selected by its id
+    items = api.get(
+        "/ogc/collections/edge-results/items", {"run": str(run.pk), "limit": 10000, "f": "json"}
+    ).json()
+    assert items["numberReturned"] == len(rows)
+    ogc_closed = [f for f in items["features"] if f["properties"]["edge"] == edge.id]
+    assert ogc_closed[0]["properties"]["volume_veh_h"] == 0
+    export = api.get("/ogc/collections/edge-results/export", {"run": str(run.pk), "format": "gpkg"})
+    assert export.status_code == 200
+    gpkg = Path(settings.MEDIA_ROOT).parent / f"export-{run.pk}.gpkg"
+    gpkg.write_bytes(b"".join(export.streaming_content) if export.streaming else export.content)
+    try:
+        assert len(pyogrio.read_dataframe(gpkg)) == len(rows)
+    finally:
+        gpkg.unlink()
     # an identical request reuses the result
     again = api.post(
         f"/api/scenarios/{scenario['id']}/runs/",
