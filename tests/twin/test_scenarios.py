@@ -487,3 +487,18 @@ def test_progress_stream_and_cli(api, committed_city, celery_worker_process, cap
     assert first["status"] == "succeeded" and first["progress_percent"] == 100
     with pytest.raises(Exception, match="params: 'nonsense' is not key=value"):
         call_command("run_scenario", "baseline:Helsinki", "traffic", "nonsense")
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "progress"])
+def test_traffic_runs_on_kotka_as_imported(committed_city, capsys):
+    """Kotka's imported graph has dead ends and parts cut off from the main network: the run
+    succeeds and every trip is either assigned or reported as unassignable."""
+    city = committed_city("Kotka")
+    call_command("run_scenario", "baseline:Kotka", "traffic", "gap=1e-5", "--inline", "--json")
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["status"] == "succeeded", out
+    kpis = out["kpis"]
+    assert kpis["trips"] > 0 and kpis["relative_gap"] <= 1e-5
+    assert 0 <= kpis["unassignable_trips"] < kpis["trips"]
+    run = Run.objects.get(pk=out["id"])
+    assert EdgeResult.objects.filter(run=run).count() == RoadEdge.objects.filter(city=city).count()
