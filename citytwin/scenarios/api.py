@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from citytwin.jobs.models import Job
@@ -216,8 +216,11 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         run = self.get_object()
-        if not request.user.is_authenticated:
+        user = request.user
+        if not user.is_authenticated:
             raise NotFound()
+        if run.job.owner_id != user.id and not user.is_staff:
+            raise PermissionDenied("only the user who started a run can cancel it")
         services.cancel_run(run)
         return Response(RunSerializer(run).data)
 
