@@ -151,6 +151,13 @@ def test_scenarios_are_private_and_the_baseline_is_read_only(api, django_user_mo
     copy = api.post(f"/api/scenarios/{baseline['id']}/clone/", {"name": "mine"}, format="json")
     assert copy.status_code == 201 and copy.json()["cloned_from"] == baseline["id"]
     assert api.get("/api/scenarios/", {"city": city.id}).status_code == 200
+    # a baseline run is visible to all, but only the user who started it can cancel it
+    started = api.post(
+        f"/api/scenarios/{baseline['id']}/runs/", {"simulator": "traffic"}, format="json"
+    ).json()
+    assert other.get(f"/api/runs/{started['id']}/").status_code == 200
+    assert other.post(f"/api/runs/{started['id']}/cancel/").status_code == 403
+    assert api.post(f"/api/runs/{started['id']}/cancel/").json()["status"] == "cancelled"
 
 
 @pytest.mark.django_db
