@@ -35,11 +35,14 @@ class JobProgress:
             return
         self._last = now
         percent = max(0.0, min(100.0, 100.0 * float(fraction)))
+        self.write(percent, stage[:200])
+
+    def write(self, percent: float, stage: str) -> None:
         with connections[self.alias].cursor() as cursor:
             cursor.execute(
                 "UPDATE jobs_job SET progress_percent = GREATEST(progress_percent, %s), "
                 "stage = %s WHERE id = %s",
-                [percent, stage[:200], self.job_id],
+                [percent, stage, self.job_id],
             )
 
 

@@ -6,7 +6,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import traceback
 
 from celery import shared_task
@@ -33,17 +32,12 @@ class RunCancelled(Exception):
 class RunProgress(JobProgress):
     """Job progress that also notices a cancellation (the UPDATE returns the status)."""
 
-    def __call__(self, fraction: float, stage: str) -> None:
-        now = time.monotonic()
-        if fraction < 1.0 and now - self._last < self.min_interval_s:
-            return
-        self._last = now
-        percent = max(0.0, min(100.0, 100.0 * float(fraction)))
+    def write(self, percent: float, stage: str) -> None:
         with connections[self.alias].cursor() as cursor:
             cursor.execute(
                 "UPDATE jobs_job SET progress_percent = GREATEST(progress_percent, %s), "
                 "stage = %s, heartbeat_at = now() WHERE id = %s RETURNING status",
-                [percent, stage[:200], self.job_id],
+                [percent, stage, self.job_id],
             )
             row = cursor.fetchone()
         if row is None or row[0] != Job.Status.RUNNING:
