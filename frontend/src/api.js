@@ -1,0 +1,131 @@
+// The CityTwin REST API: token (or session) auth, errors in words, server-sent events over fetch.
+
+const TOKEN_KEY = "citytwin.token";
+
+export function token() {
+  return localStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setToken(value) {
+  if (value) localStorage.setItem(TOKEN_KEY, value);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+function csrf() {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+export function authHeaders(extra = {}) {
+  const headers = { ...extra };
+  if (token()) headers.Authorization = `Token ${token()}`;
+  const c = csrf();
+  if (c) headers["X-CSRFToken"] = c;
+  return headers;
+}
+
+/** An API error with a sentence a person can read. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(describeError(status, body));
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export function describeError(status, body) {
+  if (body && typeof body === "object") {
+    if (typeof body.error === "string") return body.error;
+    if (body.error && typeof body.error === "object") {
+      return body.error.message || body.error.detail || JSON.stringify(body.error);
+    }
+    if (typeof body.detail === "string") return body.detail;
+    const parts = Object.entries(body).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(" ") : typeof v === "object" ? JSON.stringify(v) : v}`);
+    if (parts.length) return parts.join("; ");
+  }
+  if (typeof body === "string" && body && body.length < 300) return body;
+  if (status === 401 || status === 403) return "please sign in first (the server said: not allowed)";
+  if (status === 404) return "not found on the server (the API may not offer this yet)";
+  if (status >= 500) return `the server failed (HTTP ${status})`;
+  return `request failed (HTTP ${status})`;
+}
+
+export async function request(method, path, body, { form = false } = {}) {
+  const init = { method, headers: authHeaders({ Accept: "application/json" }), credentials: "same-origin" };
+  if (body !== undefined) {
+    if (form) init.body = body;
+    else {
+      init.body = JSON.stringify(body);
+      init.headers["Content-Type"] = "application/json";
+    }
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, `the server cannot be reached (${err.message})`);
+  }
+  const text = await response.text();
+  let data = text;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export const get = (path) => request("GET", path);
+export const post = (path, body) => request("POST", path, body);
+export const put = (path, body) => request("PUT", path, body);
+export const del = (path) => request("DELETE", path);
+
+/** All pages of a paginated list (plain `results` or GeoJSON `features`). */
+export async function getAll(path) {
+  let next = path;
+  const out = [];
+  while (next) {
+    const page = await get(next);
+    if (Array.isArray(page)) return page;
+    out.push(...(page.results || page.features || []));
+    next = page.next ? new URL(page.next, location.href).pathname + new URL(page.next, location.href).search : null;
+  }
+  return out;
+}
+
+/**
+ * Follow a server-sent event stream with fetch (so the auth header goes along); `onData` gets
+ * each parsed `data:` JSON. Resolves when the stream ends; rejects when it cannot be read.
+ */
+export async function followEvents(path, onData, signal) {
+  const response = await fetch(path, { headers: authHeaders({ Accept: "text/event-stream" }), credentials: "same-origin", signal });
+  if (!response.ok || !response.body) throw new ApiError(response.status, null);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let cut;
+    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+      const data = block
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n");
+      if (data) {
+        try {
+          onData(JSON.parse(data));
+        } catch {
+          /* a keep-alive or a non-JSON line */
+        }
+      }
+    }
+  }
+}
+
+/** Absolute URL for a same-origin path (the map's workers need absolute tile URLs). */
+export const abs = (path) => (/^https?:/.test(path) ? path : location.origin + (path.startsWith("/") ? path : `/${path}`));

@@ -1,0 +1,51 @@
+// Swipe comparison: the baseline run on a second map, left of a slider; the scenario run right.
+
+import maplibregl from "maplibre-gl";
+import Compare from "@maplibre/maplibre-gl-compare";
+import "@maplibre/maplibre-gl-compare/dist/maplibre-gl-compare.css";
+import { token } from "./api.js";
+import { baseStyle } from "./basemap.js";
+import { el } from "./dom.js";
+import { addRunLayers } from "./results.js";
+import { state } from "./state.js";
+
+export async function openSwipe(app, baseRun, run, t) {
+  const main = app.map;
+  const wrap = document.getElementById("map-wrap");
+  const container = el("div", { id: "map-base", class: "map" });
+  wrap.insertBefore(container, main.getContainer().nextSibling);
+  const label = el("div", { class: "swipe-labels" }, el("span", {}, "◀ baseline"), el("span", {}, `${run.simulator} scenario ▶`));
+  wrap.append(label);
+  const style = baseStyle(state.city);
+  if (state.d === "2") {
+    style.layers.find((l) => l.id === "buildings-3d").layout = { visibility: "none" };
+    style.layers.find((l) => l.id === "buildings-2d").layout = { visibility: "visible" };
+  }
+  const other = new maplibregl.Map({
+    container,
+    style,
+    center: main.getCenter(),
+    zoom: main.getZoom(),
+    bearing: main.getBearing(),
+    pitch: main.getPitch(),
+    attributionControl: false,
+    transformRequest: (url) => (token() && url.startsWith(location.origin) ? { url, headers: { Authorization: `Token ${token()}` } } : { url }),
+  });
+  window.citytwinBaseMap = other;
+  await new Promise((r) => other.once("load", r));
+  const layers = await addRunLayers(other, baseRun, { prefix: "base:", d3: state.d === "3" });
+  layers.setTime(t);
+  const compare = new Compare(other, main, "#map-wrap", { orientation: "vertical" });
+  return {
+    setTime: (value) => layers.setTime(value),
+    setD3: (on) => layers.setD3(on),
+    close: () => {
+      compare.remove();
+      other.remove();
+      container.remove();
+      label.remove();
+      main.getContainer().style.clip = "";
+      window.citytwinBaseMap = null;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// The page state lives in the URL hash, so a link shows the same map:
+//   #city=1&scenario=4&run=<uuid>&base=<uuid>&layers=buildings:1,roads:0.8&view=lon,lat,z,bearing,pitch&t=720&d=3
+
+const listeners = new Set();
+
+export const state = {
+  city: null, // city id
+  scenario: null, // scenario id
+  run: null, // run id (uuid)
+  base: null, // run id compared against
+  layers: null, // Map id -> opacity (0 = off); null until read from the hash or defaulted
+  view: null, // [lon, lat, zoom, bearing, pitch]
+  t: null, // time on the result slider (minutes of day for solar, seconds for evacuation)
+  d: "3", // "2" or "3" (buildings flat or extruded)
+  compare: "", // "" | "swipe" | "diff"
+};
+
+export function readHash() {
+  const p = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const num = (k) => (p.has(k) && p.get(k) !== "" && !Number.isNaN(Number(p.get(k))) ? Number(p.get(k)) : null);
+  state.city = num("city");
+  state.scenario = num("scenario");
+  state.run = p.get("run") || null;
+  state.base = p.get("base") || null;
+  state.t = num("t");
+  state.d = p.get("d") === "2" ? "2" : "3";
+  state.compare = p.get("compare") || "";
+  state.layersFromHash = p.has("layers");
+  if (p.has("layers")) {
+    state.layers = new Map();
+    for (const item of p.get("layers").split(",")) {
+      if (!item) continue;
+      const [id, op] = item.split(":");
+      const value = op === undefined ? 1 : Number(op);
+      state.layers.set(decodeURIComponent(id), Number.isFinite(value) ? value : 1);
+    }
+  }
+  if (p.has("view")) {
+    const v = p.get("view").split(",").map(Number);
+    if (v.length >= 3 && v.every(Number.isFinite)) state.view = [v[0], v[1], v[2], v[3] || 0, v[4] || 0];
+  }
+  return state;
+}
+
+let writeTimer = null;
+
+export function writeHash() {
+  clearTimeout(writeTimer);
+  writeTimer = setTimeout(writeNow, 150);
+}
+
+export function hashString() {
+  const p = new URLSearchParams();
+  if (state.city != null) p.set("city", state.city);
+  if (state.scenario != null) p.set("scenario", state.scenario);
+  if (state.run) p.set("run", state.run);
+  if (state.base) p.set("base", state.base);
+  if (state.compare) p.set("compare", state.compare);
+  if (state.layers) {
+    p.set(
+      "layers",
+      [...state.layers].map(([id, op]) => `${encodeURIComponent(id)}:${Math.round(op * 100) / 100}`).join(","),
+    );
+  }
+  if (state.view) {
+    const [lon, lat, z, b, pitch] = state.view;
+    p.set("view", [lon.toFixed(5), lat.toFixed(5), z.toFixed(2), Math.round(b), Math.round(pitch)].join(","));
+  }
+  if (state.t != null) p.set("t", state.t);
+  p.set("d", state.d);
+  return "#" + p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
+}
+
+function writeNow() {
+  const h = hashString();
+  if (h !== location.hash) history.replaceState(null, "", h);
+}
+
+export function set(changes) {
+  Object.assign(state, changes);
+  writeHash();
+  for (const fn of listeners) fn(changes);
+}
+
+export function onChange(fn) {
+  listeners.add(fn);
+}

@@ -1,0 +1,467 @@
+"""The web map end to end: Debian's headless Chromium (Playwright) against a live server.
+
+Nothing is mocked: the page is the built bundle, the tiles and the API are the real views on
+the test database, runs are done by a real Celery worker. Screenshots go to artifacts/webmap/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+
+from citytwin.scenarios.models import Run, Scenario
+from layers.models import Building, Layer, RoadEdge
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "artifacts" / "webmap"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "a-test-password"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls of these tests
+    # are still plain synchronous code between browser steps.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (bin/citytwin installs it)"
+    assert (REPO_ROOT / "frontend/static/frontend/build/app.js").exists(), (
+        "the web map is not built (bin/citytwin builds it: cd frontend && npm ci && npm run build)"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def open_map(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.mapReady === '1'", timeout=90_000)
+    wait_idle(page)
+
+
+def wait_idle(page) -> None:
+    """Until the map has loaded every tile it wants and drawn them."""
+    page.wait_for_function(
+        "window.citytwinMap && window.citytwinMap.loaded() && window.citytwinMap.areTilesLoaded()",
+        timeout=90_000,
+    )
+    page.evaluate(
+        "() => new Promise(r => { const m = window.citytwinMap; m.once('idle', r); m.triggerRepaint(); })"
+    )
+
+
+def rendered(page, layer: str) -> list[dict]:
+    return page.evaluate(
+        "(layer) => window.citytwinMap.getLayer(layer) ? "
+        "window.citytwinMap.queryRenderedFeatures({layers: [layer]}).map(f => f.properties) : []",
+        layer,
+    )
+
+
+def map_pixels(page, name: str) -> np.ndarray:
+    """A screenshot of the map area (saved as an artefact) as an RGB array."""
+    png = page.locator("#map").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a screenshot has no CRS
+        with MemoryFile(png) as mem, mem.open() as img:
+            return img.read()[:3].astype(float)
+
+
+def count_colour(pixels: np.ndarray, hex_colour: str, tolerance: float = 40) -> int:
+    """How many pixels are close to a colour (blending with what lies under allowed for)."""
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return int((np.abs(pixels - rgb[:, None, None]).max(axis=0) < tolerance).sum())
+
+
+def sign_in(page, user) -> None:
+    page.fill("#login input[name=username]", user.username)
+    page.fill("#login input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#whoami:not([hidden])")
+
+
+@pytest.fixture
+def person(django_user_model):
+    return django_user_model.objects.create_user(username="planner", password=PASSWORD)
+
+
+def click_lnglat(page, lon: float, lat: float) -> None:
+    x, y = page.evaluate(
+        "([lon, lat]) => { const p = window.citytwinMap.project([lon, lat]); return [p.x, p.y]; }",
+        [lon, lat],
+    )
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def wait_for_result(page, simulator: str, timeout_s: float = 400) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if page.evaluate("document.body.dataset.result") == simulator:
+            return
+        status = page.inner_text("#run-status")
+        assert "failed" not in status and "refused" not in status, status
+        time.sleep(1)
+    raise AssertionError(f"no {simulator} result shown: {page.inner_text('#run-status')}")
+
+
+def create_scenario(page, name: str) -> Scenario:
+    page.click("nav.tabs button[data-tab=scenario]")
+    page.fill("#scenario-name", name)
+    page.click("#scenario-new")
+    page.wait_for_function(
+        "(n) => document.querySelector('#scenario-status').textContent.includes(n)", arg=name
+    )
+    return Scenario.objects.get(name=name)
+
+
+def test_the_map_shows_helsinki_in_3d_with_attributes_layers_and_a_link(
+    committed_city, live_server, page
+):
+    city = committed_city("Helsinki")
+    open_map(page, f"{live_server.url}/#city={city.id}")
+    # buildings of Helsinki are drawn, extruded, with their attributes
+    buildings = rendered(page, "buildings-3d")
+    assert len(buildings) > 100
+    assert {b["city_id"] for b in buildings} == {city.id}
+    ids = {b["id"] for b in buildings}
+    assert Building.objects.filter(city=city, id__in=ids).count() == len(ids)
+    assert all("height_m" in b and b["height_source"] for b in buildings)
+    assert len(rendered(page, "roads")) > 50
+    assert "© OpenStreetMap contributors" in page.inner_text(".maplibregl-ctrl-attrib")
+    # every request stayed on this server: no external tiles, fonts or scripts
+    origins = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => new URL(e.name).origin)"
+    )
+    assert set(origins) <= {live_server.url}, set(origins)
+    pixels = map_pixels(page, "helsinki-3d")
+    assert pixels.std() > 20, "the map looks blank"
+    assert len(np.unique(pixels.reshape(3, -1).T // 16, axis=0)) > 20  # many colours
+    # click a building: its attributes, with where its height came from
+    tallest = max(buildings, key=lambda b: b["height_m"])
+    building = Building.objects.get(pk=tallest["id"])
+    page.evaluate("window.citytwinMap.jumpTo({pitch: 0, bearing: 0})")
+    wait_idle(page)
+    c = building.footprint.point_on_surface
+    click_lnglat(page, c.x, c.y)
+    popup = page.wait_for_selector(".attr-popup")
+    text = popup.inner_text()
+    assert "height_source" in text and building.height_source in text
+    assert re.search(r"height_m\s+" + re.escape(f"{building.height_m:g}"[:4]), text), text
+    # 2D: the flat layer draws, the extruded one does not
+    page.click("#btn-2d")
+    wait_idle(page)
+    assert rendered(page, "buildings-3d") == []
+    assert len(rendered(page, "buildings-2d")) > 100
+    # a layer off and a view: the link in the address bar shows the same map
+    page.uncheck(".layer-row[data-layer=roads] input[type=checkbox]")
+    page.evaluate("window.citytwinMap.jumpTo({center: [24.9402, 60.1690], zoom: 16.5})")
+    wait_idle(page)
+    assert rendered(page, "roads") == []
+    page.wait_for_function("location.hash.includes('roads:0') && location.hash.includes('16.5')")
+    link = page.url
+    map_pixels(page, "helsinki-2d-no-roads")
+    other = page.context.new_page()
+    open_map(other, link)
+    view = other.evaluate(
+        "(() => { const m = window.citytwinMap; return [m.getCenter().lng, m.getCenter().lat, m.getZoom(), m.getPitch()]; })()"
+    )
+    assert view[0] == pytest.approx(24.9402, abs=1e-4) and view[1] == pytest.approx(
+        60.169, abs=1e-4
+    )
+    assert view[2] == pytest.approx(16.5, abs=0.01) and view[3] == 0
+    assert not other.is_checked(".layer-row[data-layer=roads] input[type=checkbox]")
+    assert rendered(other, "roads") == [] and len(rendered(other, "buildings-2d")) > 10
+    other.close()
+
+
+def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
+    committed_city, live_server, page, person, celery_worker_process, tmp_path
+):
+    city = committed_city("Helsinki")
+    points = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [24.94 + i * 0.001, 60.17]},
+                "properties": {"name": f"bench {i}", "seats": i},
+            }
+            for i in range(5)
+        ]
+        + [{"type": "Feature", "geometry": None, "properties": {"name": "no place", "seats": 0}}],
+    }
+    path = tmp_path / "benches.geojson"
+    path.write_text(json.dumps(points))
+    open_map(page, f"{live_server.url}/#city={city.id}&view=24.942,60.17,15,0,0&d=2")
+    sign_in(page, person)
+    page.click("nav.tabs button[data-tab=upload]")
+    page.set_input_files("#upload-panel input[type=file]", str(path))
+    page.fill("#upload-panel input[name=name]", "Park benches")
+    page.click("#upload-panel button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('.upload-status').textContent.includes('finished')",
+        timeout=120_000,
+    )
+    assert page.get_attribute("#upload-panel .progress", "data-percent") == "100"
+    report = page.inner_text(".import-report")
+    assert "rejected" in report and "missing or empty geometry" in report, report
+    layer = Layer.objects.get(name="Park benches")
+    assert layer.feature_count == 5
+    # the new layer is in the catalogue and drawn from its tiles
+    page.click("nav.tabs button[data-tab=layers]")
+    row = page.wait_for_selector(f".layer-row[data-layer='layer:{layer.slug}']")
+    assert "Park benches" in row.inner_text() and "5 features" in row.inner_text()
+    wait_idle(page)
+    drawn = rendered(page, f"layer:{layer.slug}:circle")
+    assert sorted(f["name"] for f in drawn) == [f"bench {i}" for i in range(5)]
+    map_pixels(page, "upload-benches")
+    # an unreadable file: the error is said in words
+    bad = tmp_path / "broken.geojson"
+    bad.write_text("{ not json")
+    page.click("nav.tabs button[data-tab=upload]")
+    page.set_input_files("#upload-panel input[type=file]", str(bad))
+    page.click("#upload-panel button[type=submit]")
+    page.wait_for_selector(".upload-status.status-error", timeout=120_000)
+    assert len(page.inner_text(".upload-status")) > 25
+
+
+def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
+    committed_city, live_server, page, person, celery_worker_process
+):
+    city = committed_city("Helsinki")
+    edge = (
+        RoadEdge.objects.filter(city=city, highway="primary", in_largest_scc=True)
+        .order_by("-length_m")
+        .first()
+    )
+    mid = edge.geom.interpolate_normalized(0.5)
+    open_map(page, f"{live_server.url}/#city={city.id}&view={mid.x},{mid.y},16.5,0,0&d=2")
+    sign_in(page, person)
+    scenario = create_scenario(page, "Closure")
+    # close the road by clicking it on the map
+    page.click("#edit-tools button[data-tool=close_road]")
+    wait_idle(page)
+    click_lnglat(page, mid.x, mid.y)
+    page.wait_for_selector("#edit-list li[data-type=close_road]")
+    page.click("#edit-tools button[data-tool=stop]")
+    scenario.refresh_from_db()
+    assert [e["type"] for e in scenario.edits] == ["close_road"]
+    closed_id = scenario.edits[0]["edge_ids"][0]
+    assert RoadEdge.objects.get(pk=closed_id).geom.distance(mid) < 0.0002
+    wait_idle(page)
+    assert closed_id in {f["id"] for f in rendered(page, "edits-closed")}
+    # run the traffic model with its parameters; the progress bar follows the run
+    page.click("nav.tabs button[data-tab=results]")
+    page.select_option("#run-simulator", "traffic")
+    page.fill("#run-params input[name=gap]", "0.001")
+    page.click("#run-start")
+    page.wait_for_selector("#run-progress:not([hidden])")
+    wait_for_result(page, "traffic")
+    assert page.get_attribute("#run-progress", "data-percent") == "100"
+    run = Run.objects.get(scenario=scenario)
+    assert run.params["gap"] == 0.001 and run.job.status == "succeeded"
+    assert f"run={run.pk}" in page.url
+    wait_idle(page)
+    coloured = rendered(page, "result:traffic-vc")
+    assert len(coloured) > 20
+    ratios = [f["vc_ratio"] for f in coloured if f.get("vc_ratio") is not None]
+    assert max(ratios) > min(ratios) >= 0  # colours by v/c vary over the roads
+    closed = rendered(page, "result:traffic-closed")
+    assert closed and all(f["volume_veh_h"] == 0 for f in closed)
+    assert closed_id in {f["edge_id"] for f in closed}
+    # the drawn colours: the result layer's ramp colours the map
+    before = map_pixels(page, "traffic-closure")
+    page.click("nav.tabs button[data-tab=layers]")
+    page.uncheck(".layer-row[data-layer='result:traffic'] input[type=checkbox]")
+    wait_idle(page)
+    after = map_pixels(page, "traffic-closure-layer-off")
+    assert np.abs(before - after).sum(axis=0).astype(bool).mean() > 0.01
+    page.click("nav.tabs button[data-tab=results]")
+    assert "vehicle hours" in page.inner_text("#kpi-panel")
+    assert page.locator("#kpi-panel svg.chart rect").count() >= 2
+
+
+def test_solar_time_slider_changes_the_shadow_layer(
+    committed_city, live_server, page, person, celery_worker_process
+):
+    city = committed_city("Helsinki")
+    centre = Building.objects.filter(city=city).order_by("-height_m").first().footprint.centroid
+    open_map(page, f"{live_server.url}/#city={city.id}&view={centre.x},{centre.y},17,0,0&d=2")
+    sign_in(page, person)
+    create_scenario(page, "Sun")
+    page.click("nav.tabs button[data-tab=results]")
+    page.select_option("#run-simulator", "solar")
+    page.fill("#run-params input[name=date]", "2026-03-20")
+    page.fill("#run-params input[name=step_min]", "60")
+    page.fill("#run-params input[name=cell_m]", "3")
+    page.click("#run-start")
+    wait_for_result(page, "solar")
+    run = Run.objects.get(scenario__name="Sun")
+    assert run.params["bbox"] and run.params["step_min"] == 60
+    page.wait_for_selector("#time-bar:not([hidden])")
+    slider = page.locator("#time-slider")
+    # the morning: low sun, long shadows; the afternoon: other shadows
+    slider.fill("2")
+    wait_idle(page)
+    morning = page.evaluate("document.getElementById('map').dataset.shadow")
+    label_morning = page.inner_text("#time-label")
+    morning_px = map_pixels(page, "solar-morning")
+    visible = [
+        lid
+        for lid in page.evaluate("window.citytwinMap.getStyle().layers.map(l => l.id)")
+        if lid.startswith("result:shadow_")
+        and page.evaluate(f"window.citytwinMap.getLayoutProperty('{lid}', 'visibility')")
+        == "visible"
+    ]
+    assert visible == [f"result:{morning}"]
+    last = int(slider.get_attribute("max"))
+    slider.fill(str(last - 2))
+    wait_idle(page)
+    afternoon = page.evaluate("document.getElementById('map').dataset.shadow")
+    assert afternoon != morning and afternoon.startswith("shadow_")
+    assert page.inner_text("#time-label") != label_morning
+    assert f"t={int(afternoon[7:9]) * 60 + int(afternoon[9:11])}" in page.url
+    afternoon_px = map_pixels(page, "solar-afternoon")
+    changed = np.abs(morning_px - afternoon_px).sum(axis=0) > 30
+    assert changed.mean() > 0.01, "the shadows did not move"
+    # KPIs and the sun-hours histogram of the roofs
+    assert "mean ground sun hours" in page.inner_text("#kpi-panel")
+    assert page.locator("#kpi-panel svg.chart rect").count() >= 3
+
+
+def test_an_evacuation_replay_advances(
+    committed_city, live_server, page, person, celery_worker_process
+):
+    city = committed_city("Helsinki")
+    building = Building.objects.filter(city=city, residents__gt=5).order_by("id").first()
+    c = building.footprint.centroid
+    open_map(page, f"{live_server.url}/#city={city.id}&view={c.x},{c.y},15.5,0,0&d=2")
+    sign_in(page, person)
+    scenario = create_scenario(page, "Flood")
+    # draw the hazard zone: four corners around the building, Enter closes it
+    page.click("#edit-tools button[data-tool=hazard_zone]")
+    d = 0.0025
+    for dx, dy in ((-d, -d / 2), (d, -d / 2), (d, d / 2), (-d, d / 2)):
+        click_lnglat(page, c.x + dx, c.y + dy)
+    page.keyboard.press("Enter")
+    page.fill("#edit-form input[name=start_min]", "0")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-list li[data-type=hazard_zone]")
+    # a shelter outside the zone
+    page.click("#edit-tools button[data-tool=add_shelter]")
+    click_lnglat(page, c.x + 1.6 * d, c.y + d)
+    page.fill("#edit-form input[name=capacity]", "300")
+    page.fill("#edit-form input[name=name]", "School gym")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-list li[data-type=add_shelter]")
+    scenario.refresh_from_db()
+    assert [e["type"] for e in scenario.edits] == ["hazard_zone", "add_shelter"]
+    # undo and redo the shelter: the list follows
+    page.click("#edit-undo")
+    page.wait_for_function("!document.querySelector('#edit-list li[data-type=add_shelter]')")
+    scenario.refresh_from_db()
+    assert [e["type"] for e in scenario.edits] == ["hazard_zone"]
+    page.click("#edit-tools button[data-tool=add_shelter]")
+    click_lnglat(page, c.x + 1.6 * d, c.y + d)
+    page.fill("#edit-form input[name=capacity]", "300")
+    page.fill("#edit-form input[name=name]", "School gym")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-list li[data-type=add_shelter]")
+    # run and replay
+    page.click("nav.tabs button[data-tab=results]")
+    page.select_option("#run-simulator", "evacuation")
+    page.fill("#run-params input[name=horizon_min]", "90")
+    page.click("#run-start")
+    wait_for_result(page, "evacuation")
+    run = Run.objects.get(scenario=scenario)
+    assert run.kpis["evacuees"] > 0
+    page.wait_for_selector("#time-bar:not([hidden])")
+    wait_idle(page)
+    start_label = page.inner_text("#time-label")
+    start_px = map_pixels(page, "evacuation-start")
+    t0 = float(page.get_attribute("#time-label", "data-t"))
+    page.click("#time-play")
+    page.wait_for_function(
+        "Number(document.getElementById('time-slider').value) >= 3", timeout=30_000
+    )
+    page.click("#time-play")  # pause
+    t1 = float(page.get_attribute("#time-label", "data-t"))
+    assert t1 > t0 and page.inner_text("#time-label") != start_label
+    # at the end of the replay the evacuated buildings are drawn green: the map has changed
+    slider = page.locator("#time-slider")
+    slider.fill(slider.get_attribute("max"))
+    wait_idle(page)
+    end_px = map_pixels(page, "evacuation-end")
+    # red (people inside) at the alarm, green (evacuated) at the end
+    assert count_colour(start_px, "#c62828") > 500
+    assert count_colour(end_px, "#2e7d32") > count_colour(start_px, "#2e7d32") + 500
+    drawn = rendered(page, "result:evac-buildings")
+    t_end = float(page.get_attribute("#time-label", "data-t"))
+    out = [b for b in drawn if b.get("evacuation_time_s") is not None]
+    assert out and sum(b["evacuation_time_s"] <= t_end for b in out) > sum(
+        b["evacuation_time_s"] <= t1 for b in out
+    )
+    kpis = page.inner_text("#kpi-panel")
+    assert "t90 s" in kpis and "School gym" in kpis
+    assert page.locator("#kpi-panel svg.chart polyline").count() >= 1
+
+
+def test_the_page_says_in_words_why_a_run_was_refused(
+    committed_city, live_server, page, person, celery_worker_process
+):
+    city = committed_city("Helsinki")
+    open_map(page, f"{live_server.url}/#city={city.id}")
+    sign_in(page, person)
+    create_scenario(page, "Bad params")
+    page.click("nav.tabs button[data-tab=results]")
+    page.select_option("#run-simulator", "solar")
+    page.fill("#run-params input[name=step_min]", "500")  # out of range
+    page.click("#run-start")
+    page.wait_for_selector("#run-status.status-error")
+    text = page.inner_text("#run-status")
+    assert "refused" in text and "step_min" in text, text
+    assert not Run.objects.exists()
