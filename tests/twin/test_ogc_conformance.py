@@ -25,8 +25,10 @@ NEEDS_INTERNET: dict[str, str] = ogc_conformance.NEEDS_INTERNET
 CORE_TESTS = {f"test_ast{n}" for n in range(1, 30)}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 def test_ogctests_features_core_passes_in_full(committed_city, live_server):
+    from django.core.management import call_command
+
     from layers.models import Feature, Layer
 
     helsinki = committed_city("Helsinki")
@@ -42,6 +44,11 @@ def test_ogctests_features_core_passes_in_full(committed_city, live_server):
     centre = helsinki.boundary.centroid
     Feature.objects.bulk_create(
         Feature(layer=layer, fid=i, geom=centre, properties={"label": f"p{i}"}) for i in (1, 2, 3)
+    )
+    # run results too, so that the edge-results and building-results collections have rows
+    call_command("run_scenario", "baseline:Helsinki", "traffic", "--inline")
+    call_command(
+        "run_scenario", "baseline:Helsinki", "solar", "step_min=120", "cell_m=4", "--inline"
     )
     result = ogc_conformance.run(live_server.url + "/ogc")
     outcomes = result["tests"]
