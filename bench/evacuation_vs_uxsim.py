@@ -209,7 +209,7 @@ def main() -> None:
         cases += [("grid 30x30", lambda: grid_case(30, 10000)),
                   ("grid 60x60", lambda: grid_case(60, 30000))]  # fmt: skip
     print(
-        "figures from a shared 2-core machine under load; cold = first run in a fresh process "
+        "cold = first run in a fresh process "
         "(ours includes numba start-up and kernel cache load), warm = second run"
     )
     head = (f"{'case':12} {'links':>6} {'veh':>6} | {'T100 ours':>9} {'T100 ux':>8} {'diff':>6} | "
