@@ -3,7 +3,10 @@ from rest_framework.routers import SimpleRouter
 
 from . import api, tiles
 
+# the slash is optional: `POST /api/scenarios/<id>/runs` (as clients write it) must not be
+# redirected, since a redirect drops the body of a POST
 router = SimpleRouter()
+router.trailing_slash = "/?"  # DRF's constructor only takes True/False
 router.register("scenarios", api.ScenarioViewSet, basename="scenario")
 router.register("runs", api.RunViewSet, basename="run")
 

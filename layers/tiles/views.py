@@ -8,6 +8,7 @@ tolerance of a quarter of a tile pixel, so low-zoom tiles stay small without vis
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 
 from django.db import connection
@@ -127,11 +128,16 @@ def mvt_response(request, sql: str, params: dict, private: bool) -> HttpResponse
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
+        # MVT compresses 2-4x; browsers and GDAL inflate it transparently
+        if len(data) > 512 and "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.content = gzip.compress(data, compresslevel=5)
+            response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
     response["ETag"] = etag
     response["Cache-Control"] = cache
     response["Access-Control-Allow-Origin"] = "*"
     if private:
-        response["Vary"] = "Authorization, Cookie"
+        response["Vary"] = "Accept-Encoding, Authorization, Cookie"
     return response
 
 

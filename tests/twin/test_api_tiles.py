@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 
 import mapbox_vector_tile
@@ -169,3 +170,16 @@ def test_low_zoom_building_tiles_leave_out_subpixel_footprints():
     )
     assert tiny and not (ids & tiny)
     assert ids  # the larger ones are there
+
+
+def test_tiles_are_gzipped_for_clients_that_accept_it():
+    helsinki = City.objects.get(name="Helsinki")
+    c = helsinki.boundary.centroid
+    x, y = lonlat_to_tile(c.x, c.y, 15)
+    url = f"/tiles/buildings/15/{x}/{y}.pbf"
+    plain = APIClient().get(url)
+    packed = APIClient().get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert "Content-Encoding" not in plain and packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content) == plain.content
+    assert len(packed.content) < 0.8 * len(plain.content)
+    assert packed["ETag"] == plain["ETag"] and "Accept-Encoding" in packed["Vary"]

@@ -50,7 +50,7 @@ def _scenario(api, city, edits=(), name="test scenario") -> dict:
 
 def _run(api, scenario_id: int, simulator: str, params=None, timeout_s: float = 240) -> Run:
     response = api.post(
-        f"/api/scenarios/{scenario_id}/runs/",
+        f"/api/scenarios/{scenario_id}/runs",  # as the issue writes it: no trailing slash
         {"simulator": simulator, "params": params or {}},
         format="json",
     )
