@@ -14,12 +14,13 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.utils import render
 
+from layers.tiles import raster as raster_png
 from layers.tiles.views import _authenticated_user, mvt_response, tile_sql
 
 from . import results, services
 from .models import Run, RunRaster
 
-RASTER_COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis", "greys", "rdbu", "ylorrd")
+RASTER_COLORMAPS = raster_png.COLORMAPS
 
 
 def _bad(message: str, field: str) -> JsonResponse:

@@ -149,13 +149,21 @@ export async function loadCityLayers(cityId) {
     if (raster.city != null && raster.city !== cityId) continue;
     const id = `raster:${raster.slug}`;
     map.addSource(id, { type: "geojson", data: { type: "Feature", geometry: raster.extent, properties: { name: raster.name } } });
+    // the pixels, as PNG tiles drawn by the server (first band on a colour ramp, or RGB)
+    map.addSource(`${id}:img`, { type: "raster", tiles: [raster.tiles], tileSize: 256, attribution: "" });
+    map.addLayer({ id: `${id}:img`, type: "raster", source: `${id}:img`, paint: { "raster-opacity": 0.8 } }, "facilities");
     map.addLayer({ id, type: "line", source: id, paint: { "line-color": "#6a1b9a", "line-width": 2, "line-dasharray": [2, 2], "line-opacity": 1 } }, "facilities");
+    const stats = raster.statistics || {};
+    const fmt = (v) => (v == null ? "" : Number(v).toFixed(1));
     register({
       id,
       title: raster.name,
       group: "Rasters",
-      layers: [id],
-      legend: [{ label: `extent; ${raster.width}×${raster.height} px, ${raster.band_count} band(s), ${raster.dtype}`, color: "#6a1b9a", kind: "line" }],
+      layers: [`${id}:img`, id],
+      legend: [
+        { kind: "ramp", colors: ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"], min: fmt(stats.min), max: fmt(stats.max), label: "band 1" },
+        { label: `extent; ${raster.width}×${raster.height} px, ${raster.band_count} band(s), ${raster.dtype}`, color: "#6a1b9a", kind: "line" },
+      ],
       note: `<a href="${escapeHtml(raster.download)}">download the GeoTIFF</a>`,
     });
   }

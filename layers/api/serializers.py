@@ -137,6 +137,7 @@ class FeatureSerializer(GeoFeatureModelSerializer):
 
 class RasterLayerSerializer(serializers.ModelSerializer):
     download = serializers.SerializerMethodField()
+    tiles = serializers.SerializerMethodField()
 
     class Meta:
         model = RasterLayer
@@ -144,6 +145,9 @@ class RasterLayerSerializer(serializers.ModelSerializer):
 
     def get_download(self, obj: RasterLayer) -> str:
         return f"/api/rasters/{obj.slug}/download/"
+
+    def get_tiles(self, obj: RasterLayer) -> str:
+        return f"/tiles/rasters/{obj.slug}/{{z}}/{{x}}/{{y}}.png"
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.http import require_GET
@@ -18,8 +20,9 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from ..models import Layer
+from ..models import Layer, RasterLayer
 from ..services import visible_to
+from . import raster
 
 EXTENT = 4096
 BUFFER = 64
@@ -159,3 +162,42 @@ def tilejson(request, layer: str):
             "attribution": "© OpenStreetMap contributors",
         }
     )
+
+
+@require_GET
+def raster_layer_tile(request, slug: str, z: int, x: int, y: int):
+    """``/tiles/rasters/<slug>/z/x/y.png``: an imported raster as PNG tiles (``?colormap=``,
+    ``?rescale=min,max``; default range: the band's min and max from the import)."""
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+        return JsonResponse({"error": "tile z/x/y out of range", "field": "z/x/y"}, status=400)
+    found = visible_to(RasterLayer.objects.filter(slug=slug), _authenticated_user(request)).first()
+    if found is None:
+        raise Http404(f"no raster {slug!r}")
+    colormap = request.GET.get("colormap", "viridis")
+    if colormap not in raster.COLORMAPS:
+        return JsonResponse(
+            {
+                "error": f"colormap must be one of {', '.join(raster.COLORMAPS)}",
+                "field": "colormap",
+            },
+            status=400,
+        )
+    stats = found.statistics or {}
+    low, high = stats.get("min", 0.0), stats.get("max", 1.0)
+    if "rescale" in request.GET:
+        try:
+            low, high = (float(v) for v in request.GET["rescale"].split(","))
+        except ValueError:
+            return JsonResponse(
+                {"error": "rescale must be two numbers: min,max", "field": "rescale"}, status=400
+            )
+    png = raster.png_tile(
+        str(Path(settings.MEDIA_ROOT) / found.file_path), x, y, z, low, high, colormap
+    )
+    if png is None:
+        return HttpResponse(status=204)
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = (
+        "public, max-age=300" if found.visibility == "public" else "private, max-age=60"
+    )
+    return response

@@ -13,8 +13,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import rasterio.io
 import shapely
 from rasterio.transform import from_origin
+from rest_framework.test import APIClient
 
 from layers.importers.osm import demo_pbf
 from layers.models import Building, City, Feature, Layer, RasterLayer
@@ -186,6 +188,23 @@ def test_geotiff_becomes_a_cog(api, tmp_path, celery_worker_process):
     with rasterio.open(out) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" or ds.overviews(1) is not None
         assert np.array_equal(ds.read(1), data)
+    # drawn as PNG tiles on a colour ramp: the gradient of the data shows in the pixels
+    listed = api.get("/api/rasters/").json()
+    entry = next(r for r in listed["results"] if r["slug"] == raster.slug)
+    centre = raster.extent.centroid
+    z = 17
+    x = int((centre.x + 180) / 360 * 2**z)
+    y = int((1 - np.arcsinh(np.tan(np.radians(centre.y))) / np.pi) / 2 * 2**z)
+    tile = api.get(entry["tiles"].format(z=z, x=x, y=y))
+    assert tile.status_code == 200 and tile["Content-Type"] == "image/png"
+    with rasterio.io.MemoryFile(tile.content) as memory, memory.open() as png:
+        pixels = png.read()
+    assert len({tuple(p) for p in pixels[:3].reshape(3, -1).T}) > 10  # a ramp, not one colour
+    far = api.get(f"/tiles/rasters/{raster.slug}/{z}/{x + 50}/{y}.png")
+    assert far.status_code == 204  # outside the raster
+    assert api.get(f"/tiles/rasters/{raster.slug}/{z}/{x}/{y}.png?colormap=nope").status_code == 400
+    RasterLayer.objects.filter(pk=raster.pk).update(visibility="private")
+    assert APIClient().get(f"/tiles/rasters/{raster.slug}/{z}/{x}/{y}.png").status_code == 404
 
 
 def test_osm_pbf_upload(api, celery_worker_process, tmp_path):
@@ -321,7 +340,6 @@ def test_private_layer_stays_private(
     api, user, sample, tmp_path, django_user_model, celery_worker_process
 ):
     from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
 
     path = _write(sample, tmp_path, "geojson")
     job = wait_for_job(_upload(api, path, name="secret", visibility="private").json()["id"])
