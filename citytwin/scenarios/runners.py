@@ -467,7 +467,20 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
                 occupancy_veh=occupancy[:, column].tolist() if occupancy.size else None,
             )
         )
-    run.meta = {"series_step_s": params.sample_interval_s, "samples": int(occupancy.shape[0])}
+    # shelters with their places, for the map (their loads are the shelter:<name> series)
+    to_wgs84 = inputs._to_local(city)
+    shelter_points = [
+        dict(zip(("lon", "lat"), to_wgs84.transform(p.x, p.y, direction="INVERSE"), strict=True))
+        | {"name": name, "capacity": float(capacity)}
+        for p, name, capacity in zip(
+            shelters.geometry, shelters["name"], shelters["capacity"], strict=True
+        )
+    ]
+    run.meta = {
+        "series_step_s": params.sample_interval_s,
+        "samples": int(occupancy.shape[0]),
+        "shelters": shelter_points,
+    }
     EdgeResult.objects.bulk_create(edges, batch_size=5000)
     curve = result.curve
     series = [

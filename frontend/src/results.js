@@ -186,7 +186,7 @@ export async function addRunLayers(map, run, { prefix = "result:", d3 = true } =
     addSource(`${prefix}evac-buildings`, vectorSource(`/tiles/runs/${run.id}/buildings/{z}/{x}/{y}.pbf`));
     const evacColor = (t) => [
       "case",
-      ["any", ["!", ["has", "evacuation_time_s"]], ["==", ["get", "evacuation_time_s"], null], ["<=", ["coalesce", ["get", "residents"], 0], 0]],
+      ["any", ["!", ["has", "evacuation_time_s"]], ["==", ["get", "evacuation_time_s"], null], ["<=", ["coalesce", ["get", "evacuees"], 0], 0]],
       "#cfcfcf",
       ["<=", ["get", "evacuation_time_s"], t],
       "#2e7d32",
@@ -211,7 +211,7 @@ export async function addRunLayers(map, run, { prefix = "result:", d3 = true } =
       legend: [
         { kind: "fill", color: "#c62828", label: "people still inside" },
         { kind: "fill", color: "#2e7d32", label: "evacuated (evacuation_time_s ≤ t)" },
-        { kind: "fill", color: "#cfcfcf", label: "no residents" },
+        { kind: "fill", color: "#cfcfcf", label: "nobody to evacuate" },
       ],
     });
     entries.push({
@@ -221,6 +221,49 @@ export async function addRunLayers(map, run, { prefix = "result:", d3 = true } =
       layers: [queues],
       legend: [{ kind: "ramp", colors: ["#fdd49e", "#fc8d59", "#d7301f", "#7f0000"], min: "1", max: "40+", label: "vehicles" }],
     });
+    // shelters filling up: each shelter's load at t against its capacity
+    const shelters = run.meta?.shelters || [];
+    const loadAt = (name, t) => {
+      const s = series[`shelter:${name}`];
+      let v = 0;
+      for (let i = 0; s && i < s.t_s.length && s.t_s[i] <= t; i++) v = s.values[i];
+      return v;
+    };
+    const shelterData = (t) => ({
+      type: "FeatureCollection",
+      features: shelters.map((s) => ({
+        type: "Feature",
+        geometry: { type: "Point", coordinates: [s.lon, s.lat] },
+        properties: { name: s.name, capacity: s.capacity, load: loadAt(s.name, t), fill: Math.min(1, loadAt(s.name, t) / Math.max(1, s.capacity)) },
+      })),
+    });
+    let shelterLayer = null;
+    if (shelters.length) {
+      addSource(`${prefix}evac-shelters`, { type: "geojson", data: shelterData(0) });
+      shelterLayer = addLayer({
+        id: `${prefix}evac-shelters`,
+        type: "circle",
+        source: `${prefix}evac-shelters`,
+        paint: {
+          "circle-radius": 10,
+          "circle-color": interpolate(["get", "fill"], [
+            [0, "#ffffff"],
+            [0.5, "#fdae61"],
+            [1, "#d7191c"],
+          ]),
+          "circle-stroke-color": "#222",
+          "circle-stroke-width": 2,
+          "circle-opacity": 1,
+        },
+      });
+      entries.push({
+        id: `${prefix}evac-shelters`,
+        title: "Evacuation: shelters filling",
+        group: "Results",
+        layers: [shelterLayer],
+        legend: [{ kind: "ramp", colors: ["#ffffff", "#fdae61", "#d7191c"], min: "empty", max: "full", label: "load / capacity" }],
+      });
+    }
     const curve = series.evacuated_share;
     const horizon = Math.max(curve?.t_s?.at(-1) || 0, ...edges.features.map((f) => f.properties.queue_duration_s || 0), (run.kpis?.t100_s || 0) * 1.05, 60);
     const values = [];
@@ -233,6 +276,7 @@ export async function addRunLayers(map, run, { prefix = "result:", d3 = true } =
       if (key !== last) {
         last = key;
         map.getSource(`${prefix}evac-edges`)?.setData(withQueue(edges, t, step, hasOcc));
+        if (shelterLayer) map.getSource(`${prefix}evac-shelters`)?.setData(shelterData(t));
       }
       map.getContainer().dataset.evacT = String(t);
     };

@@ -365,14 +365,28 @@ def test_evacuation_run_stores_curve_buildings_and_bottlenecks(
     building = Building.objects.filter(city=city, workers__gt=0).first()
     centre = building.footprint.centroid
     zone = _square(centre.x, centre.y, 250)
-    scenario = _scenario(api, city, [{"type": "hazard_zone", "polygon": zone, "start_min": 0}])
+    # a small shelter 400 m east of the zone: it fills up, and the rest go to the safe area
+    shelter_lon = centre.x + 400 / (111_320.0 * np.cos(np.radians(centre.y)))
+    shelter = {"type": "Point", "coordinates": [shelter_lon, centre.y]}
+    edits = [
+        {"type": "hazard_zone", "polygon": zone, "start_min": 0},
+        {"type": "add_shelter", "point": shelter, "capacity": 50, "name": "School gym"},
+    ]
+    scenario = _scenario(api, city, edits)
     run = _run(api, scenario["id"], "evacuation", {"time_of_day_h": 12})
     kpis = run.kpis
+    (placed,) = [s for s in run.meta["shelters"] if s["name"] == "School gym"]
+    assert placed["capacity"] == 50
+    assert placed["lon"] == pytest.approx(shelter_lon, abs=1e-6)
+    assert placed["lat"] == pytest.approx(centre.y, abs=1e-6)
     assert kpis["evacuees"] > 100 and kpis["not_arrived"] == 0
     # the simulated clearance can never beat the flows-over-time lower bound
     assert kpis["t100_s"] >= kpis["lower_bound_s"] - 1e-6
     assert kpis["t50_s"] <= kpis["t90_s"] <= kpis["t100_s"]
     series = api.get(f"/api/runs/{run.pk}/series/").json()
+    gym = series["shelter:School gym"]
+    # it fills (up to the last car that still fits: cars carry about 2 persons) and never over
+    assert gym["capacity"] == 50 and 47 <= max(gym["values"]) <= 50
     curve = series["evacuated_share"]
     assert curve["values"][-1] == pytest.approx(1.0)
     assert np.all(np.diff(curve["values"]) >= -1e-12)
