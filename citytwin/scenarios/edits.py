@@ -72,8 +72,12 @@ class _Checker:
             self.fail(field, "is required")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(field, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
-            self.fail(field, "must be finite")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # a JSON integer too large for a float
+            finite = False
+        if not finite:
+            self.fail(field, "must be a finite number")
         if integer and int(value) != value:
             self.fail(field, f"must be a whole number, got {value!r}")
         if minimum is not None and (value <= minimum if exclusive else value < minimum):
@@ -102,6 +106,10 @@ class _Checker:
             self.fail(field, f"is not valid GeoJSON: {exc}")
         if geom.geom_type != kind:
             self.fail(field, f"must be a {kind}, got {geom.geom_type}")
+        if shapely.has_z(geom):
+            # heights come from the edit's own fields; the twin's geometry columns are 2D
+            geom = shapely.force_2d(geom)
+            self.edit[field] = json.loads(shapely.to_geojson(geom))
         if geom.is_empty:
             self.fail(field, "is empty")
         x0, y0, x1, y1 = geom.bounds

@@ -65,7 +65,7 @@ def road_graph(city: City, edits: list[dict]) -> nx.MultiDiGraph:
         cursor.execute(
             "SELECT id, ST_X(p), ST_Y(p), ST_X(geom), ST_Y(geom) FROM "
             "(SELECT id, geom, ST_Transform(geom, %s) AS p FROM layers_roadnode "
-            "WHERE city_id = %s) AS n",
+            "WHERE city_id = %s) AS n ORDER BY id",  # the same node order in every graph
             [epsg, city.id],
         )
         for node_id, x, y, lon, lat in cursor.fetchall():

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from citytwin.jobs.models import Job
 from layers.models import Building, City, RoadEdge
@@ -148,3 +150,13 @@ class RunSeries(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="one_series_name")]
+
+
+@receiver(post_delete, sender=Run)
+def _delete_run_job_and_files(sender, instance: Run, **kwargs) -> None:
+    """A deleted run (e.g. with its scenario) takes its job row and raster files along."""
+    import shutil
+    from pathlib import Path
+
+    Job.objects.filter(pk=instance.job_id).delete()
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(instance.job_id), ignore_errors=True)

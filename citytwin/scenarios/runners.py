@@ -139,6 +139,12 @@ def clean_params(simulator: str, params: dict, edits: list[dict]) -> dict:
             and bbox[1] < bbox[3]
         ):
             raise ParamsRejected("bbox", "must be [min_lon, min_lat, max_lon, max_lat]")
+        if bbox is not None and (
+            any(isinstance(v, bool) for v in bbox)
+            or not (-180 <= bbox[0] <= 180 and -180 <= bbox[2] <= 180)
+            or not (-90 <= bbox[1] <= 90 and -90 <= bbox[3] <= 90)
+        ):
+            raise ParamsRejected("bbox", "must be lon/lat degrees (EPSG:4326)")
     if simulator == "evacuation":
         hour = out["time_of_day_h"]
         if hour is not None and (
@@ -272,13 +278,14 @@ def run_traffic(run: Run, progress: Progress) -> dict:
 # -- solar ----------------------------------------------------------------------------------
 
 
-def run_solar(run: Run, progress: Progress) -> dict:
-    """Shadow masks over one day, sun hours per cell and per roof, optional annual roof PV."""
-    city, edits, p = run.scenario.city, run.edits, run.params
-    progress(0.01, "reading the buildings")
-    buildings = inputs.buildings_frame(city, edits)
-    # the grid (bounds + shadow halo) comes from the base city only, so that every scenario's
-    # rasters line up cell for cell with the baseline's and can be differenced
+def solar_grid(city, p: dict) -> tuple[tuple[float, float, float, float], float]:
+    """Bounds (local CRS, m) and shadow halo (m) of a solar run's raster.
+
+    They come from the base city only (its building extent, or the bbox parameter, and the
+    halo of its tallest building), so that every scenario's rasters line up cell for cell
+    with the baseline's and can be differenced. Raises ParamsRejected when the grid would
+    exceed ``MAX_SOLAR_CELLS`` or the bbox misses the city, before anything is allocated.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT height_m, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
@@ -287,20 +294,40 @@ def run_solar(run: Run, progress: Progress) -> dict:
             [city.local_epsg, city.id],
         )
         max_height_m, *extent = cursor.fetchone()
+    if extent[0] is None:
+        raise ParamsRejected("", f"the city {city.name!r} has no buildings")
     if p["bbox"] is not None:
         box = shapely.box(*p["bbox"])
         bounds = inputs._local_geometry(city, shapely.geometry.mapping(box)).bounds
+        if not shapely.box(*bounds).intersects(shapely.box(*extent)):
+            raise ParamsRejected("bbox", f"does not overlap the city {city.name!r}")
     else:
         bounds = tuple(extent)
+    halo_m = halo_for(max_height_m or 0.0)
+    cell_m = float(p["cell_m"])
+    cells = ((bounds[2] - bounds[0] + 2 * halo_m) / cell_m) * (
+        (bounds[3] - bounds[1] + 2 * halo_m) / cell_m
+    )
+    if cells > MAX_SOLAR_CELLS:
+        raise ParamsRejected(
+            "cell_m",
+            f"the raster would have {cells:,.0f} cells (max {MAX_SOLAR_CELLS:,}); "
+            "choose a bbox or larger cells",
+        )
+    return bounds, halo_m
+
+
+def run_solar(run: Run, progress: Progress) -> dict:
+    """Shadow masks over one day, sun hours per cell and per roof, optional annual roof PV."""
+    city, edits, p = run.scenario.city, run.edits, run.params
+    progress(0.01, "reading the buildings")
+    buildings = inputs.buildings_frame(city, edits)
+    bounds, halo_m = solar_grid(city, p)
     cell_m = float(p["cell_m"])
     progress(0.03, "rasterizing the buildings")
     dsm, transform, crs = dsm_from_buildings(
-        buildings, resolution_m=cell_m, bounds=bounds, halo_m=halo_for(max_height_m or 0.0)
+        buildings, resolution_m=cell_m, bounds=bounds, halo_m=halo_m
     )
-    if dsm.size > MAX_SOLAR_CELLS:
-        raise ParamsRejected(
-            "cell_m", f"{dsm.size} cells is too many (max {MAX_SOLAR_CELLS}); use a bbox or larger"
-        )
     day = date.fromisoformat(p["date"])
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     step = timedelta(minutes=float(p["step_min"]))
@@ -400,18 +427,20 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     G = inputs.open_graph(inputs.road_graph(city, edits))
     buildings = inputs.buildings_frame(city, edits)
     shelters = inputs.shelters_frame(city, edits)
-    params = EvacuationParams(
-        walk_share=p["share_walking"],
-        vehicles_per_household=p["vehicles_per_household"],
-        mobilisation_scale_min=p["mobilisation_scale_min"],
-        horizon_s=60.0 * p["horizon_min"],
-        reroute_interval_s=60.0 * p["reroute_min"] if p["reroute_min"] > 0 else None,
-        dt_s=p["time_step_s"],
-        time_of_day_h=p["time_of_day_h"],
-        record_occupancy=True,
-        sample_interval_s=60.0,
-        **inputs.departure_params(edits),
-    )
+    settings_kw = {
+        "walk_share": p["share_walking"],
+        "vehicles_per_household": p["vehicles_per_household"],
+        "mobilisation_scale_min": p["mobilisation_scale_min"],
+        "horizon_s": 60.0 * p["horizon_min"],
+        "reroute_interval_s": 60.0 * p["reroute_min"] if p["reroute_min"] > 0 else None,
+        "dt_s": p["time_step_s"],
+        "time_of_day_h": p["time_of_day_h"],
+        "record_occupancy": True,
+        "sample_interval_s": 60.0,
+    }
+    # a departure-profile edit of the scenario wins over the run's mobilisation parameter
+    settings_kw.update(inputs.departure_params(edits))
+    params = EvacuationParams(**settings_kw)
     population = buildings[["id", "residents", "workers", "geometry"]].copy()
     result = run_evacuation(
         G,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 #: a running job whose worker has not shown a sign of life for this long is checked (s);
 #: settings.CITYTWIN_HEARTBEAT_STALE_S overrides it
 DEFAULT_HEARTBEAT_STALE_S = 30.0
+#: at most one look for lost runs per process in this many seconds
+REAP_INTERVAL_S = 5.0
+_last_reap = -1e9
 
 
 def scenarios_visible_to(user) -> QuerySet:
@@ -55,6 +59,7 @@ def _check_editable(scenario: Scenario) -> None:
 def set_edits(scenario: Scenario, edits: list) -> Scenario:
     """Replace the whole edit list (validated first; nothing stored when one is bad)."""
     _check_editable(scenario)
+    scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
     scenario.edits = validate_edits(scenario.city, edits)
     scenario.version += 1
     scenario.save(update_fields=["edits", "version", "updated_at"])
@@ -98,17 +103,45 @@ def clone(scenario: Scenario, user, name: str | None = None) -> Scenario:
     )
 
 
-def start_run(scenario: Scenario, simulator: str, params: dict, user, reuse: bool = True):
+def city_data_version(city: City) -> list:
+    """What identifies the city's data for the input checksum: the import, plus counts and
+    newest ids of the tables a run reads (a later file import into the city changes them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) || ':' || coalesce(max(id), 0) FROM layers_building "
+            "WHERE city_id = %(c)s), (SELECT count(*) || ':' || coalesce(max(id), 0) "
+            "FROM layers_roadedge WHERE city_id = %(c)s), (SELECT count(*) || ':' || "
+            "coalesce(max(id), 0) FROM layers_facility WHERE city_id = %(c)s)",
+            {"c": city.id},
+        )
+        counts = list(cursor.fetchone())
+    return [city.id, city.source_sha256, city.imported_at, *counts]
+
+
+def start_run(
+    scenario: Scenario,
+    simulator: str,
+    params: dict,
+    user,
+    reuse: bool = True,
+    enqueue: bool = True,
+):
     """Queue a run of ``simulator`` on the scenario as it is now.
 
-    Returns ``(run, reused)``: with ``reuse``, an earlier succeeded run with the same input
-    checksum (same edits, parameters, engine version and city data) is returned instead of
-    computing again. Raises ParamsRejected (400) on bad parameters.
+    Returns ``(run, reused)``: with ``reuse``, an earlier succeeded run that the user may see
+    with the same input checksum (same edits, parameters, engine version and city data) is
+    returned instead of computing again. Raises ParamsRejected (400) on bad parameters.
+    With ``enqueue=False`` no Celery task is sent (the caller runs it in its own process).
     """
+    from .runners import solar_grid
     from .tasks import run_simulation
 
     params = clean_params(simulator, params, scenario.edits)
     city = scenario.city
+    if simulator == "solar":
+        solar_grid(city, params)  # a grid too large or a bbox off the city: 400 now
     version = engine_version(simulator)
     checksum = input_checksum(
         {
@@ -116,14 +149,15 @@ def start_run(scenario: Scenario, simulator: str, params: dict, user, reuse: boo
             "params": params,
             "engine_version": version,
             "edits": scenario.edits,
-            "city": [city.id, city.source_sha256, city.imported_at],
+            "city": city_data_version(city),
         }
     )
     if reuse:
+        visible = Scenario.objects.all() if user is None else scenarios_visible_to(user)
         earlier = (
             Run.objects.filter(
                 input_checksum=checksum,
-                scenario__city=city,
+                scenario__in=visible,
                 job__status=Job.Status.SUCCEEDED,
             )
             .select_related("job", "scenario")
@@ -149,11 +183,12 @@ def start_run(scenario: Scenario, simulator: str, params: dict, user, reuse: boo
             input_checksum=checksum,
         )
 
-        def enqueue():
+        def send():
             result = run_simulation.delay(str(job.id))
             Job.objects.filter(pk=job.id).update(celery_task_id=result.id or "")
 
-        transaction.on_commit(enqueue)
+        if enqueue:
+            transaction.on_commit(send)
     return run, False
 
 
@@ -187,8 +222,14 @@ def reap_lost_runs(stale_s: float | None = None) -> int:
     alone is not proof: the worker that took the job is asked (Celery inspect) whether it is
     still running the task. No answer, or an answer without the task, means it is lost.
     """
+    global _last_reap
     if stale_s is None:
         stale_s = getattr(settings, "CITYTWIN_HEARTBEAT_STALE_S", DEFAULT_HEARTBEAT_STALE_S)
+    # readers (API, SSE streams) call this often: look at most every few seconds per process
+    now = time.monotonic()
+    if now - _last_reap < min(REAP_INTERVAL_S, stale_s / 2):
+        return 0
+    _last_reap = now
     limit = timezone.now() - timedelta(seconds=stale_s)
     suspects = list(
         Job.objects.filter(
@@ -202,7 +243,8 @@ def reap_lost_runs(stale_s: float | None = None) -> int:
     hosts = sorted({j.worker.split("/")[0] for j in suspects if j.worker})
     active: set[str] = set()
     try:
-        replies = app.control.inspect(destination=hosts, timeout=1.0).active() or {}
+        # a worker busy in a compiled kernel may answer late: give it a few seconds
+        replies = app.control.inspect(destination=hosts, timeout=3.0).active() or {}
         for tasks in replies.values():
             active.update(t.get("id", "") for t in tasks)
     except Exception:  # broker unreachable: cannot tell, leave the runs alone
@@ -212,7 +254,9 @@ def reap_lost_runs(stale_s: float | None = None) -> int:
     for job in suspects:
         if job.celery_task_id and job.celery_task_id in active:
             continue
-        reaped += Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        updated = Job.objects.filter(
+            pk=job.pk, status=Job.Status.RUNNING, heartbeat_at__lt=limit
+        ).update(
             status=Job.Status.FAILED,
             finished_at=timezone.now(),
             stage="failed",
@@ -222,5 +266,7 @@ def reap_lost_runs(stale_s: float | None = None) -> int:
                 f"(no heartbeat since {job.heartbeat_at:%H:%M:%S} UTC); start the run again",
             },
         )
-        delete_run_files(job.pk)
+        if updated:  # only a run that is really gone loses its files
+            delete_run_files(job.pk)
+        reaped += updated
     return reaped

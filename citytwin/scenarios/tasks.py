@@ -90,8 +90,15 @@ def run_simulation(job_id: str) -> str:
             kpis = RUNNERS[run.simulator](run, progress)
             run.kpis = kpis
             run.save(update_fields=["kpis", "meta"])
-            progress(1.0, "done")
-        _finish(job_id, status=Job.Status.SUCCEEDED, progress_percent=100.0, stage="done")
+            progress(1.0, "storing")
+            # the results and "succeeded" commit together, and only if the job is still
+            # running: a cancel or a reap that came first wins (the row lock orders them)
+            job = Job.objects.select_for_update().get(pk=job_id)
+            if job.status != Job.Status.RUNNING:
+                raise RunCancelled()
+            job.status, job.progress_percent, job.stage = Job.Status.SUCCEEDED, 100.0, "done"
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "progress_percent", "stage", "finished_at"])
     except RunCancelled:
         delete_run_files(job_id)
     except ParamsRejected as exc:

@@ -64,13 +64,17 @@ class Command(BaseCommand):
             params[key] = _value(text)
         try:
             run, reused = services.start_run(
-                scenario, options["simulator"], params, None, reuse=not options["no_reuse"]
+                scenario,
+                options["simulator"],
+                params,
+                None,
+                reuse=not options["no_reuse"],
+                enqueue=not options["inline"],
             )
             if not reused and options["inline"]:
                 from ...tasks import run_simulation
 
-                # the queued message is then ignored by any worker: the run is no longer queued
-                run_simulation(str(run.pk))
+                run_simulation(str(run.pk))  # here, in this process: no broker, no worker
             elif not reused:
                 self._follow(run)
         except (ParamsRejected, EditRejected) as exc:
