@@ -86,6 +86,8 @@ _DEFAULTS: dict[str, dict] = {
         "reroute_min": 5,
         "time_step_s": 5.0,
         "time_of_day_h": None,
+        "background_share": 0.0,
+        "shadow_share": 0.0,
     },
 }
 _RANGES: dict[str, dict[str, tuple[float, float]]] = {
@@ -98,6 +100,8 @@ _RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "horizon_min": (1, 48 * 60),
         "reroute_min": (0, 24 * 60),
         "time_step_s": (0.5, 60.0),
+        "background_share": (0.0, 0.95),
+        "shadow_share": (0.0, 1.0),
     },
 }
 
@@ -435,6 +439,8 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
         "reroute_interval_s": 60.0 * p["reroute_min"] if p["reroute_min"] > 0 else None,
         "dt_s": p["time_step_s"],
         "time_of_day_h": p["time_of_day_h"],
+        "background_share": p["background_share"],
+        "shadow_share": p["shadow_share"],
         "record_occupancy": True,
         "sample_interval_s": 60.0,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -74,7 +75,15 @@ class Command(BaseCommand):
             if not reused and options["inline"]:
                 from ...tasks import run_simulation
 
-                run_simulation(str(run.pk))  # here, in this process: no broker, no worker
+                # here, in this process: no broker, no worker; a thread draws the progress bar
+                stop = threading.Event()
+                bar = threading.Thread(target=self._draw, args=(run, stop), daemon=True)
+                bar.start()
+                try:
+                    run_simulation(str(run.pk))
+                finally:
+                    stop.set()
+                    bar.join(timeout=5)
             elif not reused:
                 self._follow(run)
         except (ParamsRejected, EditRejected) as exc:
@@ -102,6 +111,20 @@ class Command(BaseCommand):
         if run.job.status != Job.Status.SUCCEEDED:
             message = (run.job.error or {}).get("message", run.job.status)
             raise CommandError(f"run {run.pk} {run.job.status}: {message}")
+
+    def _draw(self, run: Run, stop: threading.Event) -> None:
+        """Progress bar of an inline run, read from its job row (own DB connection)."""
+        from django.db import connection
+
+        bar = ConsoleProgress(sys.stderr)
+        try:
+            while not stop.wait(0.3):
+                job = Job.objects.filter(pk=run.pk).values("progress_percent", "stage").first()
+                if job:
+                    bar(min(job["progress_percent"], 99.9) / 100.0, job["stage"] or "")
+            bar(1.0, "done")
+        finally:
+            connection.close()
 
     def _follow(self, run: Run) -> None:
         bar = ConsoleProgress(sys.stderr)
