@@ -8,6 +8,7 @@ queryables first: an unknown name is a 400, not an SQL error.
 from __future__ import annotations
 
 import json
+import re
 
 import shapely
 import shapely.geometry
@@ -16,7 +17,6 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.core.exceptions import FieldError, ValidationError
 from django.db.models import F, Q, QuerySet
 from pygeofilter import ast, values
-from pygeofilter.backends.django import filters
 from pygeofilter.backends.django.evaluate import DjangoFilterEvaluator
 from pygeofilter.backends.evaluator import handle
 from pygeofilter.parsers.cql2_json import parse as parse_json
@@ -97,6 +97,17 @@ class _Evaluator(DjangoFilterEvaluator):
             return self._geos(shapely.box(node.x1, node.x2, node.y1, node.y2))
         return self._geos(shapely.box(node.x1, node.y1, node.x2, node.y2))
 
+    @handle(ast.Function)
+    def function(self, node, *arguments):
+        # the CQL2 text bbox literal BBOX(minx, miny, maxx, maxy) of basic spatial functions
+        numbers = list(node.arguments)
+        if node.name.lower() == "bbox" and len(numbers) in (4, 6):
+            if len(numbers) == 6:
+                numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+            if all(isinstance(v, (int, float)) for v in numbers):
+                return self._geos(shapely.box(*numbers))
+        raise OgcError(f"filter: unknown function {node.name}() or bad arguments", "filter")
+
     @handle(ast.BBox)
     def bbox(self, node, lhs):
         box = self._geos(shapely.box(node.minx, node.miny, node.maxx, node.maxy))
@@ -104,7 +115,31 @@ class _Evaluator(DjangoFilterEvaluator):
 
     @handle(ast.Like)
     def like(self, node, lhs):
-        return filters.like(lhs, node.pattern, node.nocase, node.not_, None)
+        # CQL2 LIKE: % any run, _ one character, \\ escapes; translated to an anchored
+        # regular expression matched by PostgreSQL (pygeofilter's own splits only on %)
+        if not isinstance(node.pattern, str) or not isinstance(node.lhs, ast.Attribute):
+            raise OgcError("filter: LIKE needs a property on the left and a text pattern", "filter")
+        return like_q(self.field_mapping[node.lhs.name], node.pattern, node.nocase, node.not_)
+
+
+def like_regex(pattern: str) -> str:
+    """The anchored POSIX regular expression of a CQL2 LIKE pattern."""
+    out, chars = ["^"], iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        elif char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return "".join(out) + "$"
+
+
+def like_q(field: str, pattern: str, nocase: bool = False, negate: bool = False) -> Q:
+    condition = Q(**{f"{field}__{'iregex' if nocase else 'regex'}": like_regex(pattern)})
+    return ~condition if negate else condition
 
 
 def apply(

@@ -178,6 +178,9 @@ def export_frame(collection: Collection, queryset: QuerySet, out: Crs):
     import shapely
 
     names = _value_names(collection)
+    if collection.json_properties:
+        # the raw JSON, as for /items: a cast of an odd value must not fail the whole export
+        names = {"ogc_json": names["ogc_json"]}
     geometry = output_geometry(collection, out)
     if out.lat_first:
         # files keep x = longitude whatever the CRS says (what GDAL writes and reads)

@@ -66,6 +66,8 @@ PARAMETERS = {
     },
 }
 
+_NOT_EXPORT = {"f", "limit", "offset"}
+
 _ITEMS_PARAMS = [
     "f",
     "limit",
@@ -149,7 +151,13 @@ def definition(base: str, collections: list[Collection]) -> dict:
         )
         export_params = [
             _query("format", {"type": "string", "enum": list(EXPORT_FORMATS)}, "file format"),
-            *query_params[2:],
+            # everything of /items but f, limit and offset (an export is not paged)
+            *[
+                p
+                for p in query_params
+                if p.get("$ref", "").rsplit("/", 1)[-1] not in _NOT_EXPORT
+                and p.get("name") not in _NOT_EXPORT
+            ],
         ]
         paths[f"{url}/export"] = _op(
             f"export_{key}",

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
+from pyproj import Transformer
 
 from . import crs as crs_mod
 from .cql import LANGS
@@ -65,6 +66,10 @@ class ItemsQuery:
         return bool(self.bbox or self.filter or self.equals)
 
 
+#: the largest limit/offset the database takes (bigint)
+MAX_INT = 2**63 - 1
+
+
 def _int(raw: str, name: str, minimum: int) -> int:
     try:
         value = int(raw)
@@ -72,6 +77,8 @@ def _int(raw: str, name: str, minimum: int) -> int:
         raise OgcError(f"{name} must be an integer, not {raw!r}", field=name) from exc
     if value < minimum:
         raise OgcError(f"{name} must be at least {minimum}", field=name)
+    if value > MAX_INT:
+        raise OgcError(f"{name} must be at most {MAX_INT}", field=name)
     return value
 
 
@@ -102,7 +109,28 @@ def parse_bbox(raw: str, box_crs: crs_mod.Crs) -> tuple[float, float, float, flo
         )
     if box_crs.srid == crs_mod.STORAGE_SRID and (a1 < -180 or b1 > 180 or a2 < -90 or b2 > 90):
         raise OgcError(f"bbox {raw!r} is outside the range of longitude/latitude", field="bbox")
+    if box_crs.srid != crs_mod.STORAGE_SRID and not _inside_projection(
+        box_crs.srid, a1, a2, b1, b2
+    ):
+        # checked before GDAL sees it: far-out projected values can make PROJ loop or wrap
+        raise OgcError(f"bbox {raw!r} is outside the area of {box_crs.uri}", field="bbox")
     return a1, a2, b1, b2
+
+
+def _inside_projection(srid: int, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """Whether the box's corners go to lon/lat and back unchanged (within the projection)."""
+    inverse = Transformer.from_crs(srid, 4326, always_xy=True)
+    xs, ys = [x0, x1, x0, x1], [y0, y0, y1, y1]
+    lon, lat = inverse.transform(xs, ys)
+    if not all(math.isfinite(v) for v in (*lon, *lat)):
+        return False
+    if not all(-180 <= v <= 180 for v in lon) or not all(-90 <= v <= 90 for v in lat):
+        return False
+    back_x, back_y = inverse.transform(lon, lat, direction="INVERSE")
+    return all(
+        abs(a - b) <= 1.0 + 1e-9 * abs(a)
+        for a, b in zip((*xs, *ys), (*back_x, *back_y), strict=True)
+    )
 
 
 def _datetime_part(raw: str) -> date | datetime | None:

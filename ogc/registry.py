@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.contrib.gis.db.models import Extent
-from django.db.models import BooleanField, F, FloatField, IntegerField, Model, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    F,
+    FloatField,
+    IntegerField,
+    Model,
+    QuerySet,
+)
 from django.db.models.expressions import Expression
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -327,7 +335,7 @@ for _entry in (
     register(_entry)
 
 
-_JSON_CASTS = {"integer": IntegerField, "number": FloatField, "boolean": BooleanField}
+_JSON_CASTS = {"integer": BigIntegerField, "number": FloatField, "boolean": BooleanField}
 
 
 def layer_properties(schema: dict) -> tuple[Property, ...]:

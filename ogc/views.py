@@ -6,6 +6,8 @@ import json
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.gis.gdal import GDALException
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
@@ -13,6 +15,9 @@ from . import documents, exports, features, html, openapi, registry
 from .errors import NotFound, OgcError
 from .http import base_url, json_response, now_iso, user_of, wants_html
 from .params import EXPORT_FORMATS, parse_items
+
+#: the most features one export file may hold
+MAX_EXPORT_FEATURES = 500_000
 
 
 def ogc_view(view):
@@ -25,6 +30,10 @@ def ogc_view(view):
             return view(request, *args, **kwargs)
         except OgcError as exc:
             return exc.response()
+        except (DataError, GDALException, RecursionError) as exc:
+            # a value the database or GDAL cannot take (out of range, too deeply nested):
+            # the request's fault, not the server's
+            return OgcError(f"the request cannot be evaluated: {exc}").response()
 
     return wrapper
 
@@ -243,7 +252,18 @@ def export(request, collection_id: str):
         raise OgcError(
             f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}", field="format"
         )
+    for name in ("limit", "offset"):
+        if name in request.GET:  # an export is the whole (filtered) collection, not a page
+            raise OgcError(f"{name} is not taken by exports; filter instead", field=name)
     query = parse_items(request.GET, item, allowed, extra=("format",))
     out = query.crs or allowed[0]
     queryset = features.select(item, query, user_of(request))
+    # exports are built in memory: a cap keeps one download from exhausting the server
+    if queryset.order_by()[: MAX_EXPORT_FEATURES + 1].count() > MAX_EXPORT_FEATURES:
+        raise OgcError(
+            f"more than {MAX_EXPORT_FEATURES:,} features; narrow the export with bbox, filter "
+            "or a queryable (or page through /items)",
+            field="format",
+            status=413,
+        )
     return exports.response(item, queryset, out, fmt)

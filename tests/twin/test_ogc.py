@@ -269,6 +269,17 @@ def test_paging_and_bad_requests(committed_city, ogc):
         "unknown filter-lang": ({"filter": "x", "filter-lang": "sql"}, "filter-lang"),
         "bad datetime": ({"datetime": "yesterday"}, "datetime"),
         "wrong type for a queryable": ({"levels": "many"}, "levels"),
+        # far outside the projection: refused before PROJ sees it (it could loop or wrap)
+        "bbox outside web mercator": (
+            {"bbox": "0,0,1e300,1e300", "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857"},
+            "bbox",
+        ),
+        "bbox wrapping web mercator": (
+            {"bbox": "0,0,1e12,1e12", "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857"},
+            "bbox",
+        ),
+        "offset beyond bigint": ({"offset": "99999999999999999999"}, "offset"),
+        "LIKE without a text pattern": ({"filter": "name LIKE 1"}, "filter"),
     }
     for case, (params, field) in bad.items():
         response = requests.get(items, params=params, timeout=30)
@@ -358,3 +369,52 @@ def test_exports_read_back_with_the_right_count(committed_city, ogc, tmp_path, f
     if fmt != "csv":
         assert frame.crs.to_epsg() == helsinki.local_epsg
         assert frame.geometry.x.min() > 100_000  # metres, not degrees
+
+
+def test_cql2_like_follows_the_standard_and_big_integers_filter(committed_city, ogc):
+    """% any run, _ one character, \\ escapes, the order of the parts kept; a JSON integer
+    beyond 32 bits compares as a number."""
+    from layers.models import Feature
+
+    city = committed_city("Helsinki")
+    layer = _layer(city, "like-test", n=4)
+    names = ["AxB", "A_B", "Lasipalatsi", "Lasi-tsi"]
+    for feature, name in zip(
+        Feature.objects.filter(layer=layer).order_by("fid"), names, strict=True
+    ):
+        feature.properties = {
+            **feature.properties,
+            "kind": name,
+            "rank": 3_000_000_000 + feature.fid,
+        }
+        feature.save()
+    items = f"{ogc}/collections/like-test/items"
+
+    def kinds(cql: str) -> list[str]:
+        response = requests.get(items, params={"filter": cql}, timeout=30)
+        assert response.status_code == 200, response.text
+        return sorted(f["properties"]["kind"] for f in response.json()["features"])
+
+    assert kinds("kind LIKE 'A_B'") == ["A_B", "AxB"]
+    assert kinds("kind LIKE 'A\\_B'") == ["A_B"]
+    assert kinds("kind LIKE 'Lasipalatsi%tsi'") == []
+    assert kinds("kind LIKE 'Lasi%tsi'") == ["Lasi-tsi", "Lasipalatsi"]
+    assert kinds("kind NOT LIKE 'Lasi%'") == ["A_B", "AxB"]
+    assert kinds("rank > 3000000002") == ["Lasi-tsi", "Lasipalatsi"]
+    # the CQL2 bbox literal of basic spatial functions
+    c = city.boundary.centroid
+    box = f"BBOX({c.x - 0.0005},{c.y - 0.0005},{c.x + 0.0015},{c.y + 0.0005})"
+    assert kinds(f"S_INTERSECTS(geometry, {box})") == ["A_B", "AxB"]  # the first two points
+    bad = requests.get(items, params={"filter": "S_INTERSECTS(geometry, FOO(1))"}, timeout=30)
+    assert bad.status_code == 400
+
+
+def test_export_too_large_is_refused_with_a_hint(committed_city, ogc, monkeypatch):
+    from ogc import views
+
+    committed_city("Helsinki")
+    monkeypatch.setattr(views, "MAX_EXPORT_FEATURES", 10)
+    refused = requests.get(
+        f"{ogc}/collections/buildings/export", params={"format": "csv"}, timeout=30
+    )
+    assert refused.status_code == 413 and "narrow the export" in refused.json()["description"]
