@@ -55,20 +55,53 @@ def index(request):
     version = build_version()
     if version is None:
         return HttpResponse(MISSING_BUILD, status=503, content_type="text/plain")
-    return render(request, "frontend/index.html", {"build_version": version})
+    response = render(request, "frontend/index.html", {"build_version": version})
+    # the page names the bundle's version: it must be asked for again each time
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+# the pre-compressed siblings the build makes, best first
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """The codings an ``Accept-Encoding`` header allows (``q=0`` refuses one; ``*`` any)."""
+    allowed: set[str] = set()
+    refused: set[str] = set()
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        name = name.strip().lower()
+        if not name:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        (allowed if q > 0 else refused).add(name)
+    if "*" in allowed:
+        allowed |= {enc for enc, _ in ENCODINGS}
+    return allowed - refused
 
 
 @require_safe
 def static(request, path: str):
     """Serve a static file with long caching when the URL is versioned (``?v=``) and with the
     pre-compressed ``.br``/``.gz`` sibling the build made when the browser accepts it."""
+    if path.endswith(tuple(suffix for _, suffix in ENCODINGS)):
+        # the compressed copies go out only as the encoding of their original
+        raise Http404(path)
     found = _find(path)
-    if found is None:
+    if found is None or not found.is_file():
         raise Http404(path)
     content_type, _ = mimetypes.guess_type(found.name)
-    accepted = request.headers.get("Accept-Encoding", "")
+    accepted = accepted_encodings(request.headers.get("Accept-Encoding", ""))
     encoding = None
-    for enc, suffix in (("br", ".br"), ("gzip", ".gz")):
+    for enc, suffix in ENCODINGS:
         sibling = found.with_name(found.name + suffix)
         if enc in accepted and sibling.is_file():
             found, encoding = sibling, enc

@@ -50,7 +50,8 @@ export function describeError(status, body) {
   return `request failed (HTTP ${status})`;
 }
 
-export async function request(method, path, body, { form = false } = {}) {
+export async function request(method, path, body, { form = false, retried = false } = {}) {
+  const sentToken = token();
   const init = { method, headers: authHeaders({ Accept: "application/json" }), credentials: "same-origin" };
   if (body !== undefined) {
     if (form) init.body = body;
@@ -64,6 +65,16 @@ export async function request(method, path, body, { form = false } = {}) {
     response = await fetch(path, init);
   } catch (err) {
     throw new ApiError(0, `the server cannot be reached (${err.message})`);
+  }
+  if (response.status === 401 && sentToken && !retried) {
+    // a stale or revoked token: DRF refuses it even where no sign-in is needed; forget it and
+    // ask again without it (the sign-in form shows once the page sees no token)
+    if (token() === sentToken) {
+      setToken("");
+      localStorage.removeItem("citytwin.user");
+      window.dispatchEvent(new CustomEvent("citytwin:signed-out"));
+    }
+    return request(method, path, body, { form, retried: true });
   }
   const text = await response.text();
   let data = text;
@@ -96,10 +107,13 @@ export async function getAll(path) {
 
 /**
  * Follow a server-sent event stream with fetch (so the auth header goes along); `onData` gets
- * each parsed `data:` JSON. Resolves when the stream ends; rejects when it cannot be read.
+ * the parsed `data:` JSON of each event named `eventName` (or unnamed: SSE's default "message"
+ * is not ours, so only named events count). Resolves when the stream ends; rejects when it
+ * cannot be read.
  */
-export async function followEvents(path, onData, signal) {
-  const response = await fetch(path, { headers: authHeaders({ Accept: "text/event-stream" }), credentials: "same-origin", signal });
+export async function followEvents(path, onData, signal, eventName = "run") {
+  // JSON accepted too: the API's content negotiation answers 406 to text/event-stream alone
+  const response = await fetch(path, { headers: authHeaders({ Accept: "text/event-stream, application/json;q=0.5" }), credentials: "same-origin", signal });
   if (!response.ok || !response.body) throw new ApiError(response.status, null);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
@@ -111,12 +125,13 @@ export async function followEvents(path, onData, signal) {
     while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
       const block = buffer.slice(0, cut);
       buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
-      const data = block
-        .split(/\r?\n/)
+      const lines = block.split(/\r?\n/);
+      const name = lines.filter((l) => l.startsWith("event:")).map((l) => l.slice(6).trim()).pop() || "message";
+      const data = lines
         .filter((l) => l.startsWith("data:"))
         .map((l) => l.slice(5).trimStart())
         .join("\n");
-      if (data) {
+      if (data && name === eventName) {
         try {
           onData(JSON.parse(data));
         } catch {

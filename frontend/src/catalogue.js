@@ -1,7 +1,7 @@
 // Layer catalogue: every layer of the city (core, imported, rasters, run results) with on/off,
 // opacity and legend; all kept in the URL hash.
 
-import { getAll } from "./api.js";
+import { abs, getAll } from "./api.js";
 import { CORE_ENTRIES, importedLayerSpec, opacityProps } from "./basemap.js";
 import { set, state } from "./state.js";
 import { el, escapeHtml } from "./dom.js";
@@ -150,7 +150,7 @@ export async function loadCityLayers(cityId) {
     const id = `raster:${raster.slug}`;
     map.addSource(id, { type: "geojson", data: { type: "Feature", geometry: raster.extent, properties: { name: raster.name } } });
     // the pixels, as PNG tiles drawn by the server (first band on a colour ramp, or RGB)
-    map.addSource(`${id}:img`, { type: "raster", tiles: [raster.tiles], tileSize: 256, attribution: "" });
+    map.addSource(`${id}:img`, { type: "raster", tiles: [abs(raster.tiles)], tileSize: 256, attribution: "" });
     map.addLayer({ id: `${id}:img`, type: "raster", source: `${id}:img`, paint: { "raster-opacity": 0.8 } }, "facilities");
     map.addLayer({ id, type: "line", source: id, paint: { "line-color": "#6a1b9a", "line-width": 2, "line-dasharray": [2, 2], "line-opacity": 1 } }, "facilities");
     const stats = raster.statistics || {};

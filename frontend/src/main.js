@@ -31,7 +31,18 @@ function cityName() {
   return cities.find((c) => c.id === state.city)?.properties.name || "";
 }
 
+// the app object the panels share; the map and panels join it as they start
+const app = {
+  cities: () => cities,
+  city: () => cities.find((c) => c.id === state.city),
+  cityName,
+  status,
+};
+window.citytwin = app;
+
 async function main() {
+  // sign-in first: nothing below may leave the form without its handler
+  initLogin(app);
   try {
     cities = await getAll("/api/cities/?page_size=200");
   } catch (err) {
@@ -75,14 +86,7 @@ async function main() {
     if (b) map.fitBounds(b, { padding: 20, duration: 0 });
   }
 
-  const app = {
-    map,
-    cities: () => cities,
-    city: () => cities.find((c) => c.id === state.city),
-    cityName,
-    status,
-  };
-  window.citytwin = app;
+  app.map = map;
 
   map.on("moveend", () => {
     const c = map.getCenter();
@@ -119,6 +123,7 @@ async function main() {
   select.addEventListener("change", async () => {
     const id = Number(select.value);
     set({ city: id, scenario: null, run: null, base: null, compare: "" });
+    app.runs?.clear(); // the old city's run (and any stream of it) goes at once
     for (const name of ["areas", "roads", "buildings", "facilities", "utilities", "utility-nodes", "road-nodes"]) {
       map.getSource(name)?.setTiles(tileSource(name, id).tiles);
     }
@@ -140,7 +145,6 @@ async function main() {
     b.addEventListener("click", () => showTab(b.dataset.tab));
   }
 
-  initLogin(app);
   initUpload($("#upload-panel"), {
     cityName,
     onDone: () => loadCityLayers(state.city).then(renderCatalogue),
@@ -167,6 +171,11 @@ function initLogin(app) {
     document.body.dataset.user = name || "";
   };
   show(token() ? localStorage.getItem("citytwin.user") || "you" : "");
+  // the API dropped a stale token: offer the sign-in form again
+  window.addEventListener("citytwin:signed-out", () => {
+    show("");
+    say(app.status, "Your sign-in has expired: please sign in again.", "info");
+  });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const data = Object.fromEntries(new FormData(form));
@@ -177,7 +186,7 @@ function initLogin(app) {
       show(data.username);
       say(app.status, "Signed in.", "ok");
       app.scenarios?.reload();
-      loadCityLayers(state.city).catch(() => {});
+      if (app.map) loadCityLayers(state.city).catch(() => {});
     } catch (err) {
       say(app.status, `Sign-in failed: ${err.status === 400 ? "wrong user name or password" : err.message}`, "error");
     }

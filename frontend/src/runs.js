@@ -15,13 +15,15 @@ const PARAMS = {
     ["peak_hour_factor", "peak hour factor", { type: "number", step: "any", min: 0.01, placeholder: "default" }],
     ["gap", "relative gap to reach", { type: "number", step: "any", min: 0, placeholder: "1e-4" }],
     ["max_iter", "max iterations", { type: "number", step: 1, min: 1, placeholder: "default" }],
-    ["algorithm", "algorithm", { options: ["", "bfw", "bush"] }],
+    ["algorithm", "algorithm", { options: ["", "bfw", "cfw", "fw", "bush"] }],
   ],
   solar: [
-    ["date", "date", { type: "date", value: `${new Date().getFullYear()}-03-21` }],
+    // the server's default: around the March equinox of this year
+    ["date", "date", { type: "date", value: `${new Date().getFullYear()}-03-20` }],
     ["step_min", "step (min)", { type: "number", step: 1, min: 5, placeholder: "30" }],
     ["cell_m", "cell size (m)", { type: "number", step: "any", min: 0.5, placeholder: "2" }],
     ["bbox", "only the area in view", { type: "checkbox", checked: true }],
+    ["pv", "annual rooftop PV", { type: "checkbox" }],
   ],
   evacuation: [
     ["share_walking", "share walking", { type: "number", step: "any", min: 0, max: 1, placeholder: "default" }],
@@ -29,6 +31,9 @@ const PARAMS = {
     ["mobilisation_scale_min", "mobilisation scale (min)", { type: "number", step: "any", min: 0, placeholder: "default" }],
     ["horizon_min", "horizon (min)", { type: "number", step: "any", min: 1, placeholder: "default" }],
     ["reroute_min", "re-route every (min)", { type: "number", step: "any", min: 0, placeholder: "default" }],
+    ["time_of_day_h", "time of day (h)", { type: "number", step: "any", min: 0, max: 24, placeholder: "none" }],
+    ["background_share", "background traffic share", { type: "number", step: "any", min: 0, max: 0.95, placeholder: "0" }],
+    ["shadow_share", "shadow evacuation share", { type: "number", step: "any", min: 0, max: 1, placeholder: "0" }],
   ],
 };
 
@@ -125,7 +130,16 @@ export function initRuns(app, container, kpiPanel) {
     if (state.base) baseSelect.value = state.base;
   }
 
+  /** Stop following a run's stream: no later event or poll may draw anything. */
+  function stopFollowing() {
+    following?.abort();
+    following = null;
+    $("#run-cancel", container).hidden = true;
+    progress.hidden = true;
+  }
+
   function clearResults() {
+    stopFollowing();
     stopPlay();
     shown?.layers.remove();
     diff?.remove();
@@ -212,12 +226,24 @@ export function initRuns(app, container, kpiPanel) {
     }, 400);
   });
 
+  function resetCompare() {
+    for (const r of container.querySelectorAll("input[name=cmp]")) r.checked = r.value === "";
+  }
+
   runSelect.addEventListener("change", async () => {
     const run = runs.find((r) => r.id === runSelect.value);
     if (!run) return;
+    stopFollowing();
+    resetCompare();
     set({ run: run.id, base: null, compare: "", t: null });
-    if (["queued", "running"].includes(run.status)) follow(run);
-    else showRun(await get(`/api/runs/${run.id}/`));
+    if (["queued", "running"].includes(run.status)) return follow(run);
+    let full;
+    try {
+      full = await get(`/api/runs/${run.id}/`);
+    } catch (err) {
+      return say(status, `Cannot load the run: ${err.message}`, "error");
+    }
+    if (state.run === run.id) showRun(full);
   });
 
   form.addEventListener("submit", async (ev) => {
@@ -230,7 +256,7 @@ export function initRuns(app, container, kpiPanel) {
         if (name === "bbox" && form.elements[name].checked) {
           const b = map.getBounds();
           params.bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => Math.round(x * 1e5) / 1e5);
-        }
+        } else if (name !== "bbox") params[name] = form.elements[name].checked;
         continue;
       }
       const v = form.elements[name].value;
@@ -240,6 +266,7 @@ export function initRuns(app, container, kpiPanel) {
     say(status, "starting…");
     try {
       const run = await post(`/api/scenarios/${scenario.id}/runs/`, { simulator: simSelect.value, params });
+      resetCompare();
       set({ run: run.id, base: null, compare: "", t: null });
       await loadRuns();
       if (run.reused) say(status, "Same scenario version and parameters as an earlier run: showing its results.", "ok");
@@ -260,13 +287,16 @@ export function initRuns(app, container, kpiPanel) {
   });
 
   async function follow(run) {
-    clearResults();
-    following?.abort();
+    clearResults(); // also stops following any earlier stream
     const ctrl = new AbortController();
     following = ctrl;
+    // still the stream the page follows? (a scenario, city or run change stops it)
+    const current = () => following === ctrl && !ctrl.signal.aborted;
     $("#run-cancel", container).hidden = false;
+    const done = (r) => ["succeeded", "failed", "cancelled"].includes(r.status);
     let last = run;
     const update = (r) => {
+      if (!current() || !r || r.id !== run.id) return;
       last = r;
       showProgress(progress, r.progress_percent, r.stage || r.status);
       say(status, `${r.simulator} run ${r.status}${r.stage ? `: ${r.stage}` : ""}`);
@@ -277,21 +307,30 @@ export function initRuns(app, container, kpiPanel) {
     try {
       await followEvents(`/api/runs/${run.id}/events/`, update, ctrl.signal);
     } catch {
-      // no event stream (or it broke): poll instead
-      while (!ctrl.signal.aborted && !["succeeded", "failed", "cancelled"].includes(last.status)) {
-        await new Promise((r) => setTimeout(r, 700));
-        try {
-          update(await get(`/api/runs/${run.id}/`));
-        } catch (err) {
-          say(status, `Lost track of the run: ${err.message}`, "error");
-          break;
-        }
+      /* no event stream (or it broke): the polling below takes over */
+    }
+    // the stream ended (or never worked) before the run did: poll until it is done
+    while (current() && !done(last)) {
+      await new Promise((r) => setTimeout(r, 700));
+      if (!current()) return;
+      try {
+        update(await get(`/api/runs/${run.id}/`));
+      } catch (err) {
+        if (current()) say(status, `Lost track of the run: ${err.message}`, "error");
+        return;
       }
     }
-    if (ctrl.signal.aborted) return;
+    if (!current()) return;
+    // the final record (the stream's last event may lack the KPIs and result links)
+    try {
+      const full = await get(`/api/runs/${run.id}/`);
+      if (!current()) return;
+      update(full);
+    } catch {
+      /* draw what the stream said */
+    }
+    following = null;
     $("#run-cancel", container).hidden = true;
-    if (!["succeeded", "failed", "cancelled"].includes(last.status)) last = await get(`/api/runs/${run.id}/`);
-    update(last);
     const i = runs.findIndex((r) => r.id === last.id);
     if (i >= 0) runs[i] = last;
     if (last.status === "succeeded") await showRun(last);
@@ -327,7 +366,7 @@ export function initRuns(app, container, kpiPanel) {
   }
   const cmpMode = () => container.querySelector("input[name=cmp]:checked").value;
   baseSelect.addEventListener("change", () => {
-    set({ base: baseSelect.value || null });
+    set({ base: baseSelect.value || null, compare: cmpMode() });
     startCompare(cmpMode());
   });
   for (const r of container.querySelectorAll("input[name=cmp]")) {
@@ -337,7 +376,7 @@ export function initRuns(app, container, kpiPanel) {
     });
   }
   if (state.compare) {
-    const r = container.querySelector(`input[name=cmp][value=${state.compare}]`);
+    const r = [...container.querySelectorAll("input[name=cmp]")].find((x) => x.value === state.compare);
     if (r) r.checked = true;
   }
 
@@ -414,8 +453,13 @@ export function initRuns(app, container, kpiPanel) {
   return {
     scenarioChanged: async (s) => {
       const changed = scenario?.id !== s?.id;
+      if (changed) {
+        stopFollowing();
+        if (!state.compare) resetCompare();
+      }
       scenario = s;
       await loadRuns();
+      if (scenario !== s) return; // another scenario was chosen meanwhile
       if (changed || !shown) {
         const run = runs.find((r) => r.id === state.run);
         if (run) {
@@ -424,6 +468,7 @@ export function initRuns(app, container, kpiPanel) {
         } else clearResults();
       }
     },
+    clear: clearResults,
     setD3: (on) => {
       shown?.layers.setD3(on);
       swipe?.setD3?.(on);

@@ -92,7 +92,17 @@ export function initScenarios(app, container) {
     }
   }
 
+  // an edit under way belongs to the scenario it was started on: another scenario ends it
+  function endEditing() {
+    stopTool();
+    form.innerHTML = "";
+  }
+
+  let generation = 0; // counts the scenarios shown: a reload started earlier must not undo a later choice
+
   function show(scenario) {
+    generation++;
+    if (scenario?.id !== current?.id) endEditing();
     current = scenario;
     app.scenario = scenario;
     if (scenario) select.value = String(scenario.id);
@@ -102,8 +112,9 @@ export function initScenarios(app, container) {
   }
 
   async function reload() {
-    stopTool();
+    endEditing();
     if (!state.city) return;
+    const gen = generation;
     try {
       // make sure the baseline exists (created on demand), then list
       const baseline = await get(`/api/cities/${state.city}/baseline/`).catch(() => null);
@@ -113,6 +124,7 @@ export function initScenarios(app, container) {
       say(status, `Scenarios are not available: ${err.message}`, "error");
       scenarios = [];
     }
+    if (gen !== generation) return; // a scenario was chosen or made meanwhile: that choice stands
     select.replaceChildren(...scenarios.map((s) => new Option(`${s.is_baseline ? "★ " : ""}${s.name} (v${s.version}, ${s.edits?.length ?? 0} edits)`, s.id)));
     const want = scenarios.find((s) => s.id === state.scenario) || scenarios.find((s) => s.is_baseline) || scenarios[0] || null;
     if (want && state.scenario !== want.id) set({ scenario: want.id });
@@ -169,9 +181,11 @@ export function initScenarios(app, container) {
     }
   });
 
-  async function addEdit(edit) {
+  async function addEdit(target, edit) {
+    if (target == null) return false;
     try {
-      const updated = await post(`/api/scenarios/${current.id}/edits/`, edit);
+      const updated = await post(`/api/scenarios/${target}/edits/`, edit);
+      if (current?.id !== target) return true; // another scenario is shown now: leave it be
       await refreshCurrent(updated && updated.edits ? updated : null);
       say(status, `Added: ${describeEdit(edit)}.`, "ok");
       return true;
@@ -219,20 +233,20 @@ export function initScenarios(app, container) {
 
   const roadLayers = ["roads", "edits-closed", "edits-changed"];
   const tools = {
-    close_road: () =>
+    close_road: (target) =>
       startTool("pick", {
         layers: roadLayers,
         message: "Click roads to close them (each click is one edit; Esc or Done ends).",
-        onDone: (f) => addEdit({ type: "close_road", edge_ids: [f.properties.id] }),
+        onDone: (f) => addEdit(target, { type: "close_road", edge_ids: [f.properties.id] }),
       }),
-    change_road: () =>
+    change_road: (target) =>
       startTool("pick", {
         layers: roadLayers,
         message: "Click a road to change its lanes.",
         onDone: (f) =>
-          paramsForm(`Road ${f.properties.name || f.properties.id}: ${f.properties.lanes} lane(s) now`, [["lanes", "lanes", { type: "number", min: 1, step: 1, value: Math.max(1, (f.properties.lanes || 1) + 1), required: true }]], (v) => addEdit({ type: "change_road", edge_ids: [f.properties.id], lanes: Number(v.lanes) })),
+          paramsForm(`Road ${f.properties.name || f.properties.id}: ${f.properties.lanes} lane(s) now`, [["lanes", "lanes", { type: "number", min: 1, step: 1, value: Math.max(1, (f.properties.lanes || 1) + 1), required: true }]], (v) => addEdit(target, { type: "change_road", edge_ids: [f.properties.id], lanes: Number(v.lanes) })),
       }),
-    add_building: () =>
+    add_building: (target) =>
       startTool("polygon", {
         onDone: (polygon) =>
           paramsForm(
@@ -242,14 +256,14 @@ export function initScenarios(app, container) {
               ["use", "use", { options: ["residential", "commercial", "industrial", "public", "other"] }],
               ["residents", "residents", { type: "number", min: 0, step: "any", placeholder: "estimated" }],
             ],
-            (v) => addEdit({ type: "add_building", footprint: polygon, height_m: Number(v.height_m), use: v.use, ...(v.residents ? { residents: Number(v.residents) } : {}) }),
+            (v) => addEdit(target, { type: "add_building", footprint: polygon, height_m: Number(v.height_m), use: v.use, ...(v.residents ? { residents: Number(v.residents) } : {}) }),
           ),
       }),
-    hazard_zone: () =>
+    hazard_zone: (target) =>
       startTool("polygon", {
-        onDone: (polygon) => paramsForm("Hazard zone", [["start_min", "closes at minute", { type: "number", min: 0, step: "any", value: 0 }]], (v) => addEdit({ type: "hazard_zone", polygon, start_min: Number(v.start_min || 0) })),
+        onDone: (polygon) => paramsForm("Hazard zone", [["start_min", "closes at minute", { type: "number", min: 0, step: "any", value: 0 }]], (v) => addEdit(target, { type: "hazard_zone", polygon, start_min: Number(v.start_min || 0) })),
       }),
-    add_shelter: () =>
+    add_shelter: (target) =>
       startTool("point", {
         onDone: (point) =>
           paramsForm(
@@ -258,7 +272,7 @@ export function initScenarios(app, container) {
               ["capacity", "capacity (people)", { type: "number", min: 1, step: 1, value: 500, required: true }],
               ["name", "name", { placeholder: "optional" }],
             ],
-            (v) => addEdit({ type: "add_shelter", point, capacity: Number(v.capacity), ...(v.name ? { name: v.name } : {}) }),
+            (v) => addEdit(target, { type: "add_shelter", point, capacity: Number(v.capacity), ...(v.name ? { name: v.name } : {}) }),
           ),
       }),
     stop: () => {
@@ -269,7 +283,8 @@ export function initScenarios(app, container) {
   for (const b of container.querySelectorAll("#edit-tools button")) {
     b.addEventListener("click", () => {
       if (b.dataset.tool !== "stop" && readOnly()) return say(status, token() ? "The baseline is read-only: clone it or make a new scenario." : "Sign in to edit.", "error");
-      tools[b.dataset.tool]();
+      // the scenario shown now is the one the edit goes to, whatever happens meanwhile
+      tools[b.dataset.tool](current?.id);
     });
   }
 

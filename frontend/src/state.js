@@ -24,15 +24,22 @@ export function readHash() {
   state.base = p.get("base") || null;
   state.t = num("t");
   state.d = p.get("d") === "2" ? "2" : "3";
-  state.compare = p.get("compare") || "";
+  // only the known modes: the value ends up in a CSS selector
+  state.compare = ["swipe", "diff"].includes(p.get("compare")) ? p.get("compare") : "";
   state.layersFromHash = p.has("layers");
   if (p.has("layers")) {
     state.layers = new Map();
     for (const item of p.get("layers").split(",")) {
       if (!item) continue;
-      const [id, op] = item.split(":");
+      const [raw, op] = item.split(":");
+      let id;
+      try {
+        id = decodeURIComponent(raw);
+      } catch {
+        continue; // a malformed escape (a mangled link): drop that layer, keep the rest
+      }
       const value = op === undefined ? 1 : Number(op);
-      state.layers.set(decodeURIComponent(id), Number.isFinite(value) ? value : 1);
+      state.layers.set(id, Number.isFinite(value) ? value : 1);
     }
   }
   if (p.has("view")) {
