@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from citytwin.jobs.models import Job
@@ -21,6 +22,18 @@ from layers.models import City
 from . import results, services
 from .edits import validate_edits
 from .models import Run, RunRaster, RunSeries, Scenario
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets a client ask for ``text/event-stream`` (what EventSource sends) without a 406; the
+    stream itself is a StreamingHttpResponse, which bypasses renderers."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data, default=str).encode()
 
 
 class ScenarioSerializer(serializers.ModelSerializer):
@@ -224,7 +237,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         services.cancel_run(run)
         return Response(RunSerializer(run).data)
 
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[EventStreamRenderer, JSONRenderer])
     def events(self, request, pk=None):
         """Server-sent events: the run as JSON at every change, until it finishes."""
         run = self.get_object()

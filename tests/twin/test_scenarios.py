@@ -549,7 +549,9 @@ def test_progress_stream_and_cli(api, committed_city, celery_worker_process, cap
         {"simulator": "solar", "params": {"step_min": 10}},
         format="json",
     ).json()
-    live = b"".join(api.get(f"/api/runs/{started['id']}/events/").streaming_content).decode()
+    stream = api.get(f"/api/runs/{started['id']}/events/", HTTP_ACCEPT="text/event-stream")
+    assert stream.status_code == 200  # what a browser's EventSource asks for
+    live = b"".join(stream.streaming_content).decode()
     states = [
         json.loads(chunk.split("data: ", 1)[1])
         for chunk in live.split("\n\n")
