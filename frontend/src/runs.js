@@ -333,8 +333,11 @@ export function initRuns(app, container, kpiPanel) {
     $("#run-cancel", container).hidden = true;
     const i = runs.findIndex((r) => r.id === last.id);
     if (i >= 0) runs[i] = last;
-    if (last.status === "succeeded") await showRun(last);
-    else say(status, last.status === "failed" ? `The run failed: ${errorText(last.error)}` : "The run was cancelled.", "error");
+    if (last.status === "succeeded") {
+      await showRun(last);
+      // showing the results cleared the bar: leave it at its end state for this run
+      if (shown?.run.id === last.id) showProgress(progress, last.progress_percent, last.stage || last.status);
+    } else say(status, last.status === "failed" ? `The run failed: ${errorText(last.error)}` : "The run was cancelled.", "error");
   }
 
   // comparison
