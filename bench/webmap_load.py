@@ -22,18 +22,11 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--use-angle=swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from frontend.headless import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - after the path is set
+
 VIEWPORT = {"width": 1366, "height": 768}
 
 MEASURE = """() => {
@@ -114,7 +107,7 @@ def main() -> int:
 
     cold, warm = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for _ in range(args.runs):
             context = browser.new_context(viewport=VIEWPORT)
             page = context.new_page()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .documents import GEOJSON, HTML, JSON, OPENAPI, SCHEMA_JSON, TITLE
-from .params import DEFAULT_LIMIT, EXPORT_FORMATS, MAX_LIMIT
+from .params import DEFAULT_LIMIT, EXPORT_FORMATS, ITEMS_PARAM_ORDER, MAX_LIMIT
 from .registry import Collection
 
 _REF = "#/components/parameters/"
@@ -68,19 +68,6 @@ PARAMETERS = {
 
 _NOT_EXPORT = {"f", "limit", "offset"}
 
-_ITEMS_PARAMS = [
-    "f",
-    "limit",
-    "offset",
-    "bbox",
-    "bbox-crs",
-    "crs",
-    "datetime",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-]
-
 
 def _response(description: str, *media_types: str) -> dict:
     return {
@@ -122,7 +109,7 @@ def definition(base: str, collections: list[Collection]) -> dict:
     for item in collections:
         url = f"/collections/{item.id}"
         key = item.id.replace("-", "_")
-        query_params = [{"$ref": _REF + name} for name in _ITEMS_PARAMS]
+        query_params = [{"$ref": _REF + name} for name in ITEMS_PARAM_ORDER]
         for prop in item.properties:
             schema = {"type": prop.type}
             query_params.append(_query(prop.name, schema, f"features whose {prop.name} equals"))

@@ -22,21 +22,20 @@ from .registry import Collection, Property
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-#: parameters every items request may carry
-ITEMS_PARAMS = frozenset(
-    {
-        "f",
-        "limit",
-        "offset",
-        "bbox",
-        "bbox-crs",
-        "crs",
-        "datetime",
-        "filter",
-        "filter-lang",
-        "filter-crs",
-    }
+#: parameters every items request may carry, in the order the OpenAPI document lists them
+ITEMS_PARAM_ORDER = (
+    "f",
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "filter",
+    "filter-lang",
+    "filter-crs",
 )
+ITEMS_PARAMS = frozenset(ITEMS_PARAM_ORDER)
 EXPORT_FORMATS = {
     # format -> (pyogrio driver, file suffix, media type)
     "gpkg": ("GPKG", "gpkg", "application/geopackage+sqlite3"),

@@ -12,6 +12,7 @@ in the city's local metric CRS (``City.local_epsg``, a UTM zone), which the engi
 
 from __future__ import annotations
 
+import functools
 import json
 
 import geopandas as gpd
@@ -32,13 +33,20 @@ FLOOR_HEIGHT_M = 3.0
 FLOOR_AREA_PER_RESIDENT_M2 = 40.0
 
 
-def _to_local(city: City):
-    return Transformer.from_crs(4326, city.local_epsg, always_xy=True)
+@functools.cache
+def _transformer(epsg: int) -> Transformer:
+    return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-def _local_geometry(city: City, geojson: dict) -> shapely.Geometry:
+def to_local(city: City) -> Transformer:
+    """lon/lat -> the city's local metric CRS (``direction="INVERSE"`` for the way back)."""
+    return _transformer(int(city.local_epsg))
+
+
+def local_geometry(city: City, geojson: dict) -> shapely.Geometry:
+    """A GeoJSON geometry (lon/lat) in the city's local metric CRS."""
     geom = shapely.from_geojson(json.dumps(geojson))
-    return shapely.transform(geom, lambda xy: np.column_stack(_to_local(city).transform(*xy.T)))
+    return shapely.transform(geom, lambda xy: np.column_stack(to_local(city).transform(*xy.T)))
 
 
 def edits_of(edits: list[dict], *kinds: str) -> list[tuple[int, dict]]:
@@ -59,6 +67,11 @@ def road_graph(city: City, edits: list[dict]) -> nx.MultiDiGraph:
     ``edge_id``, ``length`` (m), ``highway``, ``lanes`` (per direction), ``speed_kph``,
     ``capacity`` (veh/h), ``oneway``, ``closed``, ``geometry_wkb`` (lon/lat, for results).
     """
+    return apply_road_edits(base_road_graph(city), city, edits)
+
+
+def base_road_graph(city: City) -> nx.MultiDiGraph:
+    """The city's road graph as imported (see :func:`road_graph` for the attributes)."""
     epsg = int(city.local_epsg)
     G = nx.MultiDiGraph(crs=f"EPSG:{epsg}", city_id=city.id)
     with connection.cursor() as cursor:
@@ -81,6 +94,11 @@ def road_graph(city: City, edits: list[dict]) -> nx.MultiDiGraph:
                 capacity=cap, oneway=oneway, length=length, closed=False,
                 geometry_wkb=bytes(wkb),
             )  # fmt: skip
+    return G
+
+
+def apply_road_edits(G: nx.MultiDiGraph, city: City, edits: list[dict]) -> nx.MultiDiGraph:
+    """``G`` (modified in place and returned) with the scenario's road edits."""
     by_id = {data["edge_id"]: (u, v, k) for u, v, k, data in G.edges(keys=True, data=True)}
 
     for _, edit in edits_of(edits, "change_road"):
@@ -96,11 +114,11 @@ def road_graph(city: City, edits: list[dict]) -> nx.MultiDiGraph:
             if "speed_kph" in edit:
                 data["speed_kph"] = edit["speed_kph"]
 
-    to_local = _to_local(city)
+    forward = to_local(city)
     for index, edit in edits_of(edits, "add_road"):
         line = shapely.from_geojson(json.dumps(edit["line"]))
         lonlat = np.asarray(line.coords)[:, :2]
-        x, y = to_local.transform(lonlat[:, 0], lonlat[:, 1])
+        x, y = forward.transform(lonlat[:, 0], lonlat[:, 1])
         length_m = float(shapely.LineString(np.column_stack([x, y])).length)
         ends = []
         for end, pos in (("start", 0), ("end", -1)):
@@ -168,7 +186,7 @@ def buildings_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
     added = []
     for index, edit in edits_of(edits, "add_building"):
         wgs = shapely.from_geojson(json.dumps(edit["footprint"]))
-        local = _local_geometry(city, edit["footprint"])
+        local = local_geometry(city, edit["footprint"])
         floors = max(1.0, round(edit["height_m"] / FLOOR_HEIGHT_M))
         floor_area = local.area * floors
         residents = edit.get("residents")
@@ -209,7 +227,7 @@ def shelters_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
             for i, n, c, w in cursor.fetchall()
         ]
     for index, edit in edits_of(edits, "add_shelter"):
-        point = _local_geometry(city, edit["point"])
+        point = local_geometry(city, edit["point"])
         rows.append(
             {
                 "id": f"add-{index}",
@@ -227,7 +245,7 @@ def hazards(city: City, edits: list[dict]) -> list[Hazard]:
     """Hazard zones of the scenario (local CRS, start in seconds)."""
     return [
         Hazard(
-            geometry=_local_geometry(city, edit["polygon"]),
+            geometry=local_geometry(city, edit["polygon"]),
             start_s=60.0 * edit["start_min"],
             name=edit["name"],
         )
@@ -250,6 +268,6 @@ def departure_params(edits: list[dict]) -> dict:
 def demand_zone_polygons(city: City, edits: list[dict]) -> list[tuple[float, shapely.Geometry]]:
     """``(factor, local polygon or None)`` of every demand change, in edit order."""
     return [
-        (edit["factor"], _local_geometry(city, edit["zone"]) if "zone" in edit else None)
+        (edit["factor"], local_geometry(city, edit["zone"]) if "zone" in edit else None)
         for _, edit in edits_of(edits, "demand_change")
     ]

@@ -8,6 +8,7 @@ cancelled run leaves no partial rows (raster files are removed by the caller).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -60,10 +61,12 @@ class ParamsRejected(Exception):
         return {"error": f"{where}: {self.message}", "field": where}, 400
 
 
+@functools.cache
 def engine_version(simulator: str) -> str:
     """Version of an engine: the package version plus a digest of its source files.
 
     A change to the engine's code changes the version, so an earlier result is not reused.
+    Computed once per process (every process serving the code restarts when it changes).
     """
     root = Path(__file__).resolve().parents[2] / "simulators"
     digest = hashlib.sha256()
@@ -182,6 +185,17 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _edge_result(run: Run, data: dict, **values) -> EdgeResult:
+    """A result row for a road-graph edge (``data``: its attributes from inputs.road_graph)."""
+    return EdgeResult(
+        run=run,
+        edge_id=data["edge_id"],
+        geom=_geos(data["geometry_wkb"]),
+        highway=data["highway"],
+        **values,
+    )
+
+
 def _run_dir(run: Run) -> Path:
     path = Path(settings.MEDIA_ROOT) / "runs" / str(run.pk)
     path.mkdir(parents=True, exist_ok=True)
@@ -211,8 +225,8 @@ def run_traffic(run: Run, progress: Progress) -> dict:
     """
     city, edits, p = run.scenario.city, run.edits, run.params
     progress(0.01, "reading the road network")
-    G = inputs.road_graph(city, edits)
-    base_graph = inputs.road_graph(city, []) if edits else G
+    base_graph = inputs.base_road_graph(city)
+    G = inputs.apply_road_edits(base_graph.copy(), city, edits) if edits else base_graph
     buildings = inputs.buildings_frame(city, edits)
     network, edge_keys = network_from_graph(G)
     closed = [i for i, key in enumerate(edge_keys) if G.edges[key]["closed"]]
@@ -248,11 +262,9 @@ def run_traffic(run: Run, progress: Progress) -> dict:
     for i, (u, v, k) in enumerate(edge_keys):
         data = G.edges[u, v, k]
         rows.append(
-            EdgeResult(
-                run=run,
-                edge_id=data["edge_id"],
-                geom=_geos(data["geometry_wkb"]),
-                highway=data["highway"],
+            _edge_result(
+                run,
+                data,
                 closed=not bool(net.open[i]),
                 volume_veh_h=float(result.volume[i]),
                 capacity_veh_h=float(net.capacity[i]),
@@ -302,7 +314,7 @@ def solar_grid(city, p: dict) -> tuple[tuple[float, float, float, float], float]
         raise ParamsRejected("", f"the city {city.name!r} has no buildings")
     if p["bbox"] is not None:
         box = shapely.box(*p["bbox"])
-        bounds = inputs._local_geometry(city, shapely.geometry.mapping(box)).bounds
+        bounds = inputs.local_geometry(city, shapely.geometry.mapping(box)).bounds
         if not shapely.box(*bounds).intersects(shapely.box(*extent)):
             raise ParamsRejected("bbox", f"does not overlap the city {city.name!r}")
     else:
@@ -337,7 +349,7 @@ def run_solar(run: Run, progress: Progress) -> dict:
     step = timedelta(minutes=float(p["step_min"]))
     times = pd.date_range(start, start + timedelta(days=1), freq=step, inclusive="left")
     centre = shapely.Point(*rasterio.transform.xy(transform, dsm.shape[0] // 2, dsm.shape[1] // 2))
-    lon, lat = inputs._to_local(city).transform(centre.x, centre.y, direction="INVERSE")
+    lon, lat = inputs.to_local(city).transform(centre.x, centre.y, direction="INVERSE")
     # each sample stands for its step; the sun is taken in the middle of the step
     sun = sun_series(times + step / 2, lat, lon)
     daylight = sun[sun["elevation_deg"] > 0.0]
@@ -491,11 +503,9 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
         data = G.edges[key]
         queue = queues.get(key)
         edges.append(
-            EdgeResult(
-                run=run,
-                edge_id=data["edge_id"],
-                geom=_geos(data["geometry_wkb"]),
-                highway=data["highway"],
+            _edge_result(
+                run,
+                data,
                 capacity_veh_h=float(data["capacity"]),
                 max_queue_veh=float(queue.max_queue_veh) if queue else 0.0,
                 queue_duration_s=float(queue.queue_duration_s) if queue else 0.0,
@@ -503,7 +513,7 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
             )
         )
     # shelters with their places, for the map (their loads are the shelter:<name> series)
-    to_wgs84 = inputs._to_local(city)
+    to_wgs84 = inputs.to_local(city)
     shelter_points = [
         dict(zip(("lon", "lat"), to_wgs84.transform(p.x, p.y, direction="INVERSE"), strict=True))
         | {"name": name, "capacity": float(capacity)}

@@ -20,21 +20,11 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
 from citytwin.scenarios.models import Run, Scenario
+from frontend.headless import CHROMIUM, CHROMIUM_ARGS
 from layers.models import Building, Layer, RoadEdge
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts" / "webmap"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--use-angle=swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "a-test-password"
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -427,13 +417,17 @@ def test_an_evacuation_replay_advances(
     page.fill("#edit-form input[name=start_min]", "0")
     page.click("#edit-form button[type=submit]")
     page.wait_for_selector("#edit-list li[data-type=hazard_zone]")
+
+    def place_shelter():
+        page.click("#edit-tools button[data-tool=add_shelter]")
+        click_lnglat(page, c.x + 1.6 * d, c.y + d)
+        page.fill("#edit-form input[name=capacity]", "300")
+        page.fill("#edit-form input[name=name]", "School gym")
+        page.click("#edit-form button[type=submit]")
+        page.wait_for_selector("#edit-list li[data-type=add_shelter]")
+
     # a shelter outside the zone
-    page.click("#edit-tools button[data-tool=add_shelter]")
-    click_lnglat(page, c.x + 1.6 * d, c.y + d)
-    page.fill("#edit-form input[name=capacity]", "300")
-    page.fill("#edit-form input[name=name]", "School gym")
-    page.click("#edit-form button[type=submit]")
-    page.wait_for_selector("#edit-list li[data-type=add_shelter]")
+    place_shelter()
     scenario.refresh_from_db()
     assert [e["type"] for e in scenario.edits] == ["hazard_zone", "add_shelter"]
     # undo and redo the shelter: the list follows
@@ -441,12 +435,7 @@ def test_an_evacuation_replay_advances(
     page.wait_for_function("!document.querySelector('#edit-list li[data-type=add_shelter]')")
     scenario.refresh_from_db()
     assert [e["type"] for e in scenario.edits] == ["hazard_zone"]
-    page.click("#edit-tools button[data-tool=add_shelter]")
-    click_lnglat(page, c.x + 1.6 * d, c.y + d)
-    page.fill("#edit-form input[name=capacity]", "300")
-    page.fill("#edit-form input[name=name]", "School gym")
-    page.click("#edit-form button[type=submit]")
-    page.wait_for_selector("#edit-list li[data-type=add_shelter]")
+    place_shelter()
     # run and replay
     page.click("nav.tabs button[data-tab=results]")
     page.select_option("#run-simulator", "evacuation")
