@@ -39,7 +39,7 @@ INSTALLED_APPS = [
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
-    "citytwin.jobs",
+    "jobs",
     "citytwin.scenarios",
     "layers",
     "ogc",
@@ -83,7 +83,7 @@ DATABASES = {
 # dj-database-url maps postgis:// to the PostGIS backend; make sure postgres:// does too.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # A second autocommit connection to the same database, for job progress written while the
-# job's own work is inside a transaction (see citytwin.jobs.progress).
+# job's own work is inside a transaction (see jobs.models.Job.write_progress).
 DATABASES["progress"] = {**DATABASES["default"], "CONN_MAX_AGE": 0, "TEST": {"MIRROR": "default"}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -136,11 +136,27 @@ if os.environ.get("PYTEST_VERSION") and CELERY_BROKER_URL.startswith("redis://")
     _test_redis_db = os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")
     CELERY_BROKER_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + _test_redis_db
     os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL  # Celery reads the variable directly
-CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (citytwin.jobs.Job)
+CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (jobs.models.Job)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CITYTWIN_CELERY_EAGER", "0") == "1"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Jobs whose worker died: a running job with no heartbeat for CITYTWIN_HEARTBEAT_STALE_S seconds
+# (and not active on its worker) is marked failed by the reaper, which Celery beat (started by
+# `bin/citytwin up`) sends every CITYTWIN_REAP_INTERVAL_S seconds. See jobs/reaper.py.
+CITYTWIN_HEARTBEAT_STALE_S = float(os.environ.get("CITYTWIN_HEARTBEAT_STALE_S", "30"))
+CITYTWIN_REAP_INTERVAL_S = float(os.environ.get("CITYTWIN_REAP_INTERVAL_S", "10"))
+CELERY_BEAT_SCHEDULE = {
+    "reap-lost-jobs": {
+        "task": "jobs.reap_lost_jobs",
+        "schedule": CITYTWIN_REAP_INTERVAL_S,
+        # the staleness is beat's setting, so one beat process decides it for every worker
+        "kwargs": {"stale_s": CITYTWIN_HEARTBEAT_STALE_S},
+        # a worker busy with a long job takes it later: never let copies pile up meanwhile
+        "options": {"expires": CITYTWIN_REAP_INTERVAL_S},
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from citytwin.jobs.models import Job
+from jobs.models import Job
 
 from .importers import ImportRejected
 from .importers.files import cleanup, inspect_upload

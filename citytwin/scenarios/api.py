@@ -15,7 +15,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from citytwin.jobs.models import Job
+from jobs.models import Job
 from layers.api.pagination import PlainPagination
 from layers.models import City
 
@@ -162,7 +162,6 @@ class ScenarioViewSet(viewsets.ModelViewSet):
     def runs(self, request, pk=None):
         scenario = self.get_object()
         if request.method == "GET":
-            services.reap_lost_runs()
             queryset = scenario.runs.select_related("job", "scenario")
             return Response(RunSerializer(queryset, many=True).data)
         if not request.user.is_authenticated:
@@ -216,10 +215,6 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         scenarios = services.scenarios_visible_to(self.request.user)
         return Run.objects.filter(scenario__in=scenarios).select_related("job", "scenario")
 
-    def retrieve(self, request, *args, **kwargs):
-        services.reap_lost_runs()
-        return super().retrieve(request, *args, **kwargs)
-
     def _other(self, base_pk) -> Run:
         try:
             return self.get_queryset().get(pk=uuid.UUID(base_pk))
@@ -246,7 +241,6 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             last = None
             deadline = time.monotonic() + limit_s
             while time.monotonic() < deadline:
-                services.reap_lost_runs()
                 fresh = Run.objects.select_related("job", "scenario").get(pk=run.pk)
                 data = json.dumps(RunSerializer(fresh).data, default=str)
                 if data != last:

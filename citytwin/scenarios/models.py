@@ -13,7 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from citytwin.jobs.models import Job
+from jobs.models import Job
 from layers.models import Building, City, RoadEdge
 
 

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import time
-from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
-from citytwin.jobs.models import Job
+from jobs.models import Job
 from layers.models import City
 
 from .edits import EditRejected, validate_edits
 from .models import Run, Scenario
 from .runners import clean_params, engine_version, input_checksum
+from .tasks import run_simulation
 
 log = logging.getLogger(__name__)
-
-#: a running job whose worker has not shown a sign of life for this long is checked (s);
-#: settings.CITYTWIN_HEARTBEAT_STALE_S overrides it
-DEFAULT_HEARTBEAT_STALE_S = 30.0
-#: at most one look for lost runs per process in this many seconds
-REAP_INTERVAL_S = 5.0
-_last_reap = -1e9
 
 
 def scenarios_visible_to(user) -> QuerySet:
@@ -136,7 +124,6 @@ def start_run(
     With ``enqueue=False`` no Celery task is sent (the caller runs it in its own process).
     """
     from .runners import solar_grid
-    from .tasks import run_simulation
 
     params = clean_params(simulator, params, scenario.edits)
     city = scenario.city
@@ -194,79 +181,6 @@ def start_run(
 
 def cancel_run(run: Run) -> Run:
     """Cancel a queued or running run; the worker stops at its next progress report."""
-    updated = Job.objects.filter(
-        pk=run.job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
-    ).update(
-        status=Job.Status.CANCELLED,
-        stage="cancelled",
-        finished_at=timezone.now(),
-        error={"field": "run", "message": "cancelled by the user"},
-    )
-    if updated and run.job.celery_task_id:
-        from citytwin.celery import app
-
-        # a queued task is dropped by the worker; a running one notices at its next report
-        app.control.revoke(run.job.celery_task_id)
+    run.job.cancel("cancelled by the user", field="run")
     run.job.refresh_from_db()
     return run
-
-
-def delete_run_files(run_id) -> None:
-    shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(run_id), ignore_errors=True)
-
-
-def reap_lost_runs(stale_s: float | None = None) -> int:
-    """Mark runs failed whose worker died (no heartbeat for ``stale_s`` and not active).
-
-    A heartbeat can lag while a compiled kernel holds the interpreter, so a stale heartbeat
-    alone is not proof: the worker that took the job is asked (Celery inspect) whether it is
-    still running the task. No answer, or an answer without the task, means it is lost.
-    """
-    global _last_reap
-    if stale_s is None:
-        stale_s = getattr(settings, "CITYTWIN_HEARTBEAT_STALE_S", DEFAULT_HEARTBEAT_STALE_S)
-    # readers (API, SSE streams) call this often: look at most every few seconds per process
-    now = time.monotonic()
-    if now - _last_reap < min(REAP_INTERVAL_S, stale_s / 2):
-        return 0
-    _last_reap = now
-    limit = timezone.now() - timedelta(seconds=stale_s)
-    suspects = list(
-        Job.objects.filter(
-            status=Job.Status.RUNNING, heartbeat_at__lt=limit, kind__startswith="run_"
-        )
-    )
-    if not suspects:
-        return 0
-    from citytwin.celery import app
-
-    hosts = sorted({j.worker.split("/")[0] for j in suspects if j.worker})
-    active: set[str] = set()
-    try:
-        # a worker busy in a compiled kernel may answer late: give it a few seconds
-        replies = app.control.inspect(destination=hosts, timeout=3.0).active() or {}
-        for tasks in replies.values():
-            active.update(t.get("id", "") for t in tasks)
-    except Exception:  # broker unreachable: cannot tell, leave the runs alone
-        log.warning("could not inspect the workers; lost runs are not reaped now")
-        return 0
-    reaped = 0
-    for job in suspects:
-        if job.celery_task_id and job.celery_task_id in active:
-            continue
-        updated = Job.objects.filter(
-            pk=job.pk, status=Job.Status.RUNNING, heartbeat_at__lt=limit
-        ).update(
-            status=Job.Status.FAILED,
-            finished_at=timezone.now(),
-            stage="failed",
-            error={
-                "field": "run",
-                "message": f"the worker running it ({job.worker or 'unknown'}) stopped "
-                f"(no heartbeat since {job.heartbeat_at:%H:%M:%S} UTC); start the run again",
-            },
-        )
-        if updated:  # only a run that is really gone loses its files
-            delete_run_files(job.pk)
-        reaped += updated
-    return reaped

@@ -5,7 +5,7 @@ import json
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from citytwin.jobs.models import Job
+from jobs.models import Job
 
 from ..importers.files import TARGETS
 from ..models import (

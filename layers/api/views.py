@@ -16,7 +16,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
 
-from citytwin.jobs.models import Job
+from jobs.models import Job
+from jobs.runner import kind_of
 
 from .. import services
 from ..models import (
@@ -244,6 +245,8 @@ class ImportViewSet(viewsets.GenericViewSet):
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    """Your background jobs (imports, runs): status, progress, report; POST .../cancel/."""
+
     serializer_class = s.JobSerializer
     pagination_class = PlainPagination
     filter_backends = [filters.DjangoFilterBackend]
@@ -257,3 +260,13 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         if user.is_authenticated:
             return queryset.filter(owner=user)
         return queryset.none()
+
+    @extend_schema(request=None, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued or running job of yours (an import, a run): it stops at its next
+        progress report and nothing of it is kept. A finished job is left as it is."""
+        job = self.get_object()
+        job.cancel("cancelled by the user", field=kind_of(job.kind).field)
+        job.refresh_from_db()
+        return Response(s.JobSerializer(job).data)

@@ -22,6 +22,7 @@ import math
 import shutil
 import stat
 import time
+import uuid
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -37,7 +38,7 @@ from django.utils.text import slugify
 from rasterio.shutil import copy as rio_copy
 from rasterio.warp import transform_bounds
 
-from citytwin.jobs.progress import ProgressCallback, null_progress
+from jobs.progress import ProgressCallback, null_progress
 from simulators.common.road_defaults import highway_class, link_defaults
 
 from ..geo import to_geos
@@ -676,20 +677,30 @@ def import_raster(
     dest = Path(settings.MEDIA_ROOT) / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     progress(0.4, "writing Cloud-Optimized GeoTIFF")
-    rio_copy(str(path), str(dest), driver="COG", compress="DEFLATE", overview_resampling="average")
-    with transaction.atomic():
-        layer = RasterLayer.objects.create(
-            city=_city(params),
-            name=name,
-            slug=slug,
-            owner_id=owner_id,
-            visibility=params.get("visibility", "public"),
-            file_path=str(rel),
-            crs=crs,
-            extent=to_geos(shapely.box(west, south, east, north)),
-            statistics=stats,
-            **meta,
+    # written under a hidden name and moved into place when the row commits (in a job, with
+    # the job's transaction), so a failed or cancelled import leaves no raster behind
+    partial = dest.with_name(f".{slug}.{uuid.uuid4().hex}.partial.tif")
+    try:
+        rio_copy(
+            str(path), str(partial), driver="COG", compress="DEFLATE", overview_resampling="average"
         )
+        with transaction.atomic():
+            layer = RasterLayer.objects.create(
+                city=_city(params),
+                name=name,
+                slug=slug,
+                owner_id=owner_id,
+                visibility=params.get("visibility", "public"),
+                file_path=str(rel),
+                crs=crs,
+                extent=to_geos(shapely.box(west, south, east, north)),
+                statistics=stats,
+                **meta,
+            )
+            transaction.on_commit(lambda: partial.replace(dest))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     progress(1.0, "done")
     return {
         "file": path.name,

@@ -21,7 +21,7 @@ import shapely
 from django.db import transaction
 from django.utils import timezone
 
-from citytwin.jobs.progress import ProgressCallback, null_progress
+from jobs.progress import ProgressCallback, null_progress
 from simulators.common.road_defaults import parse_number
 
 from ..geo import sha256_file, to_geos, utm_epsg

@@ -173,7 +173,7 @@ def read_dsm(path: str | Path) -> tuple[np.ndarray, Affine, object]:
         raise ValueError(f"{path}: cells must be square and north-up")
     if transform.e > 0:  # south-up file: flip to north-up
         z = z[::-1].copy()
-        transform = transform * Affine.translation(0, z.shape[0]) * Affine.scale(1, -1)
+        transform = transform @ Affine.translation(0, z.shape[0]) @ Affine.scale(1, -1)
     return z, transform, crs
 
 

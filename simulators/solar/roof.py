@@ -53,7 +53,7 @@ def roof_planes(
     """
     rows, cols = np.nonzero(labels >= 0)
     ids = labels[rows, cols]
-    xs, ys = transform * (cols + 0.5, rows + 0.5)
+    xs, ys = transform @ (cols + 0.5, rows + 0.5)
     zs = np.asarray(dsm, np.float64)[rows, cols]
     tilt = np.zeros(n_buildings)
     aspect = np.full(n_buildings, 180.0)

@@ -44,7 +44,7 @@ def sample_times(start, end, step) -> pd.DatetimeIndex:
 def raster_lonlat(transform, crs, shape: tuple[int, int]) -> tuple[float, float]:
     """Longitude and latitude (degrees, WGS 84) of a raster's centre."""
     rows, cols = shape
-    x, y = transform * (cols / 2.0, rows / 2.0)
+    x, y = transform @ (cols / 2.0, rows / 2.0)
     to_wgs84 = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     lon, lat = to_wgs84.transform(x, y)
     return float(lon), float(lat)

@@ -26,18 +26,29 @@ def django_db_setup(django_db_setup, django_db_blocker):
     yield
 
 
-def start_worker(name: str = "test") -> subprocess.Popen:
-    """Start a real Celery worker process (one task at a time) on the test database."""
+def _process_env(**extra: str) -> dict:
+    """Environment of a Celery process on the test database and the test Redis db."""
     db_name = settings.DATABASES["default"]["NAME"]
     base = settings.DATABASES["default"]
     db_url = f"postgis://{base['USER']}@{base['HOST']}:{base['PORT']}/{db_name}"
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": db_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CITYTWIN_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **extra,
     }
-    log_path = Path(settings.MEDIA_ROOT).parent / f"{name}-celery.log"
+
+
+def worker_log(name: str = "test") -> Path:
+    """The log file of the worker started as ``name``."""
+    return Path(settings.MEDIA_ROOT).parent / f"{name}-celery.log"
+
+
+def start_worker(name: str = "test") -> subprocess.Popen:
+    """Start a real Celery worker process (one task at a time) on the test database."""
+    env = _process_env()
+    log_path = worker_log(name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     hostname = f"{name}-{uuid.uuid4().hex[:8]}@%h"
     with open(log_path, "w") as log:
@@ -68,6 +79,39 @@ def stop_worker(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def start_beat(tmp_path: Path, reap_interval_s: float, stale_s: float) -> subprocess.Popen:
+    """Start a real Celery beat process sending the reaper every ``reap_interval_s`` seconds
+    (with a staleness of ``stale_s``) to the test workers, as `bin/citytwin up` does."""
+    env = _process_env(
+        CITYTWIN_REAP_INTERVAL_S=str(reap_interval_s), CITYTWIN_HEARTBEAT_STALE_S=str(stale_s)
+    )
+    log_path = tmp_path / "celerybeat.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "citytwin", "beat", "--loglevel", "INFO",
+                "--schedule", str(tmp_path / "celerybeat-schedule"),
+                "--pidfile", str(tmp_path / "celerybeat.pid"),
+            ],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "jobs.reap_lost_jobs" not in log_path.read_text():  # it sent the first one
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_worker(proc)
+            raise RuntimeError(f"Celery beat did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return proc
+
+
+@pytest.fixture
+def beat(tmp_path):
+    """Celery beat sending the reaper every second; jobs silent for 3 s are suspects."""
+    proc = start_beat(tmp_path, reap_interval_s=1.0, stale_s=3.0)
+    yield proc
+    stop_worker(proc)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """A real Celery worker process on the test database and a separate Redis db."""
@@ -82,7 +126,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 
 
 def wait_for_job(job_id, timeout_s: float = 120.0):
-    from citytwin.jobs.models import Job
+    from jobs.models import Job
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

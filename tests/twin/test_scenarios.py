@@ -19,8 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from pyproj import Transformer
 
-from citytwin.jobs.models import Job
 from citytwin.scenarios.models import BuildingResult, EdgeResult, Run, RunRaster, Scenario
+from jobs.models import Job
 from layers.models import Building, RoadEdge
 
 from .conftest import start_worker, stop_worker, wait_for_job
@@ -480,9 +480,9 @@ def test_cancel_stops_a_running_run_and_leaves_no_results(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_leaves_the_run_failed_and_a_rerun_succeeds(
-    api, committed_city, celery_worker_process, settings
+    api, committed_city, celery_worker_process, beat
 ):
-    settings.CITYTWIN_HEARTBEAT_STALE_S = 3.0
+    """Celery beat sends the reaper (every second here, 3 s of silence make a suspect)."""
     city = committed_city("Helsinki")
     scenario = _scenario(api, city)
     params = {"cell_m": 2.0, "step_min": 5}

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from citytwin.jobs.progress import ConsoleProgress
+from jobs.progress import ConsoleProgress
 from layers.importers import ImportRejected
 from layers.importers.files import TARGETS, inspect_upload, run_import
 

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from citytwin.jobs.progress import ConsoleProgress
+from jobs.progress import ConsoleProgress
 from layers.importers import ImportRejected
 from layers.importers.osm import demo_pbf, import_osm
 from layers.models import City

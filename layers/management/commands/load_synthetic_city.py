@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from citytwin.jobs.progress import ConsoleProgress
+from jobs.progress import ConsoleProgress
 from layers.geo import to_geos
 from layers.importers.citydata import write_buildings, write_road_network
 from layers.models import City

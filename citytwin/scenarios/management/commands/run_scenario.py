@@ -15,8 +15,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from citytwin.jobs.models import Job
-from citytwin.jobs.progress import ConsoleProgress
+from jobs.models import Job
+from jobs.progress import ConsoleProgress
 from layers.models import City
 
 from ... import services
@@ -130,7 +130,6 @@ class Command(BaseCommand):
         bar = ConsoleProgress(sys.stderr)
         while True:
             job = Job.objects.get(pk=run.pk)
-            services.reap_lost_runs()
             bar(job.progress_percent / 100.0, job.stage or job.status)
             if job.status in Job.FINISHED:
                 if job.progress_percent < 100:

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class JobsConfig(AppConfig):
-    name = "citytwin.jobs"
+    name = "jobs"
     label = "jobs"
     verbose_name = "Background jobs"

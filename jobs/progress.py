@@ -6,9 +6,6 @@ import sys
 import time
 from collections.abc import Callable
 
-from django.db import connections
-from django.utils import timezone
-
 ProgressCallback = Callable[[float, str], None]
 
 
@@ -16,15 +13,23 @@ def null_progress(fraction: float, stage: str) -> None:
     """Ignore progress."""
 
 
+class JobCancelled(Exception):
+    """The job is no longer running (cancelled by its user, or reaped): stop and roll back.
+
+    Raised from a progress report, so the work stops at its next report.
+    """
+
+
 class JobProgress:
     """Write a job's progress to its row, at most every ``min_interval_s`` seconds.
 
-    Uses the ``progress`` database alias (a second autocommit connection) so that the update
-    is visible to readers while the job's own transaction is still open.
+    Each write goes through :meth:`jobs.models.Job.write_progress` (the ``progress``
+    connection: visible while the job's transaction is open) and raises
+    :class:`JobCancelled` when the job is no longer running.
     """
 
-    def __init__(self, job_id: str, min_interval_s: float = 0.3, alias: str = "progress"):
-        self.job_id = str(job_id)
+    def __init__(self, job, min_interval_s: float = 0.3, alias: str = "progress"):
+        self.job = job
         self.min_interval_s = min_interval_s
         self.alias = alias
         self._last = 0.0
@@ -34,16 +39,8 @@ class JobProgress:
         if fraction < 1.0 and now - self._last < self.min_interval_s:
             return
         self._last = now
-        percent = max(0.0, min(100.0, 100.0 * float(fraction)))
-        self.write(percent, stage[:200])
-
-    def write(self, percent: float, stage: str) -> None:
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(
-                "UPDATE jobs_job SET progress_percent = GREATEST(progress_percent, %s), "
-                "stage = %s WHERE id = %s",
-                [percent, stage, self.job_id],
-            )
+        if not self.job.write_progress(100.0 * float(fraction), stage, using=self.alias):
+            raise JobCancelled(f"job {self.job.pk} is {self.job.status_in_db(self.alias)}")
 
 
 class ConsoleProgress:
@@ -64,9 +61,3 @@ class ConsoleProgress:
             self._last_text = text
         if fraction >= 1.0:
             self.stream.write("\n")
-
-
-def mark_started(job) -> None:
-    job.status = job.Status.RUNNING
-    job.started_at = timezone.now()
-    job.save(update_fields=["status", "started_at"])

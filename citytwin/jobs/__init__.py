@@ -1,1 +1,0 @@
-"""Background jobs: state in PostgreSQL, execution on Celery workers."""

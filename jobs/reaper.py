@@ -1,0 +1,62 @@
+"""The reaper: marks jobs failed whose worker process died (run by Celery beat)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Job
+from .runner import kind_of
+
+log = logging.getLogger(__name__)
+
+
+def reap_lost_jobs(stale_s: float | None = None) -> int:
+    """Mark running jobs failed whose worker died; returns how many.
+
+    A job is a suspect when it has shown no sign of life (heartbeat) for ``stale_s`` seconds
+    (default ``settings.CITYTWIN_HEARTBEAT_STALE_S``). A heartbeat can lag while a compiled
+    kernel holds the interpreter, so that alone is not proof: the workers that took the
+    suspects are asked (Celery inspect) whether they still run the task. No answer, or one
+    without the task, means it is lost: the job fails with a message saying so and what it
+    left outside the database is removed (its transaction died with the process).
+    """
+    if stale_s is None:
+        stale_s = settings.CITYTWIN_HEARTBEAT_STALE_S
+    limit = timezone.now() - timedelta(seconds=stale_s)
+    suspects = list(Job.objects.filter(Job.stale(limit)))
+    if not suspects:
+        return 0
+    from citytwin.celery import app
+
+    hosts = sorted({j.worker.split("/")[0] for j in suspects if j.worker})
+    active: set[str] = set()
+    try:
+        # a worker busy in a compiled kernel may answer late: give it a few seconds
+        replies = app.control.inspect(destination=hosts, timeout=3.0).active() or {}
+        for tasks in replies.values():
+            active.update(t.get("id", "") for t in tasks)
+    except Exception:  # broker unreachable: cannot tell, leave the jobs alone
+        log.warning("could not inspect the workers; lost jobs are not reaped now")
+        return 0
+    reaped = 0
+    for job in suspects:
+        if job.celery_task_id and job.celery_task_id in active:
+            continue
+        kind = kind_of(job.kind)
+        since = job.heartbeat_at or job.started_at
+        message = (
+            f"the worker running it ({job.worker or 'unknown'}) stopped "
+            f"(no heartbeat since {since:%H:%M:%S} UTC); {kind.retry_hint}"
+        )
+        if job.mark_lost(limit, message, kind.field):
+            log.warning("%s %s: %s", job.kind, job.pk, message)
+            try:  # only a job that is really gone loses its files
+                kind.discard(job)
+            finally:
+                kind.finish(job)
+            reaped += 1
+    return reaped
