@@ -72,6 +72,7 @@ def test_box_shadow_length_and_area_are_analytic(elevation):
         assert abs(tip - length) <= cell * math.sqrt(2), (azimuth, elevation, tip, length)
 
 
+@pytest.mark.slow
 def test_sweep_mask_equals_horizon_lookup():
     z = _city()
     for azimuth, elevation in [(12.0, 20.0), (100.0, 35.0), (181.5, 8.0), (233.0, 50.0), (300, 12)]:
@@ -93,6 +94,7 @@ def _district(n=400, buildings=12, seed=11):
     return z
 
 
+@pytest.mark.slow
 def test_sweep_agrees_with_continuous_ray_reference():
     """< 0.5 % of cells differ from a per-cell continuous ray; all differences on shadow edges."""
     z = _district()

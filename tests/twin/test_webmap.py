@@ -228,6 +228,7 @@ def test_the_map_shows_helsinki_in_3d_with_attributes_layers_and_a_link(
     other.close()
 
 
+@pytest.mark.slow
 def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
     committed_city, live_server, page, person, celery_worker_process, tmp_path
 ):
@@ -279,6 +280,7 @@ def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
     assert len(page.inner_text(".upload-status")) > 25
 
 
+@pytest.mark.slow
 def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     committed_city, live_server, page, person, celery_worker_process
 ):
@@ -335,6 +337,7 @@ def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     assert page.locator("#kpi-panel svg.chart rect").count() >= 2
 
 
+@pytest.mark.slow
 def test_solar_time_slider_changes_the_shadow_layer(
     committed_city, live_server, page, person, celery_worker_process
 ):
@@ -399,6 +402,7 @@ def test_solar_time_slider_changes_the_shadow_layer(
     assert page.locator("#kpi-panel svg.chart rect").count() >= 3
 
 
+@pytest.mark.slow
 def test_an_evacuation_replay_advances(
     committed_city, live_server, page, person, celery_worker_process
 ):
