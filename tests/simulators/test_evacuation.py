@@ -202,6 +202,7 @@ def _city(name):
     return ox.project_graph(osm.to_graph(nodes, edges, graph_type="networkx", retain_all=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["helsinki_pbf", "test_pbf"])
 def test_real_city_respects_the_quickest_flow_bound(name):
     g = _city(name)
@@ -234,6 +235,7 @@ def test_real_city_respects_the_quickest_flow_bound(name):
         assert (res.buildings.evacuation_time_s.dropna() <= (res.t100_s or np.inf)).all()
 
 
+@pytest.mark.slow
 def test_command_line_json(tmp_path):
     import osmnx as ox
 

@@ -101,6 +101,7 @@ def test_low_proposal_changes_nothing_far_away():
     assert len(report["buildings"]) == 0
 
 
+@pytest.mark.slow
 def test_cli_shadow_sun_hours_and_roof_pv(tmp_path, capsys):
     b, _ = _street()
     src = tmp_path / "b.gpkg"

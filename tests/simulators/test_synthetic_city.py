@@ -49,6 +49,7 @@ def test_link_count_within_ten_percent(n_links: int) -> None:
     assert abs(len(city.edges) - n_links) <= 0.1 * n_links
 
 
+@pytest.mark.slow
 def test_largest_size_counts() -> None:
     # the sizes the issue asks for: 200,000 road links and 1,000,000 buildings
     city = generate_city(n_road_links=200_000, seed=0, n_buildings=1_000_000)

@@ -34,6 +34,7 @@ def tile_to_lonlat(
     return lon, lat
 
 
+@pytest.mark.slow
 def test_buildings_geojson_bbox_filter_ordering_pagination():
     client = APIClient()
     city = City.objects.get(name="Helsinki")
@@ -61,6 +62,7 @@ def test_buildings_geojson_bbox_filter_ordering_pagination():
     assert len(features) < Building.objects.count()
 
 
+@pytest.mark.slow
 def test_attribute_filters_and_bad_bbox():
     client = APIClient()
     response = client.get(

@@ -69,6 +69,7 @@ def ogc(live_server) -> str:
     return live_server.url + "/ogc"
 
 
+@pytest.mark.slow
 def test_gdal_lists_collections_and_copies_helsinki_buildings(committed_city, ogc, tmp_path):
     from layers.models import Building
 
@@ -119,6 +120,7 @@ def test_gdal_lists_collections_and_copies_helsinki_buildings(committed_city, og
     )
 
 
+@pytest.mark.slow
 def test_owslib_bbox_and_cql2_filters(committed_city, ogc):
     from owslib.ogcapi.features import Features
 
@@ -175,6 +177,7 @@ def test_owslib_bbox_and_cql2_filters(committed_city, ogc):
     assert found["numberMatched"] == 4
 
 
+@pytest.mark.slow
 def test_crs_and_bbox_crs_give_coordinates_in_that_crs(committed_city, ogc):
     from layers.models import Building
 
@@ -240,6 +243,7 @@ def test_crs_and_bbox_crs_give_coordinates_in_that_crs(committed_city, ogc):
     assert building.id in [f["id"] for f in response.json()["features"]]
 
 
+@pytest.mark.slow
 def test_paging_and_bad_requests(committed_city, ogc):
     from layers.models import Building
 
@@ -294,6 +298,7 @@ def test_paging_and_bad_requests(committed_city, ogc):
     assert page.headers["Content-Type"].startswith("text/html") and "<table>" in page.text
 
 
+@pytest.mark.slow
 def test_private_layer_is_invisible_to_anonymous_users(committed_city, ogc, django_user_model):
     from rest_framework.authtoken.models import Token
 
@@ -323,6 +328,7 @@ def test_private_layer_is_invisible_to_anonymous_users(committed_city, ogc, djan
     assert "public-benches" in listing and "private-sensors" not in listing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["gpkg", "geojson", "fgb", "csv"])
 def test_exports_read_back_with_the_right_count(committed_city, ogc, tmp_path, fmt):
     from layers.models import Building
@@ -371,6 +377,7 @@ def test_exports_read_back_with_the_right_count(committed_city, ogc, tmp_path, f
         assert frame.geometry.x.min() > 100_000  # metres, not degrees
 
 
+@pytest.mark.slow
 def test_cql2_like_follows_the_standard_and_big_integers_filter(committed_city, ogc):
     """% any run, _ one character, \\ escapes, the order of the parts kept; a JSON integer
     beyond 32 bits compares as a number."""
@@ -409,6 +416,7 @@ def test_cql2_like_follows_the_standard_and_big_integers_filter(committed_city, 
     assert bad.status_code == 400
 
 
+@pytest.mark.slow
 def test_export_too_large_is_refused_with_a_hint(committed_city, ogc, monkeypatch):
     from ogc import views
 

@@ -25,6 +25,7 @@ NEEDS_INTERNET: dict[str, str] = ogc_conformance.NEEDS_INTERNET
 CORE_TESTS = {f"test_ast{n}" for n in range(1, 30)}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 def test_ogctests_features_core_passes_in_full(committed_city, live_server):
     from django.core.management import call_command
