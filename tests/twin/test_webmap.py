@@ -27,7 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts" / "webmap"
 PASSWORD = "a-test-password"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# every test drives a real browser (several seconds to minutes each)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +229,6 @@ def test_the_map_shows_helsinki_in_3d_with_attributes_layers_and_a_link(
     other.close()
 
 
-@pytest.mark.slow
 def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
     committed_city, live_server, page, person, celery_worker_process, tmp_path
 ):
@@ -280,7 +280,6 @@ def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
     assert len(page.inner_text(".upload-status")) > 25
 
 
-@pytest.mark.slow
 def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     committed_city, live_server, page, person, celery_worker_process
 ):
@@ -337,7 +336,6 @@ def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     assert page.locator("#kpi-panel svg.chart rect").count() >= 2
 
 
-@pytest.mark.slow
 def test_solar_time_slider_changes_the_shadow_layer(
     committed_city, live_server, page, person, celery_worker_process
 ):
@@ -402,7 +400,6 @@ def test_solar_time_slider_changes_the_shadow_layer(
     assert page.locator("#kpi-panel svg.chart rect").count() >= 3
 
 
-@pytest.mark.slow
 def test_an_evacuation_replay_advances(
     committed_city, live_server, page, person, celery_worker_process
 ):
