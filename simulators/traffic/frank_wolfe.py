@@ -108,8 +108,12 @@ def solve_link_based(
     time_limit_s: float | None = None,
     progress: Callable[[float, str], None] | None = None,
     select_links: list[int] | tuple[int, ...] = (),
+    initial_volume: np.ndarray | None = None,
 ) -> LinkSolution:
     """Run FW / CFW / BFW until the relative gap, iteration or time limit is hit.
+
+    ``initial_volume`` (a feasible link flow of this demand, e.g. a previous equilibrium)
+    replaces the all-or-nothing load at free flow as the starting point.
 
     The relative gap is AequilibraE's: ``(sum x.c - sum d.SP) / sum x.c`` on
     generalized cost, evaluated at the flows of the start of each iteration.
@@ -156,8 +160,11 @@ def solve_link_based(
             sl_out[s] = loaded.flow * ((od_bits >> s) & 1)
         return od_cost
 
-    link_costs(t0, alpha, beta, cap, fixed, volume, cost)
-    load(cost, volume, sl_volume)  # iteration 0: AON at free flow
+    if initial_volume is None:
+        link_costs(t0, alpha, beta, cap, fixed, volume, cost)
+        load(cost, volume, sl_volume)  # iteration 0: AON at free flow
+    else:
+        volume[:] = initial_volume  # warm start: checked feasible by assign()
     step = 1.0
     direction = "fw"  # kind of the next direction; BFW needs FW then CFW before BFW
     relative_gap = np.inf
