@@ -218,8 +218,13 @@ def all_or_nothing_select(
 
 
 @njit(cache=True)
-def _sp_tree_csr(origin, out_start, csr_head, csr_cost, first_thru, dist, pred, order, hk, hn):
-    """:func:`_sp_tree` on CSR-ordered arrays; ``pred`` holds CSR positions, not link ids."""
+def _sp_tree_csr(origin, out_start, csr_head, csr_cost, first_thru, dist, pred, order, hk, hn,
+                 wanted, stamp, n_wanted):  # fmt: skip
+    """:func:`_sp_tree` on CSR-ordered arrays; ``pred`` holds CSR positions, not link ids.
+
+    Stops once the ``n_wanted`` nodes with ``wanted[v] == stamp`` are settled (the
+    destinations of this origin): nodes past the farthest destination carry no flow.
+    """
     dist[origin] = 0.0
     size = _heap_push(hk, hn, 0, 0.0, origin)
     n_settled = 0
@@ -231,6 +236,10 @@ def _sp_tree_csr(origin, out_start, csr_head, csr_cost, first_thru, dist, pred, 
             continue
         order[n_settled] = u
         n_settled += 1
+        if wanted[u] == stamp:
+            n_wanted -= 1
+            if n_wanted == 0:
+                break
         if u < first_thru and u != origin:
             continue
         for k in range(out_start[u], out_start[u + 1]):
@@ -266,13 +275,19 @@ def _aon_parallel(out_start, out_links, tail, head, cost, first_thru, origins, o
     node_flow = np.zeros((n_threads, n_nodes))
     hk = np.empty((n_threads, m + n_nodes + 1))
     hn = np.empty((n_threads, m + n_nodes + 1), dtype=np.int64)
+    wanted = np.full((n_threads, n_nodes), -1, dtype=np.int64)
     for kk in prange(origins.shape[0]):
         t = get_thread_id()
         origin = origins[kk]
         d = dist[t]
         d[:] = INF
+        n_wanted = 0
+        for e in range(od_start[kk], od_start[kk + 1]):
+            if wanted[t, od_dest[e]] != kk:
+                wanted[t, od_dest[e]] = kk
+                n_wanted += 1
         n = _sp_tree_csr(origin, out_start, csr_head, csr_cost, first_thru, d, pred[t], order[t],
-                         hk[t], hn[t])  # fmt: skip
+                         hk[t], hn[t], wanted[t], kk, n_wanted)  # fmt: skip
         nf = node_flow[t]
         row = rows[t]
         p = pred[t]
