@@ -222,10 +222,12 @@ def main() -> None:
             blank = "| | | | | "
             for i, (alg, run) in enumerate(runs.items()):
                 ratio = ""
-                if theirs and "seconds" in theirs and "seconds" in run:
+                if run.get("converged") and theirs and "seconds" in theirs:
                     ratio = f"{theirs['seconds'] / run['seconds']:.2f}x"
-                elif theirs and "timeout_s" in theirs and "seconds" in run:
+                elif run.get("converged") and theirs and "timeout_s" in theirs:
                     ratio = f"> {theirs['timeout_s'] / run['seconds']:.2f}x"
+                elif theirs:
+                    ratio = "n/a (ours not converged)"
                 print(f"{first if i == 0 else blank}| ours {alg} | {_fmt_ours(run)} | {ratio} |")
             print(f"{blank}| AequilibraE bfw | {_fmt_peer(theirs)} | |", flush=True)
             print(

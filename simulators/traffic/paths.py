@@ -223,7 +223,7 @@ def _sift_up4(keys, nodes, slot, i):
     node = nodes[i]
     while i > 0:
         parent = (i - 1) >> 2
-        if keys[parent] <= key:
+        if keys[parent] < key or (keys[parent] == key and nodes[parent] < node):
             break
         keys[i] = keys[parent]
         nodes[i] = nodes[parent]
@@ -246,10 +246,10 @@ def _sift_down4(keys, nodes, slot, size):
         best = first
         best_key = keys[first]
         for c in range(first + 1, min(first + 4, size)):
-            if keys[c] < best_key:
+            if keys[c] < best_key or (keys[c] == best_key and nodes[c] < nodes[best]):
                 best_key = keys[c]
                 best = c
-        if best_key >= key:
+        if best_key > key or (best_key == key and nodes[best] > node):
             break
         keys[i] = best_key
         nodes[i] = nodes[best]
@@ -267,7 +267,9 @@ def _sp_tree_csr(origin, out_start, csr_head, csr_cost, first_thru, dist, pred, 
 
     The heap is 4-ary and indexed (``slot[v]`` = place of v in it) with decrease-key, so
     it never holds more than one entry per node: 1.4-1.7x faster than the lazy binary heap
-    of :func:`_sp_tree` on a 20k-link city. ``dist`` must be +inf on entry; a node is in
+    of :func:`_sp_tree` on a 20k-link city. Equal labels settle in node order, so ties
+    (integer TNTP times) resolve the same way whatever the heap's shape. ``dist`` must be
+    +inf on entry; a node is in
     the heap exactly when its label is finite and it is not settled (settled labels never
     improve with non-negative costs). Stops once the ``n_wanted`` nodes with
     ``wanted[v] == stamp`` are settled (the destinations of this origin): nodes past the
