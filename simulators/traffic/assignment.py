@@ -185,6 +185,36 @@ def split_reachable_demand(network: Network, demand: Demand) -> tuple[LoadedDema
     return loaded, unassignable
 
 
+def check_initial_volume(
+    network: Network, demand: Demand, unassignable: np.ndarray, initial_volume
+) -> np.ndarray:
+    """``initial_volume`` as float array, or ValueError naming the field when it cannot be a
+    flow of ``demand`` (shape, sign, closed links, or trips not conserved at some node)."""
+    volume = np.asarray(initial_volume, dtype=np.float64)
+    if volume.shape != (network.n_links,):
+        raise ValueError(
+            f"initial_volume: expected {network.n_links} link volumes, got shape {volume.shape}"
+        )
+    if not np.all(np.isfinite(volume)) or np.any(volume < 0):
+        raise ValueError("initial_volume: volumes must be finite and non-negative")
+    if np.any(volume[~network.open] > 0):
+        raise ValueError("initial_volume: closed links carry flow")
+    n = network.n_nodes
+    served = np.ones(len(demand.flow), dtype=bool)
+    served[unassignable] = False
+    balance = np.bincount(network.head, volume, n) - np.bincount(network.tail, volume, n)
+    balance += np.bincount(demand.origin[served], demand.flow[served], n)
+    balance -= np.bincount(demand.destination[served], demand.flow[served], n)
+    worst = int(np.argmax(np.abs(balance))) if n else 0
+    if n and abs(balance[worst]) > 1e-6 * max(demand.total, 1.0):
+        raise ValueError(
+            f"initial_volume is not a flow of this demand: at node {_plain(network.node_ids[worst])} "
+            f"inflow + trips starting - outflow - trips ending = {balance[worst]:.6g} veh/h "
+            "(pass the volumes of a run with the same demand and open links)"
+        )
+    return volume.copy()
+
+
 def assign(
     network: Network,
     demand: Demand,
@@ -194,6 +224,7 @@ def assign(
     time_limit_s: float | None = None,
     progress: Callable[[float, str], None] | None = None,
     select_links: Sequence[int] = (),
+    initial_volume: np.ndarray | None = None,
 ) -> AssignmentResult:
     """Static user-equilibrium assignment of ``demand`` on ``network``.
 
@@ -208,6 +239,11 @@ def assign(
     time_limit_s : wall-clock limit for the solver, seconds.
     progress : ``progress(fraction, stage)`` callback, fraction in [0, 1].
     select_links : link indices for select-link analysis (OD flows through each).
+    initial_volume : warm start, veh/h per link in network link order: a feasible flow
+        of this demand on this network (every trip from its origin to its destination,
+        nothing on closed links), typically ``previous_result.volume`` of the same
+        demand. ``fw``/``cfw``/``bfw`` start from it; ``bush`` starts from the
+        shortest-path trees at its costs. Not combinable with ``select_links``.
 
     Returns
     -------
@@ -222,6 +258,10 @@ def assign(
         progress(0.0, "preparing")
     loaded, unassignable = split_reachable_demand(network, demand)
     select_links = [int(a) for a in select_links]
+    if initial_volume is not None:
+        initial_volume = check_initial_volume(network, demand, unassignable, initial_volume)
+        if select_links:
+            raise ValueError("select_links needs a cold start: drop initial_volume")
     if len(loaded.origins) == 0:
         solution = LinkSolution(
             volume=np.zeros(network.n_links),
@@ -239,12 +279,13 @@ def assign(
     elif algorithm == "bush":
         solution = solve_bush_based(
             network, loaded, gap=gap, max_iter=max_iter, time_limit_s=time_limit_s,
-            progress=progress, select_links=select_links,
+            progress=progress, select_links=select_links, initial_volume=initial_volume,
         )  # fmt: skip
     else:
         solution = solve_link_based(
             network, loaded, algorithm=algorithm, gap=gap, max_iter=max_iter,
             time_limit_s=time_limit_s, progress=progress, select_links=select_links,
+            initial_volume=initial_volume,
         )  # fmt: skip
     select_flows = {}
     for link, od_flow in getattr(solution, "select_link_flows", {}).items():

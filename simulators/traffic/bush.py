@@ -14,8 +14,12 @@ algorithm that obviates path storage and enumeration", Transportation Research
 Part B 40(10); S. D. Boyles, N. E. Lownes, A. Unnikrishnan, *Transportation
 Network Analysis* vol. 1, section 6.4 (Algorithm B).
 
-Memory is one float and one flag per (origin, link): fine for benchmark networks
-and city networks with a few hundred zones; use ``bfw`` for more.
+Memory is one float and one flag per (origin, link), 9 bytes: 700 zones on 200,000
+links take 1.3 GB; above :data:`MAX_BUSH_ENTRIES` the solver refuses (use ``bfw``).
+
+Origin flows below ``FLOW_EPS`` of the origin's demand are rounding crumbs and do not
+count as used (a longest-used path through a crumb whose upstream lost its flow cannot
+be walked back, and Algorithm B stalled on Barcelona at gap 6e-5 before this).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from .paths import _sp_tree, _tree_buffers, all_or_nothing
 
 __all__ = ["solve_bush_based", "MAX_BUSH_ENTRIES"]
 
-#: refuse bush storage above this many (origin, link) pairs (~16 bytes each)
-MAX_BUSH_ENTRIES = 60_000_000
+#: refuse bush storage above this many (origin, link) pairs (9 bytes each: 2.25 GB)
+MAX_BUSH_ENTRIES = 250_000_000
 
 _INF = np.inf
+#: origin flow below this share of the origin's demand is rounding, not use
+FLOW_EPS = 1e-11
 
 
 def in_links_csr(network) -> tuple[np.ndarray, np.ndarray]:
@@ -111,9 +117,15 @@ def _topological_order(origin, bush_row, out_start, out_links, head, indegree, o
 
 @njit(cache=True)
 def _labels(
-    order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high, pmax, longest
-):
-    """Shortest (low/pmin), longest used (high/pmax) and longest (longest) bush labels."""
+    order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high, pmax, longest,
+    flow_eps,
+):  # fmt: skip
+    """Shortest (low/pmin), longest used (high/pmax) and longest (longest) bush labels.
+
+    A link is *used* when its origin flow exceeds ``flow_eps``: rounding leaves crumbs of
+    flow (1e-13 veh) on links whose upstream lost all its flow, and a longest-used path
+    through such a crumb cannot be walked back to the origin (the node stalls forever).
+    """
     origin = order[0]
     low[origin] = 0.0
     high[origin] = 0.0
@@ -138,7 +150,7 @@ def _labels(
                 best_link = link
             if longest[u] + c > far:
                 far = longest[u] + c
-            if flow_row[link] > 0.0 and high[u] + c > worst:
+            if flow_row[link] > flow_eps and high[u] + c > worst:
                 worst = high[u] + c
                 worst_link = link
         low[j] = best
@@ -149,11 +161,13 @@ def _labels(
 
 
 @njit(cache=True)
-def _drop_unused(n_links, head, bush_row, flow_row, pmin):
-    """Remove bush links without flow, except the shortest-path tree (keeps nodes reachable)."""
+def _drop_unused(n_links, head, bush_row, flow_row, pmin, volume, flow_eps):
+    """Remove bush links without flow (crumbs <= flow_eps included, taken off the volume too),
+    except the shortest-path tree (keeps nodes reachable)."""
     for link in range(n_links):
-        if bush_row[link] and flow_row[link] <= 0.0 and pmin[head[link]] != link:
+        if bush_row[link] and flow_row[link] <= flow_eps and pmin[head[link]] != link:
             bush_row[link] = False
+            volume[link] = max(volume[link] - flow_row[link], 0.0)
             flow_row[link] = 0.0
 
 
@@ -163,33 +177,29 @@ def _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_ro
     """Add shortcut links to a bush.
 
     A link (i, j) joins when ``longest[i] + c_ij < longest[j]`` (Dial's rule: the
-    longest-path labels order the bush strictly, so it stays acyclic); if none
-    qualifies, links that shorten the shortest path and respect that order join.
+    longest-path labels order the bush strictly, so it stays acyclic) or when it
+    shortens the shortest path to j and respects that order (``longest[i] < longest[j]``).
     Returns the number of links added.
     """
     reachable[:] = False
     for i in range(n):
         reachable[order[i]] = True
     added = 0
-    for rule in range(2):
-        for link in range(tail.shape[0]):
-            if bush_row[link] or not is_open[link]:
-                continue
-            i = tail[link]
-            j = head[link]
-            if not (reachable[i] and reachable[j]) or j == origin:
-                continue
-            if i < first_thru and i != origin:
-                continue  # zones are not passed through
-            if rule == 0:
-                ok = longest[i] + cost[link] < longest[j]
-            else:
-                ok = low[i] + cost[link] < low[j] * (1.0 - 1e-14) and longest[i] < longest[j]
-            if ok:
-                bush_row[link] = True
-                added += 1
-        if added > 0:
-            break
+    for link in range(tail.shape[0]):
+        if bush_row[link] or not is_open[link]:
+            continue
+        i = tail[link]
+        j = head[link]
+        if not (reachable[i] and reachable[j]) or j == origin:
+            continue
+        if i < first_thru and i != origin:
+            continue  # zones are not passed through
+        # both rules need longest[i] < longest[j], so together they keep the bush acyclic
+        if longest[i] + cost[link] < longest[j] or (
+            low[i] + cost[link] < low[j] * (1.0 - 1e-14) and longest[i] < longest[j]
+        ):
+            bush_row[link] = True
+            added += 1
     return added
 
 
@@ -273,9 +283,9 @@ def _equilibrate_bush(order, n, position, tail, cost, deriv, t0, alpha, beta, ca
 
 
 @njit(cache=True)
-def _bush_sweep(origins, first_thru, out_start, out_links, in_start, in_links, tail, head, is_open,
-                t0, alpha, beta, cap, fixed, in_bush, bush_flow, volume, cost, deriv,
-                tolerance, inner_passes):  # fmt: skip
+def _bush_sweep(origins, od_start, od_flow, first_thru, out_start, out_links, in_start, in_links,
+                tail, head, is_open, t0, alpha, beta, cap, fixed, in_bush, bush_flow, volume, cost,
+                deriv, tolerance, inner_passes):  # fmt: skip
     """One Algorithm-B iteration over all origins (bush update then equilibration)."""
     n_nodes = out_start.shape[0] - 1
     indegree = np.empty(n_nodes, dtype=np.int64)
@@ -293,68 +303,30 @@ def _bush_sweep(origins, first_thru, out_start, out_links, in_start, in_links, t
         origin = origins[k]
         bush_row = in_bush[k]
         flow_row = bush_flow[k]
+        # crumbs below this share of the origin's demand count as no flow (see _labels)
+        flow_eps = FLOW_EPS * od_flow[od_start[k] : od_start[k + 1]].sum()
         n = _topological_order(
             origin, bush_row, out_start, out_links, head, indegree, order, position
         )
-        _labels(
-            order,
-            n,
-            in_start,
-            in_links,
-            tail,
-            cost,
-            bush_row,
-            flow_row,
-            low,
-            pmin,
-            high,
-            pmax,
-            longest,
-        )
-        _drop_unused(tail.shape[0], head, bush_row, flow_row, pmin)
+        _labels(order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high,
+                pmax, longest, flow_eps)  # fmt: skip
+        _drop_unused(tail.shape[0], head, bush_row, flow_row, pmin, volume, flow_eps)
         # dropping links keeps the order topological but can shorten the longest paths
-        _labels(
-            order,
-            n,
-            in_start,
-            in_links,
-            tail,
-            cost,
-            bush_row,
-            flow_row,
-            low,
-            pmin,
-            high,
-            pmax,
-            longest,
-        )
-        added = _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row,
-                             flow_row, order, n, low, pmin, longest, reachable)  # fmt: skip
+        _labels(order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high,
+                pmax, longest, flow_eps)  # fmt: skip
+        _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row, flow_row,
+                     order, n, low, pmin, longest, reachable)  # fmt: skip
         n = _topological_order(
             origin, bush_row, out_start, out_links, head, indegree, order, position
         )
         for _ in range(inner_passes):
-            _labels(
-                order,
-                n,
-                in_start,
-                in_links,
-                tail,
-                cost,
-                bush_row,
-                flow_row,
-                low,
-                pmin,
-                high,
-                pmax,
-                longest,
-            )
+            _labels(order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin,
+                    high, pmax, longest, flow_eps)  # fmt: skip
             largest = _equilibrate_bush(order, n, position, tail, cost, deriv, t0, alpha, beta, cap,
                                         fixed, flow_row, volume, low, pmin, high, pmax, seg_min,
                                         seg_max, tolerance)  # fmt: skip
             if largest <= tolerance:
                 break
-        _ = added
 
 
 @njit(cache=True)
@@ -403,8 +375,13 @@ def solve_bush_based(
     progress: Callable[[float, str], None] | None = None,
     inner_passes: int = 5,
     select_links: list[int] | tuple[int, ...] = (),
+    initial_volume: np.ndarray | None = None,
 ) -> LinkSolution:
-    """Algorithm B until the relative gap (AequilibraE's definition), iteration or time limit."""
+    """Algorithm B until the relative gap (AequilibraE's definition), iteration or time limit.
+
+    With ``initial_volume`` the first bushes are the shortest-path trees at the costs of
+    those flows (congested costs of a previous equilibrium) instead of free-flow trees.
+    """
     net = network
     n_origins = len(loaded.origins)
     if n_origins * net.n_links > MAX_BUSH_ENTRIES:
@@ -422,7 +399,8 @@ def solve_bush_based(
     aon = np.empty(net.n_links)
     in_bush = np.zeros((n_origins, net.n_links), dtype=np.bool_)
     bush_flow = np.zeros((n_origins, net.n_links))
-    link_costs(t0, alpha, beta, cap, fixed, volume, cost)
+    link_costs(t0, alpha, beta, cap, fixed, volume if initial_volume is None else initial_volume,
+               cost)  # fmt: skip
     _init_bushes(
         net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
         loaded.origins, loaded.start, loaded.destination, loaded.flow, in_bush, bush_flow, volume,
@@ -463,7 +441,7 @@ def solve_bush_based(
         tolerance = max(0.01 * relative_gap * mean_trip_cost, 1e-15 * mean_trip_cost)
         link_cost_derivs(net, volume, deriv)
         _bush_sweep(
-            loaded.origins, net.first_thru_node, net.out_start, net.out_links, in_start, in_links,
+            loaded.origins, loaded.start, loaded.flow, net.first_thru_node, net.out_start, net.out_links, in_start, in_links,
             net.tail, net.head, net.open, t0, alpha, beta, cap, fixed, in_bush, bush_flow, volume,
             cost, deriv, tolerance, inner_passes,
         )  # fmt: skip

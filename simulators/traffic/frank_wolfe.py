@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from .costs import beckmann_objective, exact_line_search, link_cost_derivatives, link_costs
 from .paths import all_or_nothing, all_or_nothing_select
@@ -71,30 +72,42 @@ def _progress_fraction(relative_gap: float, gap: float, iteration: int, max_iter
     return float(min(max(by_gap, iteration / max(max_iter, 1), 0.0), 1.0))
 
 
+@njit(cache=True)
 def _conjugate_weight(deriv, volume, aon, target):
     """CFW weight ``a`` on the previous target (Mitradjieva & Lindberg eq. for CFW)."""
-    prev_minus_x = target - volume
-    numerator = np.dot(deriv * prev_minus_x, aon - volume)
-    denominator = np.dot(deriv * prev_minus_x, aon - target)
+    numerator = 0.0
+    denominator = 0.0
+    for a in range(volume.shape[0]):
+        h = deriv[a] * (target[a] - volume[a])
+        numerator += h * (aon[a] - volume[a])
+        denominator += h * (aon[a] - target[a])
     if denominator == 0.0:
         return 0.0
-    return float(min(max(numerator / denominator, 0.0), _CONJUGATE_MAX))
+    return min(max(numerator / denominator, 0.0), _CONJUGATE_MAX)
 
 
+@njit(cache=True)
 def _biconjugate_weights(deriv, volume, aon, target, previous_target, step):
-    """BFW weights (b0, b1, b2) on the AON, previous and second-previous targets."""
-    x_ = step * target + (1.0 - step) * previous_target - volume
-    y_ = aon - volume
-    z_ = target - volume
-    w_ = previous_target - target
-    mu_den = np.dot(deriv * x_, w_)
-    mu = 0.0 if mu_den == 0.0 else max(0.0, -np.dot(deriv * x_, y_) / mu_den)
-    nu_den = np.dot(deriv * z_, z_)
-    nu = (
-        0.0
-        if nu_den == 0.0
-        else max(0.0, -np.dot(deriv * z_, y_) / nu_den + mu * step / (1.0 - step))
-    )
+    """BFW weights (b0, b1, b2) on the AON, previous and second-previous targets.
+
+    One pass over the links (the NumPy form made eight temporaries of every link array).
+    """
+    xw = 0.0  # (D x_) . w_
+    xy = 0.0  # (D x_) . y_
+    zz = 0.0  # (D z_) . z_
+    zy = 0.0  # (D z_) . y_
+    for a in range(volume.shape[0]):
+        d = deriv[a]
+        x_ = step * target[a] + (1.0 - step) * previous_target[a] - volume[a]
+        y_ = aon[a] - volume[a]
+        z_ = target[a] - volume[a]
+        w_ = previous_target[a] - target[a]
+        xw += d * x_ * w_
+        xy += d * x_ * y_
+        zz += d * z_ * z_
+        zy += d * z_ * y_
+    mu = 0.0 if xw == 0.0 else max(0.0, -xy / xw)
+    nu = 0.0 if zz == 0.0 else max(0.0, -zy / zz + mu * step / (1.0 - step))
     b0 = 1.0 / (1.0 + mu + nu)
     return b0, nu * b0, mu * b0
 
@@ -108,8 +121,12 @@ def solve_link_based(
     time_limit_s: float | None = None,
     progress: Callable[[float, str], None] | None = None,
     select_links: list[int] | tuple[int, ...] = (),
+    initial_volume: np.ndarray | None = None,
 ) -> LinkSolution:
     """Run FW / CFW / BFW until the relative gap, iteration or time limit is hit.
+
+    ``initial_volume`` (a feasible link flow of this demand, e.g. a previous equilibrium)
+    replaces the all-or-nothing load at free flow as the starting point.
 
     The relative gap is AequilibraE's: ``(sum x.c - sum d.SP) / sum x.c`` on
     generalized cost, evaluated at the flows of the start of each iteration.
@@ -156,8 +173,11 @@ def solve_link_based(
             sl_out[s] = loaded.flow * ((od_bits >> s) & 1)
         return od_cost
 
-    link_costs(t0, alpha, beta, cap, fixed, volume, cost)
-    load(cost, volume, sl_volume)  # iteration 0: AON at free flow
+    if initial_volume is None:
+        link_costs(t0, alpha, beta, cap, fixed, volume, cost)
+        load(cost, volume, sl_volume)  # iteration 0: AON at free flow
+    else:
+        volume[:] = initial_volume  # warm start: checked feasible by assign()
     step = 1.0
     direction = "fw"  # kind of the next direction; BFW needs FW then CFW before BFW
     relative_gap = np.inf

@@ -14,7 +14,15 @@ import numpy as np
 
 from .network import Demand, Network
 
-__all__ = ["read_net", "read_trips", "read_flow", "write_flow"]
+__all__ = [
+    "read_net",
+    "read_trips",
+    "read_flow",
+    "write_flow",
+    "write_net",
+    "write_trips",
+    "zones_first",
+]
 
 _META = re.compile(r"<([^>]+)>\s*(.*)")
 
@@ -126,3 +134,74 @@ def write_flow(path: str | Path, network: Network, volume: np.ndarray, cost: np.
         out.write("From \tTo \tVolume \tCost \n")
         for u, v, x, c in zip(network.tail, network.head, volume, cost):
             out.write(f"{ids[u]} \t{ids[v]} \t{float(x)!r} \t{float(c)!r} \n")
+
+
+def zones_first(network: Network, demand: Demand) -> tuple[Network, Demand]:
+    """The same problem with its zone nodes renumbered ``0..n_zones-1`` (TNTP's convention).
+
+    For networks whose zones may be passed through (``first_thru_node == 0``, the twin's
+    OSM networks): zones are the nodes that start or end a trip, in ascending index
+    order, then every other node in index order. ``node_ids`` follow their nodes.
+    """
+    if network.first_thru_node != 0:
+        raise ValueError("zones_first needs a network whose zones may be passed through")
+    zones = np.unique(np.concatenate([demand.origin, demand.destination]))
+    is_zone = np.zeros(network.n_nodes, dtype=bool)
+    is_zone[zones] = True
+    order = np.concatenate([zones, np.flatnonzero(~is_zone)])
+    new_of_old = np.empty(network.n_nodes, dtype=np.int64)
+    new_of_old[order] = np.arange(network.n_nodes)
+    ids = np.asarray(network.node_ids)[order]
+    renumbered = network.copy_with(
+        tail=new_of_old[network.tail],
+        head=new_of_old[network.head],
+        n_zones=len(zones),
+        node_ids=ids,
+    )
+    return renumbered, Demand(
+        new_of_old[demand.origin], new_of_old[demand.destination], demand.flow
+    )
+
+
+def write_net(path: str | Path, network: Network) -> None:
+    """Write a ``*_net.tntp`` file (nodes numbered 1..n in network order, every link open).
+
+    Floats are written with ``repr`` so that reading the file back gives the same arrays.
+    """
+    if not network.open.all():
+        raise ValueError("write_net writes open links only; drop the closed ones first")
+    with open(path, "w") as out:
+        out.write(
+            f"<NUMBER OF ZONES> {network.n_zones}\n<NUMBER OF NODES> {network.n_nodes}\n"
+            f"<FIRST THRU NODE> {network.first_thru_node + 1}\n"
+            f"<NUMBER OF LINKS> {network.n_links}\n<END OF METADATA>\n\n"
+            "~\tinit_node\tterm_node\tcapacity\tlength\tfree_flow_time\tb\tpower\tspeed"
+            "\ttoll\tlink_type\t;\n"
+        )
+        rows = zip(
+            (network.tail + 1).tolist(), (network.head + 1).tolist(), network.capacity.tolist(),
+            network.length.tolist(), network.free_flow_time.tolist(), network.alpha.tolist(),
+            network.beta.tolist(), network.toll.tolist(),
+        )  # fmt: skip
+        out.writelines(
+            f"\t{a}\t{b}\t{c!r}\t{length!r}\t{t!r}\t{al!r}\t{be!r}\t0\t{toll!r}\t1\t;\n"
+            for a, b, c, length, t, al, be, toll in rows
+        )
+
+
+def write_trips(path: str | Path, demand: Demand, n_zones: int) -> None:
+    """Write a ``*_trips.tntp`` file; origins and destinations must be zone nodes < n_zones."""
+    if len(demand.flow) and max(demand.origin.max(), demand.destination.max()) >= n_zones:
+        raise ValueError("demand uses nodes beyond the zones; renumber with zones_first")
+    order = np.lexsort((demand.destination, demand.origin))
+    with open(path, "w") as out:
+        out.write(
+            f"<NUMBER OF ZONES> {n_zones}\n<TOTAL OD FLOW> {demand.total!r}\n<END OF METADATA>\n\n"
+        )
+        current = -1
+        for i in order:
+            o = int(demand.origin[i])
+            if o != current:
+                out.write(f"\nOrigin {o + 1}\n")
+                current = o
+            out.write(f"{int(demand.destination[i]) + 1} : {float(demand.flow[i])!r};\n")

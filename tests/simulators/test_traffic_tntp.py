@@ -1,4 +1,4 @@
-"""Traffic assignment against published truth: TNTP Sioux Falls and Anaheim.
+"""Traffic assignment against published truth: TNTP Sioux Falls, Anaheim and Barcelona.
 
 Best-known UE flows come from the Transportation Networks for Research
 repository (data folder from ``CITYTWIN_DATA``, default ``../shared/data``).
@@ -18,6 +18,7 @@ from simulators.traffic.__main__ import main
 from simulators.traffic.costs import beckmann_objective, link_costs
 from simulators.traffic.paths import (
     all_or_nothing,
+    all_or_nothing_serial,
     shortest_path_tree,
     shortest_path_tree_reference,
 )
@@ -212,3 +213,71 @@ def test_cli_text_output(capsys):
     )
     text = capsys.readouterr().out
     assert "relative gap" in text and "Beckmann objective" in text and "TSTT" in text
+
+
+def test_bush_reaches_1e8_on_barcelona():
+    """Barcelona: constant-time connectors (zero derivative), powers up to 16.8, a sink node.
+
+    Before flow crumbs were ignored, Algorithm B stalled at gap 6e-5 here.
+    """
+    net, demand, best = load("Barcelona")
+    assert net.first_thru_node == 110
+    result = assign(net, demand, algorithm="bush", gap=1e-8, max_iter=3000)
+    assert result.converged and result.relative_gap <= 1e-8
+    best_objective = objective(net, best)
+    assert abs(result.objective - best_objective) / best_objective < 1e-9
+    # UE flows are unique only where the cost rises with flow: the 565 connectors with
+    # b = power = 0 have a constant time, so parallel connectors may split differently
+    rising = (net.alpha > 0) & (net.beta > 0)
+    assert (~rising).sum() == 565
+    assert np.abs(result.volume - best)[rising].max() < 0.1
+    assert np.abs(node_balance(net, result.volume, demand)).max() < 1e-6 * demand.total
+
+
+def test_warm_start_continues_from_previous_equilibrium(case):
+    _, net, demand, best = case
+    coarse = assign(net, demand, algorithm="bfw", gap=1e-4, max_iter=5000)
+    cold = assign(net, demand, algorithm="bfw", gap=1e-5, max_iter=5000)
+    warm = assign(
+        net, demand, algorithm="bfw", gap=1e-5, max_iter=5000, initial_volume=coarse.volume
+    )
+    assert warm.converged and warm.relative_gap <= 1e-5
+    # it starts where the coarse run stopped, and needs fewer iterations than from scratch
+    assert warm.history["relative_gap"][0] == pytest.approx(coarse.relative_gap, rel=1e-9)
+    assert warm.iterations < cold.iterations
+    best_objective = objective(net, best)
+    assert 0 <= warm.objective - best_objective <= warm.relative_gap * warm.tstt * (1 + 1e-9)
+    assert np.abs(node_balance(net, warm.volume, demand)).max() < 1e-6 * demand.total
+    # from the best-known equilibrium there is nothing left to do
+    at_best = assign(net, demand, algorithm="bfw", gap=1e-8, initial_volume=best)
+    assert at_best.converged and at_best.iterations == 1
+    # the bush solver starts its bushes at the congested costs of the given flows
+    bush = assign(net, demand, algorithm="bush", gap=1e-8, max_iter=2000, initial_volume=best)
+    assert bush.converged
+    assert abs(bush.objective - best_objective) / best_objective < 1e-9
+
+
+def test_warm_start_refuses_flows_of_another_demand():
+    net, demand, best = load("SiouxFalls")
+    with pytest.raises(ValueError, match="initial_volume: expected 76"):
+        assign(net, demand, initial_volume=best[:-1])
+    with pytest.raises(ValueError, match="initial_volume: volumes must be finite"):
+        assign(net, demand, initial_volume=-best)
+    with pytest.raises(ValueError, match="initial_volume is not a flow of this demand"):
+        assign(net, demand, initial_volume=0.5 * best)
+    with pytest.raises(ValueError, match="select_links needs a cold start"):
+        assign(net, demand, initial_volume=best, select_links=[0])
+
+
+def test_threaded_all_or_nothing_matches_one_thread_kernel(case):
+    _, net, demand, _ = case
+    origins, start, dest, entry = demand.by_origin()
+    cost = net.free_flow_time * np.random.default_rng(3).uniform(1.0, 3.0, net.n_links)
+    args = (net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
+            origins, start, dest, demand.flow[entry])  # fmt: skip
+    threaded, serial = np.empty(net.n_links), np.empty(net.n_links)
+    np.testing.assert_array_equal(
+        all_or_nothing(*args, threaded), all_or_nothing_serial(*args, serial)
+    )
+    np.testing.assert_allclose(threaded, serial, rtol=1e-12, atol=1e-9)
+    assert threaded.sum() > 0
