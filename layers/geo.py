@@ -18,9 +18,14 @@ def utm_epsg(lon: float, lat: float) -> int:
     return (32600 if lat >= 0 else 32700) + zone
 
 
+def wkb_to_geos(wkb: bytes, srid: int = 4326) -> GEOSGeometry:
+    """WKB -> GEOS geometry with an SRID."""
+    return GEOSGeometry(memoryview(wkb), srid=srid)
+
+
 def to_geos(geom: shapely.Geometry, srid: int = 4326) -> GEOSGeometry:
     """Shapely geometry -> GEOS geometry with an SRID (via WKB, lossless)."""
-    return GEOSGeometry(memoryview(shapely.to_wkb(geom, include_srid=False)), srid=srid)
+    return wkb_to_geos(shapely.to_wkb(geom, include_srid=False), srid)
 
 
 def to_multipolygon(geom: GEOSGeometry) -> MultiPolygon:

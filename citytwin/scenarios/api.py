@@ -1,4 +1,4 @@
-"""REST API of scenarios and runs (thin views; logic in services, results, runners)."""
+"""REST API of scenarios and runs (thin views; logic in services, results, capabilities)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from jobs.models import Job
 from layers.api.pagination import PlainPagination
 from layers.models import City
 
-from . import results, services
+from . import capabilities, results, services
 from .edits import validate_edits
 from .models import Run, RunRaster, RunSeries, Scenario
 
@@ -81,7 +81,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunRequestSerializer(serializers.Serializer):
-    simulator = serializers.ChoiceField(choices=Run.Simulator.choices)
+    simulator = serializers.ChoiceField(choices=capabilities.names())
     params = serializers.JSONField(required=False, default=dict)
     reuse = serializers.BooleanField(required=False, default=True)
 
@@ -177,6 +177,17 @@ class ScenarioViewSet(viewsets.ModelViewSet):
         )
         data = {**RunSerializer(run).data, "reused": reused}
         return Response(data, status=status.HTTP_200_OK if reused else status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    responses={200: dict},
+    description="The registered simulators: parameters as JSON Schema with units and "
+    "defaults, key figures with units, result kinds (the web map builds its run form from it).",
+)
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def simulators(request):
+    return Response({"simulators": [spec.describe() for spec in capabilities.all_simulators()]})
 
 
 @api_view(["GET"])

@@ -7,6 +7,8 @@ their own tables, tied to the run, so that two runs can be served and compared l
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
@@ -47,19 +49,20 @@ class Scenario(models.Model):
         return f"{self.name} ({self.city_id}, v{self.version})"
 
 
+def run_files_dir(run_id) -> Path:
+    """The folder of a run's files (rasters) under MEDIA_ROOT; the one place that names it."""
+    return Path(settings.MEDIA_ROOT) / "runs" / str(run_id)
+
+
 class Run(models.Model):
     """One simulator on one scenario version; its status and progress live in ``job``."""
-
-    class Simulator(models.TextChoices):
-        TRAFFIC = "traffic"
-        SOLAR = "solar"
-        EVACUATION = "evacuation"
 
     job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="run")
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="runs")
     scenario_version = models.PositiveIntegerField()
     edits = models.JSONField(default=list, help_text="the edits as they were when the run started")
-    simulator = models.CharField(max_length=12, choices=Simulator.choices)
+    # a name in the simulator registry (capabilities), checked when a run starts
+    simulator = models.CharField(max_length=32)
     params = models.JSONField(default=dict, help_text="parameters with defaults filled in")
     engine_version = models.CharField(max_length=40)
     input_checksum = models.CharField(max_length=64, db_index=True)
@@ -156,7 +159,6 @@ class RunSeries(models.Model):
 def _delete_run_job_and_files(sender, instance: Run, **kwargs) -> None:
     """A deleted run (e.g. with its scenario) takes its job row and raster files along."""
     import shutil
-    from pathlib import Path
 
     Job.objects.filter(pk=instance.job_id).delete()
-    shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(instance.job_id), ignore_errors=True)
+    shutil.rmtree(run_files_dir(instance.job_id), ignore_errors=True)

@@ -10,9 +10,10 @@ from django.db.models import Q, QuerySet
 from jobs.models import Job
 from layers.models import City
 
+from . import capabilities
+from .capabilities import input_checksum
 from .edits import EditRejected, validate_edits
 from .models import Run, Scenario
-from .runners import clean_params, engine_version, input_checksum
 from .tasks import run_simulation
 
 log = logging.getLogger(__name__)
@@ -123,13 +124,12 @@ def start_run(
     returned instead of computing again. Raises ParamsRejected (400) on bad parameters.
     With ``enqueue=False`` no Celery task is sent (the caller runs it in its own process).
     """
-    from .runners import solar_grid
-
-    params = clean_params(simulator, params, scenario.edits)
+    spec = capabilities.get(simulator)
+    params = spec.clean_params(params, scenario.edits)
     city = scenario.city
-    if simulator == "solar":
-        solar_grid(city, params)  # a grid too large or a bbox off the city: 400 now
-    version = engine_version(simulator)
+    if spec.preflight is not None:
+        spec.preflight(city, params)  # e.g. a raster too large for the city: 400 now
+    version = spec.engine_version
     checksum = input_checksum(
         {
             "simulator": simulator,

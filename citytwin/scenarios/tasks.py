@@ -4,21 +4,20 @@ cancellation, errors, one transaction for the results and the final state)."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from celery import shared_task
-from django.conf import settings
 
 from jobs.models import Job
 from jobs.progress import JobProgress
 from jobs.runner import JobKind, register_kind, run_job
 
-from .models import Run
-from .runners import RUNNERS, ParamsRejected
+from . import capabilities
+from .capabilities import ParamsRejected
+from .models import Run, run_files_dir
 
 
 def delete_run_files(run_id) -> None:
-    shutil.rmtree(Path(settings.MEDIA_ROOT) / "runs" / str(run_id), ignore_errors=True)
+    shutil.rmtree(run_files_dir(run_id), ignore_errors=True)
 
 
 def _rejected(exc: Exception) -> dict | None:
@@ -38,7 +37,7 @@ RUN = register_kind(
 
 def _simulate(job: Job, progress: JobProgress) -> None:
     run = Run.objects.select_related("scenario__city", "job").get(pk=job.pk)
-    run.kpis = RUNNERS[run.simulator](run, progress)
+    run.kpis = capabilities.get(run.simulator).run(run, progress)
     run.save(update_fields=["kpis", "meta"])
     progress(1.0, "storing")
 

@@ -12,6 +12,7 @@ router.register("runs", api.RunViewSet, basename="run")
 
 api_urlpatterns = [
     path("cities/<int:pk>/baseline/", api.city_baseline, name="city-baseline"),
+    path("simulators/", api.simulators, name="simulators"),
     path("", include(router.urls)),
 ]
 

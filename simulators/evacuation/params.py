@@ -7,6 +7,8 @@ from typing import Literal
 
 from shapely.geometry.base import BaseGeometry
 
+from simulators.common.params import check_fields, param
+
 
 @dataclass
 class Hazard:
@@ -73,16 +75,43 @@ class EvacuationParams:
     """
 
     persons_per_household: float = 2.0
-    vehicles_per_household: float = 1.0
-    walk_share: float = 0.0
-    mobilisation: Literal["rayleigh", "weibull", "none"] = "rayleigh"
-    mobilisation_scale_min: float = 15.0
-    weibull_shape: float = 2.0
-    time_of_day_h: float | None = None
-    shadow_share: float = 0.0
+    vehicles_per_household: float = param(
+        1.0, label="Vehicles per household", unit="1", minimum=0.0, maximum=10.0,
+        description="Cars taken by each evacuating car household",
+    )  # fmt: skip
+    walk_share: float = param(
+        0.0, label="Share walking", unit="1", minimum=0.0, maximum=1.0,
+        description="Share of evacuees who walk instead of driving",
+    )  # fmt: skip
+    mobilisation: Literal["rayleigh", "weibull", "none"] = param(
+        "rayleigh", label="Departure curve",
+        choices={"rayleigh": "Rayleigh", "weibull": "Weibull", "none": "all at once"},
+    )  # fmt: skip
+    mobilisation_scale_min: float = param(
+        15.0, label="Mobilisation scale", unit="min", minimum=0.0, maximum=24 * 60.0,
+        description="Scale of the departure-time curve (most people leave within about 2x it)",
+    )  # fmt: skip
+    weibull_shape: float = param(
+        2.0, label="Weibull shape", minimum=0.1, maximum=20.0,
+        description="Shape of a Weibull departure curve (2 = Rayleigh)",
+    )  # fmt: skip
+    time_of_day_h: float | None = param(
+        None, label="Time of day", unit="h", minimum=0.0, maximum=24.0, nullable=True,
+        description="Who is at home or at work at this hour; empty = every resident at home",
+    )  # fmt: skip
+    shadow_share: float = param(
+        0.0, label="Shadow evacuation share", unit="1", minimum=0.0, maximum=1.0,
+        description="Share of residents near the zones who leave too (load the roads)",
+    )  # fmt: skip
     shadow_buffer_m: float = 1000.0
-    background_share: float = 0.0
-    reroute_interval_s: float | None = 300.0
+    background_share: float = param(
+        0.0, label="Background traffic share", unit="1", minimum=0.0, maximum=0.95,
+        description="Share of every road's capacity taken by other traffic",
+    )  # fmt: skip
+    reroute_interval_s: float | None = param(
+        300.0, label="Re-route every", unit="s", minimum=0.0, maximum=24 * 3600.0, nullable=True,
+        description="Drivers re-route on current travel times this often; 0 or empty = never",
+    )  # fmt: skip
     stage_delays_s: dict[int, float] = field(default_factory=dict)
     closures: list[RoadClosure] = field(default_factory=list)
     contraflow: list[tuple[object, object]] = field(default_factory=list)
@@ -90,11 +119,21 @@ class EvacuationParams:
     walk_speed_mps: float = 1.34
     walk_width_m: float = 2.0
     walk_jam_density: float = 5.4
-    dt_s: float = 5.0
-    horizon_s: float = 4 * 3600.0
+    dt_s: float = param(
+        5.0, label="Time step", unit="s", minimum=0.5, maximum=60.0,
+        description="Step of the traffic simulation",
+    )  # fmt: skip
+    horizon_s: float = param(
+        4 * 3600.0, label="Horizon", unit="s", minimum=60.0, maximum=48 * 3600.0,
+        description="Simulated time after the order to leave",
+    )  # fmt: skip
     short_link_m: float = 25.0
     shelter_mode: Literal["nearest", "assigned"] = "nearest"
     compute_lower_bound: bool = True
     seed: int = 0
     record_occupancy: bool = False
     sample_interval_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        # ranges live in the fields (simulators.common.params); ValueError names the field
+        check_fields(self)

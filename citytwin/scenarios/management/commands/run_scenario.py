@@ -19,10 +19,10 @@ from jobs.models import Job
 from jobs.progress import ConsoleProgress
 from layers.models import City
 
-from ... import services
+from ... import capabilities, services
+from ...capabilities import ParamsRejected
 from ...edits import EditRejected
 from ...models import Run, Scenario
-from ...runners import ParamsRejected
 
 
 def _value(text: str):
@@ -33,11 +33,13 @@ def _value(text: str):
 
 
 class Command(BaseCommand):
-    help = "Run a simulator (traffic, solar, evacuation) on a scenario, with a progress bar."
+    help = (
+        "Run a registered simulator (see GET /api/simulators/) on a scenario, with a progress bar."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("scenario", help="scenario id, or baseline:<city name or id>")
-        parser.add_argument("simulator", choices=["traffic", "solar", "evacuation"])
+        parser.add_argument("simulator", choices=capabilities.names())
         parser.add_argument("params", nargs="*", help="key=value parameters")
         parser.add_argument("--inline", action="store_true", help="run here, not on a worker")
         parser.add_argument("--no-reuse", action="store_true", help="compute even if cached")

@@ -1,0 +1,188 @@
+"""Evacuation: the scenario's hazard zones emptied over its roads (closed roads removed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulators.evacuation import EvacuationParams, run_evacuation
+
+from .. import inputs
+from ..models import BuildingResult, EdgeResult, Run, RunSeries
+from . import Kpi, Progress, Simulator, register, same_names
+from .storage import edge_result, finite, multipolygon
+
+#: step of the recorded per-link occupancy and of the series (s)
+SAMPLE_INTERVAL_S = 60.0
+
+
+def run_evacuation_job(run: Run, progress: Progress) -> dict:
+    """Evacuate the scenario's hazard zones on its roads (closed roads removed)."""
+    city, edits = run.scenario.city, run.edits
+    progress(0.01, "reading the roads, buildings and shelters")
+    G = inputs.open_graph(inputs.road_graph(city, edits))
+    buildings = inputs.buildings_frame(city, edits)
+    shelters = inputs.shelters_frame(city, edits)
+    params = engine_params(run.params, edits)
+    result = run_evacuation(
+        G,
+        buildings[["id", "residents", "workers", "geometry"]].copy(),
+        inputs.hazards(city, edits),
+        shelters=shelters if len(shelters) else None,
+        params=params,
+        progress=lambda f, s: progress(0.05 + 0.85 * f, s),
+    )
+    progress(0.92, "storing the results")
+    _store_buildings(run, buildings, result)
+    queues = _store_edges(run, G, result)
+    _store_series(run, result, shelters)
+    run.meta = {
+        "series_step_s": params.sample_interval_s,
+        "samples": int(result.car_occupancy_veh.shape[0]),
+        "shelters": _shelter_points(city, shelters),
+    }
+    summary = result.summary()
+    summary.pop("seconds", None)
+    summary["bottlenecks"] = queues
+    return summary
+
+
+def engine_params(run_params: dict, edits: list[dict]) -> EvacuationParams:
+    """The engine's parameters: the run's, overridden by the scenario's departure profile."""
+    extra = {"record_occupancy": True, "sample_interval_s": SAMPLE_INTERVAL_S}
+    if run_params["reroute_min"] == 0:  # 0 = never re-route
+        extra["reroute_interval_s"] = None
+    # a departure-profile edit of the scenario wins over the run's mobilisation parameter
+    extra.update(inputs.departure_params(edits))
+    return SPEC.engine_params(run_params, **extra)
+
+
+def _store_buildings(run: Run, buildings, result) -> None:
+    """Evacuees and evacuation time of every building that had people to move."""
+    per_building = result.buildings.set_index("id")
+    rows = []
+    for b in buildings.itertuples():
+        if b.id not in per_building.index:
+            continue
+        info = per_building.loc[b.id]
+        rows.append(
+            BuildingResult(
+                run=run,
+                building_id=b.building_id if not b.added else None,
+                added=bool(b.added),
+                geom=multipolygon(b.geometry_wgs84),
+                height_m=float(b.height_m),
+                residents=float(b.residents),
+                evacuees=float(info["persons"]),
+                evacuation_time_s=finite(info["evacuation_time_s"]),
+            )
+        )
+    BuildingResult.objects.bulk_create(rows, batch_size=5000)
+
+
+def _store_edges(run: Run, G, result) -> int:
+    """Every road edge that held a car at some sample (for the replay) or had a queue;
+    returns the number of bottlenecks (car links with a queue)."""
+    queues = (
+        {(q.u, q.v, q.key): q for q in result.bottlenecks.itertuples() if q.mode == "car"}
+        if len(result.bottlenecks)
+        else {}
+    )
+    occupancy = result.car_occupancy_veh
+    used = set(np.flatnonzero(occupancy.any(axis=0))) if occupancy.size else set()
+    edges = []
+    for column, key in enumerate(result.car_link_keys):
+        if column not in used and key not in queues:
+            continue
+        data = G.edges[key]
+        queue = queues.get(key)
+        edges.append(
+            edge_result(
+                run,
+                data,
+                capacity_veh_h=float(data["capacity"]),
+                max_queue_veh=float(queue.max_queue_veh) if queue else 0.0,
+                queue_duration_s=float(queue.queue_duration_s) if queue else 0.0,
+                occupancy_veh=occupancy[:, column].tolist() if occupancy.size else None,
+            )
+        )
+    EdgeResult.objects.bulk_create(edges, batch_size=5000)
+    return len(queues)
+
+
+def _store_series(run: Run, result, shelters) -> None:
+    """Evacuated share over time (all and per zone) and each shelter's load."""
+    curve = result.curve
+    series = [
+        RunSeries(
+            run=run,
+            name="evacuated_share"
+            if column == "share_out"
+            else column.replace("share_out_", "zone:"),
+            unit="share",
+            t_s=curve["time_s"].astype(float).tolist(),
+            values=curve[column].astype(float).tolist(),
+        )
+        for column in curve.columns
+        if column.startswith("share_out")
+    ]
+    for name, load in result.shelter_loads.groupby("shelter"):
+        label = shelters.set_index("id")["name"].get(name, str(name)) if len(shelters) else name
+        series.append(
+            RunSeries(
+                run=run,
+                name=f"shelter:{label}",
+                unit="persons",
+                t_s=load["time_s"].astype(float).tolist(),
+                values=load["load"].astype(float).tolist(),
+                capacity=float(load["capacity"].iloc[0]),
+            )
+        )
+    RunSeries.objects.bulk_create(series)
+
+
+def _shelter_points(city, shelters) -> list[dict]:
+    """Shelters with their places, for the map (their loads are the shelter:<name> series)."""
+    to_local = inputs.to_local(city)
+    return [
+        dict(zip(("lon", "lat"), to_local.transform(p.x, p.y, direction="INVERSE"), strict=True))
+        | {"name": name, "capacity": float(capacity)}
+        for p, name, capacity in zip(
+            shelters.geometry, shelters["name"], shelters["capacity"], strict=True
+        )
+    ]
+
+
+SPEC = register(
+    Simulator(
+        name="evacuation",
+        label="Evacuation",
+        description="Evacuation of the scenario's hazard zones by car and on foot, with queues "
+        "on the roads and shelter loads",
+        params_class=EvacuationParams,
+        params={
+            "share_walking": ("walk_share", 1.0, None),
+            **same_names("vehicles_per_household", "mobilisation_scale_min"),
+            "horizon_min": ("horizon_s", 60.0, "min"),
+            "reroute_min": ("reroute_interval_s", 60.0, "min"),
+            "time_step_s": ("dt_s", 1.0, None),
+            **same_names("time_of_day_h", "background_share", "shadow_share"),
+        },
+        run=run_evacuation_job,
+        kpis=(
+            Kpi("t50_s", "Half evacuated after", "s"),
+            Kpi("t90_s", "90% evacuated after", "s"),
+            Kpi("t100_s", "All evacuated after", "s"),
+            Kpi("lower_bound_s", "Fastest possible (all)", "s"),
+            Kpi("lower_bound_t90_s", "Fastest possible (90%)", "s"),
+            Kpi("efficiency_ratio", "Fastest possible / simulated", "1"),
+            Kpi("evacuees", "Evacuees", "persons"),
+            Kpi("vehicles", "Vehicles", "veh"),
+            Kpi("walkers", "Walkers", "persons"),
+            Kpi("not_arrived", "Not arrived by the horizon", "persons"),
+            Kpi("bottlenecks", "Roads with a queue", "1"),
+        ),
+        results=("edges", "buildings", "series"),
+        engine_packages=("evacuation", "dynamics", "common"),
+        requires_edits=("hazard_zone",),
+    )
+)

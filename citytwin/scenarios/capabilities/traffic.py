@@ -1,0 +1,125 @@
+"""Traffic: peak-hour user equilibrium of the trips from the scenario's buildings."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from simulators.traffic import assign
+from simulators.traffic.demand import DemandParameters, demand_from_buildings
+from simulators.traffic.osm import network_from_graph
+from simulators.traffic.params import TrafficParams
+from simulators.traffic.scenarios import close_links, scale_demand
+
+from .. import inputs
+from ..models import EdgeResult, Run
+from . import Kpi, Progress, Simulator, register, same_names
+from .storage import edge_result, finite
+
+
+def run_traffic(run: Run, progress: Progress) -> dict:
+    """Static user equilibrium on the scenario's roads with demand from its buildings.
+
+    Road edits do not change the trip matrix (fixed demand, the usual assumption when a
+    scenario is compared with its baseline): the gravity model's travel times are the base
+    network's free-flow times. Building edits and demand changes do change it.
+    """
+    city, edits = run.scenario.city, run.edits
+    params: TrafficParams = SPEC.engine_params(run.params)
+    progress(0.01, "reading the road network")
+    base_graph = inputs.base_road_graph(city)
+    G = inputs.apply_road_edits(base_graph.copy(), city, edits) if edits else base_graph
+    buildings = inputs.buildings_frame(city, edits)
+    network, edge_keys = network_from_graph(G)
+    closed = [i for i, key in enumerate(edge_keys) if G.edges[key]["closed"]]
+    if closed:
+        network = close_links(network, closed)
+    progress(0.05, "trip generation and distribution")
+    demand = demand_from_buildings(
+        base_graph,
+        buildings,
+        DemandParameters(peak_hour_factor=params.peak_hour_factor),
+        progress=lambda f, s: progress(0.05 + 0.15 * f, f"demand: {s}"),
+    )
+    node_xy = np.array([[G.nodes[n]["x"], G.nodes[n]["y"]] for n in network.node_ids])
+    zone_nodes = np.unique(np.concatenate([demand.origin, demand.destination]))
+    for factor, polygon in inputs.demand_zone_polygons(city, edits):
+        if polygon is None:
+            demand = scale_demand(demand, factor)
+        else:
+            inside = shapely.contains_xy(polygon, *node_xy[zone_nodes].T)
+            demand = scale_demand(demand, factor, zones=zone_nodes[inside])
+    result = assign(
+        network,
+        demand,
+        algorithm=params.algorithm,
+        gap=params.gap,
+        max_iter=int(params.max_iter),
+        progress=lambda f, s: progress(0.2 + 0.7 * f, f"assignment: {s}"),
+    )
+    progress(0.92, "storing the edge results")
+    _store_edges(run, G, edge_keys, result)
+    summary = result.summary()
+    return {
+        "vehicle_hours": summary["vehicle_hours_travelled"],
+        "vehicle_km": summary["vehicle_km_travelled"],
+        "delay_vehicle_hours": summary["vehicle_hours_delay"],
+        "relative_gap": summary["relative_gap"],
+        "iterations": summary["iterations"],
+        "converged": summary["converged"],
+        "trips": summary["total_demand"],
+        "unassignable_trips": summary["unassignable_demand"],
+        "unassignable_pairs": summary["unassignable_pairs"],
+        "closed_links": len(closed),
+        "max_vc_ratio": float(np.max(result.volume_capacity_ratio, initial=0.0)),
+    }
+
+
+def _store_edges(run: Run, G, edge_keys, result) -> None:
+    """One EdgeResult per link (times converted from the network's unit to seconds)."""
+    net = result.network
+    seconds_per_time_unit = net.time_unit_h * 3600.0
+    rows = []
+    for i, (u, v, k) in enumerate(edge_keys):
+        rows.append(
+            edge_result(
+                run,
+                G.edges[u, v, k],
+                closed=not bool(net.open[i]),
+                volume_veh_h=float(result.volume[i]),
+                capacity_veh_h=float(net.capacity[i]),
+                vc_ratio=float(result.volume_capacity_ratio[i]),
+                speed_kph=finite(result.speed_kph[i]),
+                congested_time_s=float(result.travel_time[i]) * seconds_per_time_unit,
+                delay_s=float(result.delay[i]) * seconds_per_time_unit,
+            )
+        )
+    EdgeResult.objects.bulk_create(rows, batch_size=5000)
+
+
+SPEC = register(
+    Simulator(
+        name="traffic",
+        label="Traffic",
+        description="Peak-hour car traffic: user-equilibrium assignment of trips from the "
+        "buildings",
+        params_class=TrafficParams,
+        params=same_names("algorithm", "gap", "max_iter", "peak_hour_factor"),
+        run=run_traffic,
+        kpis=(
+            Kpi("vehicle_hours", "Vehicle hours travelled", "h"),
+            Kpi("vehicle_km", "Vehicle kilometres travelled", "km"),
+            Kpi("delay_vehicle_hours", "Vehicle hours of delay", "h"),
+            Kpi("relative_gap", "Relative gap reached", "1"),
+            Kpi("iterations", "Iterations", "1"),
+            Kpi("converged", "Converged", "1"),
+            Kpi("trips", "Car trips in the peak hour", "veh/h"),
+            Kpi("unassignable_trips", "Trips without a route", "veh/h"),
+            Kpi("unassignable_pairs", "Origin-destination pairs without a route", "1"),
+            Kpi("closed_links", "Closed road links", "1"),
+            Kpi("max_vc_ratio", "Highest volume/capacity ratio", "1"),
+        ),
+        results=("edges",),
+        engine_packages=("traffic", "common"),
+    )
+)
