@@ -20,6 +20,7 @@ from layers.api.pagination import PlainPagination
 from layers.models import City
 
 from . import capabilities, results, services
+from . import edits as edit_registry
 from .edits import validate_edits
 from .models import Run, RunRaster, RunSeries, Scenario
 
@@ -87,17 +88,19 @@ class RunRequestSerializer(serializers.Serializer):
 
 
 def _edits_geojson(scenario: Scenario) -> dict:
+    """The edits as features: the edit type's geometry, its other fields and a label."""
     features = []
     for index, edit in enumerate(scenario.edits):
-        geometry = edit.get("line") or edit.get("footprint") or edit.get("polygon")
-        geometry = geometry or edit.get("point") or edit.get("zone")
-        properties = {
-            k: v
-            for k, v in edit.items()
-            if k not in ("line", "footprint", "polygon", "point", "zone")
-        }
+        kind = edit_registry.edit_type(edit["type"])
+        geometry = kind.geometry(edit)
+        properties = {k: v for k, v in edit.items() if k not in kind.geometry_fields()}
+        label = kind.describe(scenario.city, edit)
         features.append(
-            {"type": "Feature", "geometry": geometry, "properties": {"index": index, **properties}}
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {"index": index, **properties, "label": label},
+            }
         )
     return {"type": "FeatureCollection", "features": features}
 
@@ -135,7 +138,22 @@ class ScenarioViewSet(viewsets.ModelViewSet):
         copy = services.clone(self.get_object(), request.user, request.data.get("name"))
         return Response(ScenarioSerializer(copy).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        methods=["POST"],
+        request={"application/json": edit_registry.union_schema()},
+        description="Append one edit (types: GET /api/edit-types/).",
+    )
+    @extend_schema(
+        methods=["PUT"],
+        request={
+            "application/json": {
+                "type": "array",
+                "items": edit_registry.union_schema(),
+                "maxItems": edit_registry.MAX_EDITS_PER_SCENARIO,
+            }
+        },
+        description="Replace the whole edit list atomically.",
+    )
     @action(detail=True, methods=["post", "put"])
     def edits(self, request, pk=None):
         scenario = self.get_object()
@@ -177,6 +195,25 @@ class ScenarioViewSet(viewsets.ModelViewSet):
         )
         data = {**RunSerializer(run).data, "reused": reused}
         return Response(data, status=status.HTTP_200_OK if reused else status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    responses={200: dict},
+    description="The registered edit types: each one's JSON Schema with physical bounds and "
+    "units (the same schemas as the discriminated union of the edits endpoints).",
+)
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def edit_types(request):
+    return Response(
+        {
+            "edit_types": [
+                {"type": kind.type, "label": kind.label, "schema": kind.schema()}
+                for kind in edit_registry.all_edit_types()
+            ],
+            "max_edits_per_scenario": edit_registry.MAX_EDITS_PER_SCENARIO,
+        }
+    )
 
 
 @extend_schema(

@@ -24,13 +24,9 @@ from django.db import connection
 from pyproj import Transformer
 
 from layers.models import City
-from simulators.common.road_defaults import link_defaults
 from simulators.evacuation import Hazard
 
-#: floor height (m) used to turn an added building's height into floor area
-FLOOR_HEIGHT_M = 3.0
-#: residential floor area per resident (m2), as the twin's importer uses
-FLOOR_AREA_PER_RESIDENT_M2 = 40.0
+from .edits import edit_type
 
 
 @functools.cache
@@ -49,15 +45,9 @@ def local_geometry(city: City, geojson: dict) -> shapely.Geometry:
     return shapely.transform(geom, lambda xy: np.column_stack(to_local(city).transform(*xy.T)))
 
 
-def edits_of(edits: list[dict], *kinds: str) -> list[tuple[int, dict]]:
-    return [(i, e) for i, e in enumerate(edits) if e["type"] in kinds]
-
-
-def closed_edge_ids(edits: list[dict]) -> set[int]:
-    closed: set[int] = set()
-    for _, edit in edits_of(edits, "close_road"):
-        closed.update(edit.get("edge_ids") or edit.get("resolved_edge_ids") or [])
-    return closed
+def _types(edits: list[dict]):
+    """``(index, edit, its EditType class)`` for every edit, in order."""
+    return [(i, e, edit_type(e["type"])) for i, e in enumerate(edits)]
 
 
 def road_graph(city: City, edits: list[dict]) -> nx.MultiDiGraph:
@@ -98,53 +88,12 @@ def base_road_graph(city: City) -> nx.MultiDiGraph:
 
 
 def apply_road_edits(G: nx.MultiDiGraph, city: City, edits: list[dict]) -> nx.MultiDiGraph:
-    """``G`` (modified in place and returned) with the scenario's road edits."""
-    by_id = {data["edge_id"]: (u, v, k) for u, v, k, data in G.edges(keys=True, data=True)}
+    """``G`` (modified in place and returned) with the scenario's road edits, in edit order.
 
-    for _, edit in edits_of(edits, "change_road"):
-        for eid in edit["edge_ids"]:
-            data = G.edges[by_id[eid]]
-            if "lanes" in edit and "capacity_veh_h" not in edit:
-                # capacity is per lane in the defaults table, so it follows the lane count
-                data["capacity"] = data["capacity"] * edit["lanes"] / max(data["lanes"], 1)
-            if "lanes" in edit:
-                data["lanes"] = edit["lanes"]
-            if "capacity_veh_h" in edit:
-                data["capacity"] = edit["capacity_veh_h"]
-            if "speed_kph" in edit:
-                data["speed_kph"] = edit["speed_kph"]
-
-    forward = to_local(city)
-    for index, edit in edits_of(edits, "add_road"):
-        line = shapely.from_geojson(json.dumps(edit["line"]))
-        lonlat = np.asarray(line.coords)[:, :2]
-        x, y = forward.transform(lonlat[:, 0], lonlat[:, 1])
-        length_m = float(shapely.LineString(np.column_stack([x, y])).length)
-        ends = []
-        for end, pos in (("start", 0), ("end", -1)):
-            node = edit.get(f"{end}_node_id")
-            if node is None or node not in G:
-                node = f"add-{index}-{end}"
-                G.add_node(node, x=x[pos], y=y[pos], lon=lonlat[pos, 0], lat=lonlat[pos, 1])
-            ends.append(node)
-        # the twin stores lanes per direction, so the lanes value is not split (oneway=True)
-        _, _, capacity = link_defaults(
-            "unclassified", edit["speed_kph"], edit["lanes"], oneway=True
-        )
-        common = dict(
-            edge_id=None, highway="added", lanes=edit["lanes"], speed_kph=edit["speed_kph"],
-            capacity=capacity, oneway=edit["oneway"],
-            length=length_m, closed=False,
-        )  # fmt: skip
-        G.add_edge(ends[0], ends[1], key=f"add-{index}-f", geometry_wkb=line.wkb, **common)
-        if not edit["oneway"]:
-            G.add_edge(
-                ends[1], ends[0], key=f"add-{index}-b", geometry_wkb=line.reverse().wkb, **common
-            )
-
-    for eid in closed_edge_ids(edits):
-        if eid in by_id:
-            G.edges[by_id[eid]]["closed"] = True
+    Each edit type applies itself with the engines' rules (:mod:`simulators.common.road_edits`).
+    """
+    for index, edit, kind in _types(edits):
+        kind.apply_to_roads(G, city, index, edit)
     return G
 
 
@@ -177,33 +126,8 @@ def buildings_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
     )
     frame["building_id"] = frame["id"]
     frame["added"] = False
-    removed: set[int] = set()
-    for _, edit in edits_of(edits, "remove_building"):
-        removed.update(edit["building_ids"])
-    for _, edit in edits_of(edits, "heighten_building"):
-        frame.loc[frame["id"].isin(edit["building_ids"]), "height_m"] = edit["height_m"]
-    frame = frame[~frame["id"].isin(removed)]
-    added = []
-    for index, edit in edits_of(edits, "add_building"):
-        wgs = shapely.from_geojson(json.dumps(edit["footprint"]))
-        local = local_geometry(city, edit["footprint"])
-        floors = max(1.0, round(edit["height_m"] / FLOOR_HEIGHT_M))
-        floor_area = local.area * floors
-        residents = edit.get("residents")
-        if residents is None:
-            residents = (
-                floor_area / FLOOR_AREA_PER_RESIDENT_M2 if edit["use"] == "residential" else 0
-            )
-        added.append(
-            {
-                "id": f"add-{index}", "building_id": None, "height_m": edit["height_m"],
-                "floor_area_m2": floor_area, "use": edit["use"], "residents": residents,
-                "workers": 0.0, "wkb": shapely.to_wkb(local), "wgs": shapely.to_wkb(wgs),
-                "added": True,
-            }
-        )  # fmt: skip
-    if added:
-        frame = pd.concat([frame, pd.DataFrame(added)], ignore_index=True)
+    for index, edit, kind in _types(edits):
+        frame = kind.apply_to_buildings(frame, city, index, edit)
     frame = frame.reset_index(drop=True)
     geometry = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")])
     wgs84 = shapely.from_wkb([bytes(b) for b in frame.pop("wgs")])
@@ -226,16 +150,9 @@ def shelters_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
             {"id": f"facility-{i}", "name": n or f"shelter {i}", "capacity": c, "wkb": bytes(w)}
             for i, n, c, w in cursor.fetchall()
         ]
-    for index, edit in edits_of(edits, "add_shelter"):
-        point = local_geometry(city, edit["point"])
-        rows.append(
-            {
-                "id": f"add-{index}",
-                "name": edit["name"],
-                "capacity": edit["capacity"],
-                "wkb": shapely.to_wkb(point),
-            }
-        )
+    for index, edit, kind in _types(edits):
+        for shelter in kind.shelters(city, index, edit):
+            rows.append({**shelter, "wkb": shapely.to_wkb(shelter["geometry"])})
     frame = pd.DataFrame(rows, columns=["id", "name", "capacity", "wkb"])
     geometry = shapely.from_wkb(list(frame.pop("wkb")))
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=epsg)
@@ -243,31 +160,17 @@ def shelters_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
 
 def hazards(city: City, edits: list[dict]) -> list[Hazard]:
     """Hazard zones of the scenario (local CRS, start in seconds)."""
-    return [
-        Hazard(
-            geometry=local_geometry(city, edit["polygon"]),
-            start_s=60.0 * edit["start_min"],
-            name=edit["name"],
-        )
-        for _, edit in edits_of(edits, "hazard_zone")
-    ]
+    return [h for index, edit, kind in _types(edits) for h in kind.hazards(city, index, edit)]
 
 
 def departure_params(edits: list[dict]) -> dict:
-    """EvacuationParams overrides from the last departure-profile edit."""
-    profiles = edits_of(edits, "departure_profile")
-    if not profiles:
-        return {}
-    edit = profiles[-1][1]
-    out = {"mobilisation": edit["distribution"], "mobilisation_scale_min": edit["scale_min"]}
-    if edit["distribution"] == "weibull":
-        out["weibull_shape"] = edit["shape"]
+    """EvacuationParams overrides of the scenario's edits (a later edit wins)."""
+    out: dict = {}
+    for _, edit, kind in _types(edits):
+        out.update(kind.evacuation_overrides(edit))
     return out
 
 
 def demand_zone_polygons(city: City, edits: list[dict]) -> list[tuple[float, shapely.Geometry]]:
     """``(factor, local polygon or None)`` of every demand change, in edit order."""
-    return [
-        (edit["factor"], local_geometry(city, edit["zone"]) if "zone" in edit else None)
-        for _, edit in edits_of(edits, "demand_change")
-    ]
+    return [pair for _, edit, kind in _types(edits) for pair in kind.demand_scaling(city, edit)]

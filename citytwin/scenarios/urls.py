@@ -13,6 +13,7 @@ router.register("runs", api.RunViewSet, basename="run")
 api_urlpatterns = [
     path("cities/<int:pk>/baseline/", api.city_baseline, name="city-baseline"),
     path("simulators/", api.simulators, name="simulators"),
+    path("edit-types/", api.edit_types, name="edit-types"),
     path("", include(router.urls)),
 ]
 

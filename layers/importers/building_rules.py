@@ -13,14 +13,8 @@ Height (metres), in order of preference
 
 Floor area = footprint area x levels (levels from the tag, else round(height / 3 m), >= 1).
 
-Residents and workers (documented rates)
-----------------------------------------
-- Residents: residential floor area / ``FLOOR_AREA_PER_RESIDENT_M2`` = 40 m2 per person.
-  Statistics Finland reports about 40 m2 of dwelling floor area per person (2022); the
-  gross-to-net factor is folded into that rounded figure.
-- Workers: non-residential floor area / rate by use: commercial (offices, shops) 30 m2 per
-  worker, public 40 m2, industrial 60 m2 (usual planning ranges: 15-30 m2 gross per office
-  workplace, 50-100 m2 per industrial workplace).
+Residents and workers: :mod:`simulators.common.occupancy` (the one source of the rates, shared
+with scenario edits and the traffic demand model).
 """
 
 from __future__ import annotations
@@ -28,10 +22,9 @@ from __future__ import annotations
 import math
 import re
 
-STOREY_HEIGHT_M = 3.0
+from simulators.common.occupancy import STOREY_HEIGHT_M
+
 ROOF_ALLOWANCE_M = 1.0
-FLOOR_AREA_PER_RESIDENT_M2 = 40.0
-FLOOR_AREA_PER_WORKER_M2 = {"commercial": 30.0, "public": 40.0, "industrial": 60.0, "other": 0.0}
 MIN_HEIGHT_M, MAX_HEIGHT_M = 0.5, 1000.0
 
 TYPE_DEFAULT_HEIGHT_M: dict[str, float] = {
@@ -248,17 +241,3 @@ def derive_height(
         return levels * STOREY_HEIGHT_M + ROOF_ALLOWANCE_M + roof, "osm_levels", levels, problems
     btype = (building_type or "").strip().lower()
     return TYPE_DEFAULT_HEIGHT_M.get(btype, DEFAULT_HEIGHT_M), "type_default", None, problems
-
-
-def floor_area_m2(footprint_area_m2: float, height_m: float, levels: float | None) -> float:
-    """Gross floor area: footprint x storeys (storeys from the tag or height / 3 m)."""
-    storeys = levels if levels is not None else max(1.0, round(height_m / STOREY_HEIGHT_M))
-    return footprint_area_m2 * max(1.0, storeys)
-
-
-def residents_and_workers(use: str, floor_area: float) -> tuple[float, float]:
-    """Estimated residents and workers of a building from its use and floor area (m2)."""
-    if use == "residential":
-        return floor_area / FLOOR_AREA_PER_RESIDENT_M2, 0.0
-    rate = FLOOR_AREA_PER_WORKER_M2.get(use, 0.0)
-    return 0.0, (floor_area / rate if rate else 0.0)

@@ -39,12 +39,13 @@ from rasterio.shutil import copy as rio_copy
 from rasterio.warp import transform_bounds
 
 from jobs.progress import ProgressCallback, null_progress
+from simulators.common.occupancy import floor_area_m2, residents_and_workers
 from simulators.common.road_defaults import highway_class, link_defaults
 
 from ..geo import to_geos
 from ..models import City, Feature, Layer, RasterLayer, UtilityLink, UtilityNode
 from . import ImportRejected
-from .building_rules import building_use, floor_area_m2, residents_and_workers
+from .building_rules import building_use
 from .citydata import write_buildings, write_road_network
 from .osm import import_osm
 

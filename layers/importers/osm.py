@@ -22,12 +22,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.progress import ProgressCallback, null_progress
+from simulators.common.occupancy import floor_area_m2, residents_and_workers
 from simulators.common.road_defaults import parse_number
 
 from ..geo import sha256_file, to_geos, utm_epsg
 from ..models import AreaFeature, City, Facility, UtilityLink, UtilityNode
 from . import ImportRejected
-from .building_rules import building_use, derive_height, floor_area_m2, residents_and_workers
+from .building_rules import building_use, derive_height
 from .citydata import edges_frame_from_graph, write_buildings, write_road_network
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,11 @@ from affine import Affine
 from rasterio import features
 from rasterio.warp import Resampling, reproject
 
+from simulators.common.occupancy import STOREY_HEIGHT_M
 from simulators.common.road_defaults import parse_number
 
 Progress = Callable[[float, str], None] | None
 
-#: Storey height (m) used when OSM gives only ``building:levels`` (common planning value).
-STOREY_HEIGHT_M = 3.0
 #: Height (m) for buildings with neither height nor levels (two storeys + roof).
 DEFAULT_BUILDING_HEIGHT_M = 7.0
 

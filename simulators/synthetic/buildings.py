@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulators.common.occupancy import FLOOR_AREA_PER_RESIDENT_M2, STOREY_HEIGHT_M
+from simulators.common.occupancy import FLOOR_AREA_PER_WORKER_M2 as _WORKER_RATES
 from simulators.synthetic.roads import RoadGrid
 
 #: building uses, indexed by the integer codes below
@@ -47,12 +49,9 @@ HEIGHT_LOG_SD: np.ndarray = np.array([0.30, 0.35, 0.25, 0.25])
 HEIGHT_MIN_M: np.ndarray = np.array([3.0, 3.5, 4.0, 4.0])
 HEIGHT_MAX_M: np.ndarray = np.array([60.0, 100.0, 20.0, 40.0])
 
-#: storey height used to turn height into levels (floor-to-floor, m)
-STOREY_HEIGHT_M: float = 3.0
-#: residential floor area per resident (Finland: about 40 m2 per person)
-FLOOR_AREA_PER_RESIDENT_M2: float = 40.0
-#: non-residential floor area per worker (m2)
-FLOOR_AREA_PER_WORKER_M2: float = 30.0
+#: non-residential floor area per worker (m2): the synthetic city's uses are mixed, so one
+#: rate for all of them, the twin's office rate (simulators.common.occupancy)
+FLOOR_AREA_PER_WORKER_M2: float = _WORKER_RATES["commercial"]
 
 
 @dataclass(frozen=True)

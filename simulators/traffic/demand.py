@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 import networkx as nx
 import numpy as np
 
+from simulators.common.occupancy import FLOOR_AREA_PER_RESIDENT_M2, FLOOR_AREA_PER_WORKER_M2
+
 from .network import Demand
 from .osm import node_index
 from .paths import shortest_path_tree
@@ -50,11 +52,9 @@ class DemandParameters:
       design-hour "K factor" (HCM 2010, ch. 3: 0.09-0.10 in urban areas).
     - ``peak_hour_factor`` 0.92: HCM 2010 default PHF for urban streets; the
       hourly demand is divided by it to get the peak 15-min flow rate.
-    - ``floor_area_per_resident_m2`` 40: Statistics Finland, dwelling floor area
-      per person ≈ 40 m² (2020).
-    - ``floor_area_per_worker_m2``: office ≈ 25-30 m²/employee (commercial), 80
-      (industrial), 40 (public), from typical employment-density tables
-      (e.g. Homes & Communities Agency *Employment Density Guide* 2015).
+    - ``floor_area_per_resident_m2``, ``floor_area_per_worker_m2``: the twin's own rates
+      (:mod:`simulators.common.occupancy`, with their sources), so that a building has the
+      same residents and workers here as in the importer and the evacuation.
     - ``visitor_trips_per_100m2_day``: daily person-trip attraction by visitors
       per 100 m² of floor area; orders of magnitude from ITE *Trip Generation*
       (retail ≈ 40 vehicle trips/100 m²/day in US suburbs; scaled down to
@@ -70,14 +70,9 @@ class DemandParameters:
     car_occupancy: float = 1.3
     peak_hour_share: float = 0.10
     peak_hour_factor: float = 0.92
-    floor_area_per_resident_m2: float = 40.0
+    floor_area_per_resident_m2: float = FLOOR_AREA_PER_RESIDENT_M2
     floor_area_per_worker_m2: dict[str, float] = field(
-        default_factory=lambda: {
-            "commercial": 30.0,
-            "industrial": 80.0,
-            "public": 40.0,
-            "other": 100.0,
-        }
+        default_factory=lambda: dict(FLOOR_AREA_PER_WORKER_M2)
     )
     visitor_trips_per_100m2_day: dict[str, float] = field(
         default_factory=lambda: {

@@ -1,6 +1,7 @@
 """Scenario edits as pure functions: each returns a new Network or Demand.
 
-The baseline objects are never modified, so a planner can compare
+The rules are those of the twin's road edits on a graph (:mod:`simulators.common.road_edits`):
+a lane change keeps the capacity per lane. The baseline objects are never modified, so a planner can compare
 ``assign(baseline)`` with ``assign(close_links(baseline, [...]))`` directly.
 Link indices are positions in the network's link arrays (for OSM graphs, the
 position of the edge in ``edge_keys``); an added link goes to the end, so the
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+
+from simulators.common.road_edits import capacity_for_lanes
 
 from .network import Demand, Network
 
@@ -71,9 +74,8 @@ def set_lanes(network: Network, links: Iterable[int], lanes: float) -> Network:
     idx = _links(network, links)
     if lanes <= 0:
         raise ValueError("lanes must be positive (close the link instead)")
-    per_lane = network.capacity[idx] / np.maximum(network.lanes[idx], 1e-9)
     capacity = network.capacity.copy()
-    capacity[idx] = per_lane * lanes
+    capacity[idx] = capacity_for_lanes(network.capacity[idx], network.lanes[idx], lanes)
     new_lanes = network.lanes.copy()
     new_lanes[idx] = lanes
     return network.copy_with(capacity=capacity, lanes=new_lanes)

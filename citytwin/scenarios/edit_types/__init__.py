@@ -1,0 +1,1 @@
+"""Scenario edit types, one class each, registered in :mod:`citytwin.scenarios.edits`."""
