@@ -277,16 +277,62 @@ def import_osm(
         the file is missing, empty or not a readable PBF, or the city exists and ``replace``
         is False. Nothing is written then.
     """
-    from pyrosm import OSM
-
     started = time.perf_counter()
     path = Path(path)
+    _check_source(path, city_name, replace)
+    data = _read_pbf(path, progress)
+    epsg = _local_epsg(data["buildings"], data["nodes"])
+    local_crs = f"EPSG:{epsg}"
+    progress(0.45, "deriving building heights and uses")
+    buildings, building_report = prepare_buildings(data["buildings"], local_crs)
+    _report_incomplete_buildings(path, data["buildings"], building_report)
+    graph = data["graph"]
+    nodes, edges = edges_frame_from_graph(graph, local_crs) if graph is not None else (None, None)
+    boundary = _boundary(buildings, nodes)
+    progress(0.55, "writing to the database")
+    report: dict = {"source_file": str(path), "local_crs": local_crs, "buildings": building_report}
+    with transaction.atomic():
+        City.objects.filter(name=city_name).delete()
+        city = City.objects.create(
+            name=city_name,
+            boundary=to_geos(boundary) if boundary is not None else None,
+            local_epsg=epsg,
+            source_file=path.name,
+            source_sha256=sha256_file(path),
+            osm_timestamp=_max_timestamp(data["buildings"], data["edges"], data["nodes"]),
+        )
+        write_buildings(city.id, buildings)
+        progress(0.7, "writing road network")
+        report["road_network"] = _write_roads(city, nodes, edges)
+        progress(0.8, "writing utilities")
+        report["utilities"] = _write_utilities(city, data["utilities"], local_crs)
+        progress(0.88, "writing facilities")
+        report["facilities"] = _write_facilities(city, data["facilities"])
+        progress(0.94, "writing areas")
+        report["areas"] = _write_areas(city, data["areas"])
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        city.imported_at = timezone.now()
+        city.import_report = report
+        city.save(update_fields=["imported_at", "import_report"])
+    report["city_id"] = city.id
+    progress(1.0, "done")
+    return report
+
+
+def _check_source(path: Path, city_name: str, replace: bool) -> None:
+    """Refuse a missing or empty file, or an existing city without ``replace``."""
     if not path.is_file():
         raise ImportRejected("path", f"no such file: {path}")
     if path.stat().st_size == 0:
         raise ImportRejected("path", "the file is empty")
     if City.objects.filter(name=city_name).exists() and not replace:
         raise ImportRejected("city", f"city {city_name!r} exists; pass replace to re-import it")
+
+
+def _read_pbf(path: Path, progress: ProgressCallback) -> dict:
+    """Everything the twin takes from the PBF, as pyrosm frames (lon/lat) and a road graph."""
+    from pyrosm import OSM
+
     progress(0.02, "reading OSM file")
     try:
         osm = OSM(str(path))
@@ -297,43 +343,49 @@ def import_osm(
         ) from exc
     progress(0.2, "reading road network")
     network = osm.get_network(network_type="driving", nodes=True)
-    graph = None
+    graph = nodes_raw = edges_raw = None
     if network is not None and network[1] is not None and len(network[1]):
         nodes_raw, edges_raw = network
         graph = osm.to_graph(
             nodes_raw, edges_raw, graph_type="networkx", retain_all=True, osmnx_compatible=True
         )
-    else:
-        nodes_raw = edges_raw = None
     progress(0.35, "reading utilities, facilities, areas")
-    utilities = osm.get_data_by_custom_criteria(
-        custom_filter=UTILITY_FILTER,
-        filter_type="keep",
-        keep_nodes=True,
-        keep_ways=True,
-        keep_relations=True,
-    )
-    facilities = osm.get_pois(custom_filter=FACILITY_FILTER)
-    areas = osm.get_data_by_custom_criteria(
-        custom_filter=AREA_FILTER,
-        filter_type="keep",
-        keep_nodes=False,
-        keep_ways=True,
-        keep_relations=True,
-    )
+    return {
+        "buildings": raw_buildings,
+        "nodes": nodes_raw,
+        "edges": edges_raw,
+        "graph": graph,
+        "utilities": osm.get_data_by_custom_criteria(
+            custom_filter=UTILITY_FILTER,
+            filter_type="keep",
+            keep_nodes=True,
+            keep_ways=True,
+            keep_relations=True,
+        ),
+        "facilities": osm.get_pois(custom_filter=FACILITY_FILTER),
+        "areas": osm.get_data_by_custom_criteria(
+            custom_filter=AREA_FILTER,
+            filter_type="keep",
+            keep_nodes=False,
+            keep_ways=True,
+            keep_relations=True,
+        ),
+    }
 
-    # local metric CRS from the centroid of everything read
+
+def _local_epsg(raw_buildings, nodes_raw) -> int:
+    """UTM zone (EPSG) at the centre of everything read; refuses a file with neither."""
     extents = [f.total_bounds for f in (raw_buildings, nodes_raw) if f is not None and len(f)]
     if not extents:
         raise ImportRejected("path", "the file has neither buildings nor roads")
     bounds = np.array(extents)
     lon = (bounds[:, 0].min() + bounds[:, 2].max()) / 2
     lat = (bounds[:, 1].min() + bounds[:, 3].max()) / 2
-    epsg = utm_epsg(lon, lat)
-    local_crs = f"EPSG:{epsg}"
+    return utm_epsg(lon, lat)
 
-    progress(0.45, "deriving building heights and uses")
-    buildings, building_report = prepare_buildings(raw_buildings, local_crs)
+
+def _report_incomplete_buildings(path: Path, raw_buildings, building_report: dict) -> None:
+    """Add the buildings of the file that pyrosm could not build to the report (in place)."""
     built = (
         set()
         if raw_buildings is None
@@ -348,51 +400,27 @@ def import_osm(
             }
         )
     building_report["read"] = building_report["imported"] + len(building_report["rejected"])
-    nodes, edges = edges_frame_from_graph(graph, local_crs) if graph is not None else (None, None)
 
+
+def _boundary(buildings, nodes) -> shapely.MultiPolygon | None:
+    """Convex hull (lon/lat) of the building centroids and road nodes, or None."""
     hull_parts = []
     if len(buildings):
         hull_parts.append(shapely.multipoints(shapely.centroid(buildings.geometry.to_numpy())))
     if nodes is not None and len(nodes):
         hull_parts.append(shapely.multipoints(nodes.geometry.to_numpy()))
     boundary = shapely.convex_hull(shapely.union_all(hull_parts))
-    boundary = shapely.MultiPolygon([boundary]) if boundary.geom_type == "Polygon" else None
+    return shapely.MultiPolygon([boundary]) if boundary.geom_type == "Polygon" else None
 
-    progress(0.55, "writing to the database")
-    report: dict = {"source_file": str(path), "local_crs": local_crs, "buildings": building_report}
-    with transaction.atomic():
-        City.objects.filter(name=city_name).delete()
-        city = City.objects.create(
-            name=city_name,
-            boundary=to_geos(boundary) if boundary is not None else None,
-            local_epsg=epsg,
-            source_file=path.name,
-            source_sha256=sha256_file(path),
-            osm_timestamp=_max_timestamp(raw_buildings, edges_raw, nodes_raw),
-        )
-        write_buildings(city.id, buildings)
-        progress(0.7, "writing road network")
-        if nodes is not None:
-            report["road_network"] = {
-                **write_road_network(city.id, nodes, edges),
-                "speed_from_osm": int((edges["speed_source"] == "osm").sum()),
-                "lanes_from_osm": int((edges["lanes_source"] == "osm").sum()),
-            }
-        else:
-            report["road_network"] = {"nodes": 0, "edges": 0, "largest_scc_nodes": 0}
-        progress(0.8, "writing utilities")
-        report["utilities"] = _write_utilities(city, utilities, local_crs)
-        progress(0.88, "writing facilities")
-        report["facilities"] = _write_facilities(city, facilities)
-        progress(0.94, "writing areas")
-        report["areas"] = _write_areas(city, areas)
-        report["seconds"] = round(time.perf_counter() - started, 3)
-        city.imported_at = timezone.now()
-        city.import_report = report
-        city.save(update_fields=["imported_at", "import_report"])
-    report["city_id"] = city.id
-    progress(1.0, "done")
-    return report
+
+def _write_roads(city: City, nodes, edges) -> dict:
+    if nodes is None:
+        return {"nodes": 0, "edges": 0, "largest_scc_nodes": 0}
+    return {
+        **write_road_network(city.id, nodes, edges),
+        "speed_from_osm": int((edges["speed_source"] == "osm").sum()),
+        "lanes_from_osm": int((edges["lanes_source"] == "osm").sum()),
+    }
 
 
 def _write_utilities(city: City, frame: gpd.GeoDataFrame | None, local_crs: str) -> dict:

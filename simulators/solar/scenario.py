@@ -77,102 +77,31 @@ def proposed_building_impact(
     crs = buildings.crs
     reach = halo_for(proposal_height_m, reach_elevation_deg)
     zone = proposal_geom.buffer(reach)
-    heights = building_heights(buildings, height_field)
-    existing = buildings.copy()
-    existing["height_m"] = heights
-    affected = existing[existing.intersects(zone) & ~existing.intersects(proposal_geom)].copy()
-    halo = halo_for(
-        max(heights.max() if len(heights) else 0.0, proposal_height_m), reach_elevation_deg
+    existing, affected = _existing_and_affected(buildings, proposal_geom, zone, height_field)
+    before, after, transform, footprint = _surface_models(
+        existing, proposal_geom, proposal_height_m, zone, resolution_m, reach_elevation_deg
     )
-    bounds = tuple(zone.bounds)
-    near = existing.cx[bounds[0] - halo : bounds[2] + halo, bounds[1] - halo : bounds[3] + halo]
-    before, transform, _ = dsm_from_buildings(
-        near, resolution_m, halo, height_field="height_m", bounds=bounds
-    )
-    after = before.copy()
-    footprint = _cells(proposal_geom, transform, before.shape)
-    after[footprint] = np.maximum(after[footprint], proposal_height_m)
     if progress:
         progress(0.05, "surface models")
-
-    lon, _lat = raster_lonlat(transform, crs, before.shape)
-    noon_utc = pd.Timestamp(date, tz="UTC") + pd.Timedelta(hours=12.0 - lon / 15.0)
-    start, end = noon_utc - pd.Timedelta("12h"), noon_utc + pd.Timedelta("12h")
-    hours = {}
-    for k, (name, z) in enumerate((("before", before), ("after", after))):
-        hours[name] = irradiation(
-            z, transform, crs, start, end, step, "exact", n_sectors=8,
-            progress=(lambda f, s, k=k: progress(0.05 + 0.25 * (k + f), f"sun hours {s}"))
-            if progress else None,
-        ).sun_hours  # fmt: skip
-
-    labels = building_labels(affected, transform, before.shape)
-    rows = []
-    for i in range(len(affected)):
-        geom = affected.geometry.iloc[i]
-        roof = labels == i
-        ring = _cells(geom.buffer(ring_m).difference(geom), transform, before.shape) & (labels < 0)
-        ring &= ~footprint
-        rec = {
-            "id": affected[id_field].iloc[i] if id_field in affected.columns else affected.index[i]
-        }
-        for name in ("before", "after"):
-            rec[f"roof_sun_hours_{name}"] = (
-                float(hours[name][roof].mean()) if roof.any() else np.nan
-            )
-            rec[f"sunlit_fraction_{name}"] = _sunlit_fraction(hours[name], ring, min_sun_hours)
-            rec[f"passes_{name}"] = bool(rec[f"sunlit_fraction_{name}"] >= min_area_fraction)
-        rows.append(rec)
-    result_b = gpd.GeoDataFrame(rows, geometry=affected.geometry.to_numpy(), crs=crs)
-    if len(result_b):
-        result_b["roof_sun_hours_diff"] = (
-            result_b["roof_sun_hours_after"] - result_b["roof_sun_hours_before"]
-        )
-
+    hours = _day_sun_hours(before, after, transform, crs, date, step, progress)
+    result_b = _assess_buildings(
+        affected, hours, transform, footprint, ring_m, min_sun_hours, min_area_fraction, id_field
+    )
     result_o = None
     if open_spaces is not None and len(open_spaces):
-        spaces = open_spaces[open_spaces.intersects(zone)]
-        rows = []
-        for i in range(len(spaces)):
-            cells = _cells(spaces.geometry.iloc[i], transform, before.shape) & ~footprint
-            rec = {
-                "id": spaces[id_field].iloc[i] if id_field in spaces.columns else spaces.index[i]
-            }
-            for name in ("before", "after"):
-                rec[f"sun_hours_{name}"] = (
-                    float(hours[name][cells].mean()) if cells.any() else np.nan
-                )
-                rec[f"sunlit_fraction_{name}"] = _sunlit_fraction(hours[name], cells, min_sun_hours)
-                rec[f"passes_{name}"] = bool(rec[f"sunlit_fraction_{name}"] >= min_area_fraction)
-            rec["sun_hours_diff"] = rec["sun_hours_after"] - rec["sun_hours_before"]
-            rows.append(rec)
-        result_o = gpd.GeoDataFrame(rows, geometry=spaces.geometry.to_numpy(), crs=crs)
-
+        result_o = _assess_open_spaces(
+            open_spaces[open_spaces.intersects(zone)],
+            hours, transform, crs, footprint, min_sun_hours, min_area_fraction, id_field,
+        )  # fmt: skip
     if annual_pv and len(affected):
         year = pv_year or pd.Timestamp(date).year
-        for k, (name, z) in enumerate((("before", before), ("after", after))):
-            pv = roof_pv(
-                affected, "height_m", year, resolution_m, dsm=(z, transform, crs),
-                n_sectors=n_sectors, id_field=id_field,
-                progress=(lambda f, s, k=k: progress(0.3 + 0.35 * (k + f), f"PV {s}"))
-                if progress else None,
-            )  # fmt: skip
-            result_b[f"kwh_per_year_{name}"] = pv["kwh_per_year"].to_numpy()
-        result_b["kwh_per_year_diff"] = (
-            result_b["kwh_per_year_after"] - result_b["kwh_per_year_before"]
-        )
-
-    newly_failing = [
-        {"kind": "building", "id": r["id"]}
-        for _, r in result_b.iterrows()
-        if r["passes_before"] and not r["passes_after"]
-    ]
+        _add_annual_pv(
+            result_b, affected, (before, after), transform, crs, year, resolution_m,
+            n_sectors, id_field, progress,
+        )  # fmt: skip
+    newly_failing = _newly_failing(result_b, "building")
     if result_o is not None:
-        newly_failing += [
-            {"kind": "open_space", "id": r["id"]}
-            for _, r in result_o.iterrows()
-            if r["passes_before"] and not r["passes_after"]
-        ]
+        newly_failing += _newly_failing(result_o, "open_space")
     if progress:
         progress(1.0, "done")
     summary = {
@@ -192,3 +121,112 @@ def proposed_building_impact(
         "newly_failing": newly_failing,
         "summary": summary,
     }
+
+
+def _existing_and_affected(buildings, proposal_geom, zone, height_field):
+    """Buildings with their heights (m), and those within reach of the proposal (not under it)."""
+    existing = buildings.copy()
+    existing["height_m"] = building_heights(buildings, height_field)
+    affected = existing[existing.intersects(zone) & ~existing.intersects(proposal_geom)].copy()
+    return existing, affected
+
+
+def _surface_models(existing, proposal_geom, proposal_height_m, zone, resolution_m, reach_deg):
+    """DSMs (m) of the zone before and after the proposal, their transform, its footprint cells."""
+    heights = existing["height_m"]
+    halo = halo_for(max(heights.max() if len(heights) else 0.0, proposal_height_m), reach_deg)
+    bounds = tuple(zone.bounds)
+    near = existing.cx[bounds[0] - halo : bounds[2] + halo, bounds[1] - halo : bounds[3] + halo]
+    before, transform, _ = dsm_from_buildings(
+        near, resolution_m, halo, height_field="height_m", bounds=bounds
+    )
+    after = before.copy()
+    footprint = _cells(proposal_geom, transform, before.shape)
+    after[footprint] = np.maximum(after[footprint], proposal_height_m)
+    return before, after, transform, footprint
+
+
+def _day_sun_hours(before, after, transform, crs, date, step, progress) -> dict:
+    """Sun hours per cell over the 24 h centred on local solar noon, before and after."""
+    lon, _lat = raster_lonlat(transform, crs, before.shape)
+    noon_utc = pd.Timestamp(date, tz="UTC") + pd.Timedelta(hours=12.0 - lon / 15.0)
+    start, end = noon_utc - pd.Timedelta("12h"), noon_utc + pd.Timedelta("12h")
+    hours = {}
+    for k, (name, z) in enumerate((("before", before), ("after", after))):
+        hours[name] = irradiation(
+            z, transform, crs, start, end, step, "exact", n_sectors=8,
+            progress=(lambda f, s, k=k: progress(0.05 + 0.25 * (k + f), f"sun hours {s}"))
+            if progress else None,
+        ).sun_hours  # fmt: skip
+    return hours
+
+
+def _assess_buildings(
+    affected, hours, transform, footprint, ring_m, min_sun_hours, min_area_fraction, id_field
+) -> gpd.GeoDataFrame:
+    """Roof sun hours and the BRE 209 ground-ring check of each affected building."""
+    shape = footprint.shape
+    labels = building_labels(affected, transform, shape)
+    rows = []
+    for i in range(len(affected)):
+        geom = affected.geometry.iloc[i]
+        roof = labels == i
+        ring = _cells(geom.buffer(ring_m).difference(geom), transform, shape) & (labels < 0)
+        ring &= ~footprint
+        rec = {
+            "id": affected[id_field].iloc[i] if id_field in affected.columns else affected.index[i]
+        }
+        for name in ("before", "after"):
+            rec[f"roof_sun_hours_{name}"] = (
+                float(hours[name][roof].mean()) if roof.any() else np.nan
+            )
+            rec[f"sunlit_fraction_{name}"] = _sunlit_fraction(hours[name], ring, min_sun_hours)
+            rec[f"passes_{name}"] = bool(rec[f"sunlit_fraction_{name}"] >= min_area_fraction)
+        rows.append(rec)
+    result = gpd.GeoDataFrame(rows, geometry=affected.geometry.to_numpy(), crs=affected.crs)
+    if len(result):
+        result["roof_sun_hours_diff"] = (
+            result["roof_sun_hours_after"] - result["roof_sun_hours_before"]
+        )
+    return result
+
+
+def _assess_open_spaces(
+    spaces, hours, transform, crs, footprint, min_sun_hours, min_area_fraction, id_field
+) -> gpd.GeoDataFrame:
+    """Sun hours and the BRE 209 check of each open space within reach."""
+    rows = []
+    for i in range(len(spaces)):
+        cells = _cells(spaces.geometry.iloc[i], transform, footprint.shape) & ~footprint
+        rec = {"id": spaces[id_field].iloc[i] if id_field in spaces.columns else spaces.index[i]}
+        for name in ("before", "after"):
+            rec[f"sun_hours_{name}"] = float(hours[name][cells].mean()) if cells.any() else np.nan
+            rec[f"sunlit_fraction_{name}"] = _sunlit_fraction(hours[name], cells, min_sun_hours)
+            rec[f"passes_{name}"] = bool(rec[f"sunlit_fraction_{name}"] >= min_area_fraction)
+        rec["sun_hours_diff"] = rec["sun_hours_after"] - rec["sun_hours_before"]
+        rows.append(rec)
+    return gpd.GeoDataFrame(rows, geometry=spaces.geometry.to_numpy(), crs=crs)
+
+
+def _add_annual_pv(
+    result_b, affected, dsms, transform, crs, year, resolution_m, n_sectors, id_field, progress
+) -> None:
+    """Annual roof PV (kWh/year) of the affected buildings before and after, in place."""
+    for k, (name, z) in enumerate(zip(("before", "after"), dsms, strict=True)):
+        pv = roof_pv(
+            affected, "height_m", year, resolution_m, dsm=(z, transform, crs),
+            n_sectors=n_sectors, id_field=id_field,
+            progress=(lambda f, s, k=k: progress(0.3 + 0.35 * (k + f), f"PV {s}"))
+            if progress else None,
+        )  # fmt: skip
+        result_b[f"kwh_per_year_{name}"] = pv["kwh_per_year"].to_numpy()
+    result_b["kwh_per_year_diff"] = result_b["kwh_per_year_after"] - result_b["kwh_per_year_before"]
+
+
+def _newly_failing(result: gpd.GeoDataFrame, kind: str) -> list[dict]:
+    """Records that pass the BRE 209 check before and fail it after."""
+    return [
+        {"kind": kind, "id": r["id"]}
+        for _, r in result.iterrows()
+        if r["passes_before"] and not r["passes_after"]
+    ]

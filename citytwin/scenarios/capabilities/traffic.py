@@ -68,7 +68,7 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         "iterations": summary["iterations"],
         "converged": summary["converged"],
         "trips": summary["total_demand"],
-        "unassignable_trips": summary["unassignable_demand"],
+        "unassignable_trips": summary["unassigned_demand"],
         "unassignable_pairs": summary["unassignable_pairs"],
         "closed_links": len(closed),
         "max_vc_ratio": float(np.max(result.volume_capacity_ratio, initial=0.0)),
