@@ -126,6 +126,8 @@ SPECTACULAR_SETTINGS = {
     "imported layers, and the jobs that import them.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the edit schemas use JSON Schema's const, numeric exclusiveMinimum and type lists (3.1)
+    "OAS_VERSION": "3.1.0",
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:63790/0")
@@ -157,6 +159,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": CITYTWIN_REAP_INTERVAL_S},
     }
 }
+# the reaper goes to a queue of its own, served by a small worker next to the main one
+# (bin/citytwin), so it runs while the main worker is busy or dead
+CELERY_TASK_ROUTES = {"jobs.reap_lost_jobs": {"queue": "maintenance"}}
 
 LOGGING = {
     "version": 1,

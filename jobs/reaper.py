@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,6 +48,8 @@ def reap_lost_jobs(stale_s: float | None = None) -> int:
     for job in suspects:
         if job.celery_task_id and job.celery_task_id in active:
             continue
+        if not job.celery_task_id and _inline_alive(job, since=job.heartbeat_at or job.started_at):
+            continue
         kind = kind_of(job.kind)
         since = job.heartbeat_at or job.started_at
         message = (
@@ -60,3 +64,23 @@ def reap_lost_jobs(stale_s: float | None = None) -> int:
                 kind.finish(job)
             reaped += 1
     return reaped
+
+
+def _inline_alive(job: Job, since) -> bool:
+    """Whether a job run in-process (``run_scenario --inline``: no Celery task) may still live.
+
+    No worker can be asked about it: on this host its process is checked; on another host only
+    a silence ten times the staleness counts as lost (a compiled kernel can hold the
+    interpreter, and so the heartbeat thread, for a long time).
+    """
+    host, _, pid = (job.worker or "").rpartition("/")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    stale_s = settings.CITYTWIN_HEARTBEAT_STALE_S
+    return since is not None and since > timezone.now() - timedelta(seconds=10 * stale_s)

@@ -134,7 +134,14 @@ def run_job(job_id, work: Work, task=None) -> str:
     kind = kind_of(job.kind)
     task_id = getattr(getattr(task, "request", None), "id", None) or ""
     if not job.start(worker_name(task), task_id):
-        return job.status_in_db()
+        status = job.status_in_db()
+        if status in (Job.Status.CANCELLED, Job.Status.FAILED):
+            # cancelled or reaped while queued: nobody else removes what it left (its upload)
+            try:
+                kind.discard(job)
+            finally:
+                kind.finish(job)
+        return status
     heartbeat = Heartbeat(job)
     heartbeat.start()
     try:

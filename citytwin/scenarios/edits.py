@@ -403,11 +403,6 @@ def validate_edits(city: City, edits: Any, start_index: int = 0) -> list[dict]:
     return [validate_edit(city, start_index + i, edit) for i, edit in enumerate(edits)]
 
 
-def describe(city: City, edit: dict) -> str:
-    """A label in words for a stored edit."""
-    return _REGISTRY[edit["type"]].describe(city, edit)
-
-
 #: the edit-type modules, in the order of the API and the web map's tools
 MODULES = ("roads", "buildings", "evacuation", "demand")
 for _module in MODULES:

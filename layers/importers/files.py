@@ -699,10 +699,10 @@ def import_raster(
                 **meta,
             )
             transaction.on_commit(lambda: partial.replace(dest))
+        progress(1.0, "done")  # a cancel noticed here still removes the partial file
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    progress(1.0, "done")
     return {
         "file": path.name,
         "target": "raster",

@@ -130,7 +130,7 @@ def check_value(name: str, value: Any, spec: Mapping[str, Any], scale: float = 1
             isinstance(value, (list, tuple))
             and len(value) == 4
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            and all(math.isfinite(v) for v in value)
+            and all(_finite(v) for v in value)
             and value[0] < value[2]
             and value[1] < value[3]
         ):
@@ -139,6 +139,14 @@ def check_value(name: str, value: Any, spec: Mapping[str, Any], scale: float = 1
             -90 <= value[1] <= 90 and -90 <= value[3] <= 90
         ):
             raise ParamError(name, "must be lon/lat degrees (EPSG:4326)")
+
+
+def _finite(value: float) -> bool:
+    # a JSON integer beyond a float's range is not a coordinate either (OverflowError)
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _num(x: float) -> str:

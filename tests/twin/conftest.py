@@ -56,6 +56,7 @@ def start_worker(name: str = "test") -> subprocess.Popen:
             [
                 sys.executable, "-m", "celery", "-A", "citytwin", "worker",
                 "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO",
+                "-Q", "celery,maintenance",
                 "--hostname", hostname, "--without-gossip", "--without-mingle",
             ],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

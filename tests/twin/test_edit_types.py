@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from citytwin.scenarios import inputs
@@ -40,6 +41,8 @@ def test_edit_types_are_served_and_are_the_openapi_request_schema():
     assert len(post["schema"]["oneOf"]) == len(types)
     put = schema["paths"][edits_path]["put"]["requestBody"]["content"]["application/json"]
     assert put["schema"]["items"]["oneOf"] == post["schema"]["oneOf"]
+    # the whole document is valid OpenAPI (3.1: the edit schemas use const and type lists)
+    validate_schema(schema)
 
 
 @pytest.mark.django_db

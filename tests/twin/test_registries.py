@@ -3,6 +3,7 @@ on a simulator's name."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
@@ -24,10 +25,15 @@ def test_simulators_are_served_with_the_engines_ranges_units_and_defaults():
         schema = sim["parameters"]
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         assert schema["x-order"] == list(schema["properties"])
-        for prop in schema["properties"].values():
-            assert prop["title"] and "default" in prop
-            if prop["type"] in ("number", "integer"):
-                assert prop["x-unit"] and prop["minimum"] <= prop["default"] <= prop["maximum"]
+        props = schema["properties"].values()
+        assert all(p["title"] and "default" in p for p in props)
+        # every number, nullable ones included, carries a unit and a range around its default
+        numbers = [p for p in props if {"number", "integer"} & set(np.atleast_1d(p["type"]))]
+        assert numbers
+        for prop in numbers:
+            low, high, default = prop["minimum"], prop["maximum"], prop["default"]
+            assert prop["x-unit"] and low < high
+            assert default is None or low <= default <= high
         assert set(sim["results"]) <= {"edges", "buildings", "rasters", "series"}
         assert all(k["label"] and "unit" in k for k in sim["kpis"])
     gap = sims["traffic"]["parameters"]["properties"]["gap"]
@@ -78,6 +84,12 @@ def test_published_bounds_are_the_ones_a_run_is_checked_against(api):
     )
     assert response.json()["field"] == "params.algorithm"
     assert horizon["maximum"] == 2880
+    # a JSON integer beyond a float's range is a 400 naming the field, not an OverflowError
+    response = api.post(
+        url, {"simulator": "solar", "params": {"bbox": [10**400, 60, 25, 61]}}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "params.bbox"
 
 
 def test_engine_parameter_classes_validate_themselves():

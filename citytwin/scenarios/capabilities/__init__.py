@@ -15,7 +15,7 @@ import hashlib
 import importlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +81,10 @@ class Simulator:
     requires_edits: tuple[str, ...] = ()
     prepare: Callable[[dict], dict] | None = None
     preflight: Callable[[Any, dict], None] | None = None
-    default_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def parameters_schema(self) -> dict:
         """JSON Schema (draft 2020-12) of the run parameters, from the engine's class."""
-        return json_schema(self.params_class, self.params, self.default_overrides)
+        return json_schema(self.params_class, self.params)
 
     def defaults(self) -> dict:
         return {
@@ -122,7 +121,7 @@ class Simulator:
         present = {e["type"] for e in edits}
         for kind in self.requires_edits:
             if kind not in present:
-                raise ParamsRejected("", f"a {self.name} run needs a {kind} edit in the scenario")
+                raise ParamsRejected("", f"{self.label} runs need a {kind} edit in the scenario")
         return out
 
     def engine_params(self, params: dict, **extra) -> Any:
@@ -145,11 +144,19 @@ class Simulator:
         reused. Computed once per process (every process serving the code restarts when it
         changes).
         """
-        root = Path(__file__).resolve().parents[3] / "simulators"
+        repo = Path(__file__).resolve().parents[3]
+        scenarios = repo / "citytwin" / "scenarios"
+        sources = [
+            p for pkg in self.engine_packages for p in (repo / "simulators" / pkg).rglob("*.py")
+        ]
+        # the twin's side shapes a result too: how edits and the city become engine inputs,
+        # and this simulator's own runner
+        sources += [scenarios / "inputs.py", scenarios / "edits.py"]
+        sources += (scenarios / "edit_types").rglob("*.py")
+        sources += [scenarios / "capabilities" / f"{self.name}.py"]
         digest = hashlib.sha256()
-        for package in self.engine_packages:
-            for path in sorted((root / package).rglob("*.py")):
-                digest.update(path.read_bytes())
+        for path in sorted(sources):
+            digest.update(path.read_bytes())
         return f"0.1.0+{digest.hexdigest()[:12]}"
 
 
