@@ -6,7 +6,8 @@ in the city's local metric CRS (``City.local_epsg``, a UTM zone), which the engi
 - :func:`road_graph`: the OSMnx-style ``MultiDiGraph`` (node id = ``RoadNode.id``, edge key =
   ``RoadEdge.id``; added roads get string keys ``"add-<edit>-<dir>"`` and no ``edge_id``).
   Closed roads stay in the graph with ``closed=True``: traffic closes them in its network (so
-  they report zero flow), evacuation removes them.
+  they report zero flow), evacuation closes them for cars and walkers (and names them when
+  they leave evacuees with no route).
 - :func:`buildings_frame`, :func:`shelters_frame`, :func:`hazards`, :func:`departure_params`.
 """
 

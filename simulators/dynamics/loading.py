@@ -99,6 +99,9 @@ class LoadingParams:
     ----------
     dt_s : time step (s).
     horizon_s : simulated time (s); the run stops earlier when every vehicle is done.
+    max_horizon_s : when set, a run that still has vehicles on the way (or not yet departed)
+        at ``horizon_s`` goes on, the horizon doubling each time, up to this hard cap (s);
+        ``LoadingResult.capped`` says when the cap stopped it.
     reroute_interval_s : period of tree updates on current travel times (s); ``None`` or
         ``inf`` keeps the free-flow trees of the start (shortest path at departure on an empty
         network).
@@ -112,6 +115,7 @@ class LoadingParams:
 
     dt_s: float = 5.0
     horizon_s: float = 4 * 3600.0
+    max_horizon_s: float | None = None
     reroute_interval_s: float | None = 300.0
     sample_interval_s: float = 60.0
     detour_ratio: float = 0.2
@@ -142,6 +146,9 @@ class LoadingResult:
         free-flow traversal but could not leave).
     queue_duration_s : time with a queue on each link (s, from the samples).
     simulated_s : time simulated.
+    horizon_s : horizon reached (s): ``params.horizon_s``, or more when it was extended.
+    capped : vehicles were still on the way when the hard cap ``max_horizon_s`` (or, without
+        one, ``horizon_s``) stopped the run.
     occupancy_veh : vehicles on each link at each sample, ``(samples, links)`` int32, row ``k``
         at ``(k + 1) * sample_interval_s``; empty unless ``record_occupancy``.
     """
@@ -154,6 +161,8 @@ class LoadingResult:
     queue_duration_s: np.ndarray
     simulated_s: float
     occupancy_veh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
+    horizon_s: float = 0.0
+    capped: bool = False
 
     @property
     def not_arrived(self) -> np.ndarray:
@@ -544,61 +553,72 @@ def simulate(
     queue_time = np.zeros(n_links)
 
     n_steps = int(np.ceil(params.horizon_s / dt))
+    cap_steps = n_steps
+    if params.max_horizon_s is not None:
+        cap_steps = max(n_steps, int(np.ceil(params.max_horizon_s / dt)))
     sample_every = max(1, int(round(params.sample_interval_s / dt)))
     n_samples = n_steps // sample_every if params.record_occupancy else 0
     occupancy = np.zeros((n_samples, n_links if n_samples else 0), dtype=np.int32)
     reroute = params.reroute_interval_s
     reroute_steps = (
-        n_steps if reroute is None or not np.isfinite(reroute) else max(1, round(reroute / dt))
+        cap_steps if reroute is None or not np.isfinite(reroute) else max(1, round(reroute / dt))
     )
-    # chunk boundaries: re-routing times and capacity events
-    cuts = set(range(0, n_steps, reroute_steps))
-    for ev in events:
-        for t in (ev.start_s, ev.end_s):
-            if np.isfinite(t) and 0 <= t < n_steps * dt:
-                cuts.add(int(np.ceil(t / dt)))
-    cuts = sorted(cuts) + [n_steps]
+    event_times = [t for ev in events for t in (ev.start_s, ev.end_s) if np.isfinite(t)]
 
     step = 0
-    for i, chunk_start in enumerate(cuts[:-1]):
-        if step >= n_steps or state[1] + state[2] == n_veh:
+    fraction = 0.0
+    while True:
+        # chunk boundaries: re-routing times and capacity events
+        cuts = set(range(0, n_steps, reroute_steps)) | {step}
+        cuts.update(int(np.ceil(t / dt)) for t in event_times if 0 <= t < n_steps * dt)
+        cuts = sorted(cuts) + [n_steps]
+        for i, chunk_start in enumerate(cuts[:-1]):
+            if step >= n_steps or state[1] + state[2] == n_veh:
+                break
+            if chunk_start < step:
+                continue
+            # bring credits to this step with the old capacities, then apply events
+            elapsed = chunk_start - credit_step
+            out_credit = np.minimum(out_credit + link_cap * elapsed, top)
+            in_credit = np.minimum(in_credit + link_cap * elapsed, top)
+            credit_step[:] = chunk_start
+            t_now = chunk_start * dt
+            link_cap = base_cap.copy()
+            for ev in events:
+                if ev.start_s <= t_now < ev.end_s:
+                    link_cap[np.asarray(ev.links, dtype=np.int64)] *= ev.factor
+            top = np.where(link_cap > 0, np.maximum(1.0, link_cap) + _SLACK, 0.0)
+            out_credit = np.minimum(out_credit, top)
+            in_credit = np.minimum(in_credit, top)
+            # trees on current travel times (free-flow + queue delay); closed links are cut
+            if reroute is None or not np.isfinite(reroute):
+                cost = link_fft.copy()
+            else:
+                cost = link_fft + queue_now * dt / np.maximum(link_cap, 1e-9)
+            cost = np.where(link_cap > 0, cost, np.inf)
+            next_link, dist = trees(net, cost, target)
+            later = any(t >= cuts[i + 1] * dt for t in event_times)
+            step = _advance(
+                chunk_start, cuts[i + 1], dt, sample_every, link_to, link_fft,
+                link_cap, storage, link_head, link_tail, link_count, out_credit, in_credit,
+                credit_step, in_ptr, in_links, origin_head,
+                origin_tail, veh_next, veh_link, veh_group, veh_ready, veh_arrival, veh_size,
+                veh_status, veh_origin, order, depart_sorted, next_link, target, room, fallback,
+                int(destinations.overflow_group), state, queue_now, queue_max, queue_time,
+                node_turn, out_ptr, out_links, dist, link_fft, float(params.detour_ratio),
+                not later, occupancy,
+            )  # fmt: skip
+            if progress is not None:
+                fraction = max(fraction, min(1.0, step / n_steps))
+                progress(fraction, "network loading")
+        if state[1] + state[2] == n_veh or n_steps >= cap_steps:
             break
-        if chunk_start < step:
-            continue
-        # bring credits to this step with the old capacities, then apply events
-        elapsed = chunk_start - credit_step
-        out_credit = np.minimum(out_credit + link_cap * elapsed, top)
-        in_credit = np.minimum(in_credit + link_cap * elapsed, top)
-        credit_step[:] = chunk_start
-        t_now = chunk_start * dt
-        link_cap = base_cap.copy()
-        for ev in events:
-            if ev.start_s <= t_now < ev.end_s:
-                link_cap[np.asarray(ev.links, dtype=np.int64)] *= ev.factor
-        top = np.where(link_cap > 0, np.maximum(1.0, link_cap) + _SLACK, 0.0)
-        out_credit = np.minimum(out_credit, top)
-        in_credit = np.minimum(in_credit, top)
-        # trees on current travel times (free-flow + queue delay); closed links are cut
-        if reroute is None or not np.isfinite(reroute):
-            cost = link_fft.copy()
-        else:
-            cost = link_fft + queue_now * dt / np.maximum(link_cap, 1e-9)
-        cost = np.where(link_cap > 0, cost, np.inf)
-        next_link, dist = trees(net, cost, target)
-        later = any(t >= cuts[i + 1] * dt for ev in events for t in (ev.start_s, ev.end_s)
-                    if np.isfinite(t))  # fmt: skip
-        step = _advance(
-            chunk_start, cuts[i + 1], dt, sample_every, link_to, link_fft,
-            link_cap, storage, link_head, link_tail, link_count, out_credit, in_credit,
-            credit_step, in_ptr, in_links, origin_head,
-            origin_tail, veh_next, veh_link, veh_group, veh_ready, veh_arrival, veh_size,
-            veh_status, veh_origin, order, depart_sorted, next_link, target, room, fallback,
-            int(destinations.overflow_group), state, queue_now, queue_max, queue_time,
-            node_turn, out_ptr, out_links, dist, link_fft, float(params.detour_ratio), not later,
-            occupancy,
-        )  # fmt: skip
-        if progress is not None:
-            progress(min(1.0, step / n_steps), "network loading")
+        # vehicles still on the way: the horizon extends itself (doubling, up to the cap)
+        n_steps = min(2 * n_steps, cap_steps)
+        if params.record_occupancy:
+            grown = np.zeros((n_steps // sample_every, n_links), dtype=np.int32)
+            grown[: occupancy.shape[0]] = occupancy
+            occupancy = grown
     return LoadingResult(
         arrival_s=veh_arrival,
         status=veh_status,
@@ -608,4 +628,6 @@ def simulate(
         queue_duration_s=queue_time,
         simulated_s=step * dt,
         occupancy_veh=occupancy[: step // sample_every],
+        horizon_s=n_steps * dt,
+        capped=bool(state[1] + state[2] < n_veh),
     )

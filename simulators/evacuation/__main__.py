@@ -35,7 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--shelters", help="points with a 'capacity' property")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--dt", type=float, default=5.0, help="time step (s)")
-    run.add_argument("--horizon-h", type=float, default=4.0, help="simulated hours")
+    run.add_argument(
+        "--horizon-h",
+        type=float,
+        default=4.0,
+        help="first simulated hours (doubled while evacuees are on the way)",
+    )
+    run.add_argument("--max-horizon-h", type=float, default=48.0, help="hard cap (hours)")
+    run.add_argument("--no-lower-bound", action="store_true", help="skip the lower bound")
     run.add_argument("--mobilisation-min", type=float, default=15.0,
                      help="Rayleigh scale of departures (min); 0 = all leave at once")  # fmt: skip
     run.add_argument("--walk-share", type=float, default=0.0)
@@ -46,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     params = EvacuationParams(
         dt_s=args.dt,
         horizon_s=args.horizon_h * 3600.0,
+        max_horizon_s=args.max_horizon_h * 3600.0,
+        compute_lower_bound=not args.no_lower_bound,
         mobilisation="rayleigh" if args.mobilisation_min > 0 else "none",
         mobilisation_scale_min=args.mobilisation_min,
         walk_share=args.walk_share,
@@ -68,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = result.efficiency_ratio
     print(f"T100 / T*     {'n/a' if ratio is None else f'{ratio:.2f}'}")
     print(f"not arrived   {result.not_arrived:.0f} persons")
+    for code, info in result.unroutable_by_reason().items():
+        print(f"no route      {info['persons']:.0f} persons ({code}: {info['text']})")
+    if result.t100_reason:
+        print(f"T100 missing  {result.t100_reason}")
     print(f"runtime       {result.seconds:.1f} s")
     return 0
 

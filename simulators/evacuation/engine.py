@@ -31,11 +31,16 @@ from simulators.dynamics.loading import (
     LoadingParams,
     simulate,
 )
-from simulators.dynamics.network import LinkNetwork, from_graph, storage_from_geometry
+from simulators.dynamics.network import LinkNetwork, _is_true, from_graph, storage_from_geometry
 from simulators.dynamics.routing import trees
 from simulators.evacuation.demand import departure_delays_s, presence_shares, split_households
-from simulators.evacuation.lower_bound import LowerBound, network_lower_bound
+from simulators.evacuation.lower_bound import (
+    LowerBound,
+    expanded_lower_bound,
+    network_lower_bound,
+)
 from simulators.evacuation.params import EvacuationParams, Hazard
+from simulators.evacuation.reachability import REASONS, classify_starts
 
 Progress = Callable[[float, str], None] | None
 _NO_WALK = {"motorway", "motorway_link", "trunk", "trunk_link"}
@@ -49,17 +54,31 @@ class EvacuationResult:
     ----------
     curve : DataFrame ``time_s``, ``share_out`` (all evacuees) and one ``share_out_<zone>``
         column per zone.
-    t50_s, t90_s, t100_s : times when 50 / 90 / 100 % of evacuees (persons) are out; None
-        when not reached within the horizon.
+    t50_s, t90_s, t100_s : times when 50 / 90 / 100 % of the evacuees with a route (persons)
+        are out; None when not reached (``t100_reason`` says why).
     lower_bound_s : quickest-flow clearance bound ``T*`` (max over cars and walkers).
     lower_bound_t90_s : ``T90*`` of the car network (vehicles), None without cars.
     efficiency_ratio : ``t100_s / lower_bound_s``.
     evacuees : persons to evacuate; vehicles, walkers : agents.
-    not_arrived : persons not out at the horizon (or with no route), never dropped.
-    stranded : DataFrame of agents not arrived: ``mode``, ``status``, ``link`` (u, v, key),
-        ``persons``.
+    not_arrived : persons with a route not out when the simulation ended (hard cap of the
+        horizon, or a closure during the run), never dropped.
+    stranded : DataFrame of simulated agents not arrived: ``mode``, ``status``, ``link``
+        (u, v, key), ``persons``.
+    unroutable : DataFrame of evacuees with no route to safety or to any open shelter,
+        found before simulating and kept out of the simulation, T-values and bound, one row
+        per building and mode: ``building`` (id), ``mode``, ``agents`` (vehicles or
+        walkers), ``persons``, ``x``, ``y`` (building point, graph CRS), ``reason`` (code of
+        :data:`simulators.evacuation.reachability.REASONS`), ``reason_text`` (words).
+    unroutable_persons : persons in ``unroutable``.
+    horizon_s : simulated horizon (s; the initial one, or more when it extended itself).
+    horizon_capped : the hard cap ``params.max_horizon_s`` stopped the simulation with
+        evacuees still on the way.
+    t100_reason : why ``t100_s`` is None (words), else None.
+    simulation_seconds, lower_bound_seconds : wall-clock time of the loading (cars and
+        walkers) and of the bounds.
     buildings : DataFrame ``id``, ``zone``, ``persons``, ``evacuation_time_s`` (last of the
-        building's agents out; NaN if someone did not make it).
+        building's agents out; NaN if someone did not make it or has no route),
+        ``unroutable_persons`` and ``unroutable_reason`` (code, ``""`` when none).
     shelter_loads : DataFrame ``time_s``, ``shelter``, ``load``, ``capacity`` (persons).
     bottlenecks : DataFrame of links with a queue: ``u``, ``v``, ``key``, ``mode``,
         ``max_queue_veh``, ``queue_duration_s``, ``capacity_veh_h``.
@@ -93,6 +112,28 @@ class EvacuationResult:
     seconds: float = 0.0
     car_occupancy_veh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
     car_link_keys: list = field(default_factory=list)
+    unroutable: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unroutable_persons: float = 0.0
+    horizon_s: float = 0.0
+    horizon_capped: bool = False
+    t100_reason: str | None = None
+    simulation_seconds: float = 0.0
+    lower_bound_seconds: float = 0.0
+
+    def unroutable_by_reason(self) -> dict[str, dict]:
+        """``{reason code: {"persons", "vehicles", "walkers", "buildings", "text"}}``."""
+        out = {}
+        if not len(self.unroutable):
+            return out
+        for code, rows in self.unroutable.groupby("reason"):
+            out[str(code)] = {
+                "persons": float(rows.persons.sum()),
+                "vehicles": int(rows.agents[rows["mode"] == "car"].sum()),
+                "walkers": int(rows.agents[rows["mode"] == "walk"].sum()),
+                "buildings": int(rows.building.nunique()),
+                "text": REASONS[str(code)],
+            }
+        return out
 
     def summary(self) -> dict:
         """The CLI's JSON object."""
@@ -107,7 +148,22 @@ class EvacuationResult:
             "vehicles": self.vehicles,
             "walkers": self.walkers,
             "not_arrived": self.not_arrived,
+            "unroutable_persons": self.unroutable_persons,
+            "unroutable_vehicles": int(
+                self.unroutable.agents[self.unroutable["mode"] == "car"].sum()
+            )
+            if len(self.unroutable)
+            else 0,
+            "unroutable_reasons": {k: v["persons"] for k, v in self.unroutable_by_reason().items()},
+            "horizon_s": self.horizon_s,
+            "horizon_capped": self.horizon_capped,
+            "t100_reason": self.t100_reason,
+            "lower_bound_method": None
+            if self.car_bound is None and self.walk_bound is None
+            else (self.car_bound or self.walk_bound).method,
             "seconds": self.seconds,
+            "simulation_seconds": self.simulation_seconds,
+            "lower_bound_seconds": self.lower_bound_seconds,
         }
 
 
@@ -159,17 +215,18 @@ def walking_network(graph: nx.MultiDiGraph, params: EvacuationParams) -> LinkNet
         [highway_class(graph.edges[k].get("highway")) not in _NO_WALK for k in net.link_keys],
         dtype=bool,
     )
+    shut = _closed_links(graph, net)
     pairs = set(zip(net.link_from[keep].tolist(), net.link_to[keep].tolist()))
-    tails, heads, lengths, keys = [], [], [], []
+    tails, heads, lengths, keys, closed = [], [], [], [], []
     for i in np.flatnonzero(keep):
         a, b = int(net.link_from[i]), int(net.link_to[i])
         tails.append(a), heads.append(b), lengths.append(net.length_m[i])
-        keys.append(net.link_keys[i])
+        keys.append(net.link_keys[i]), closed.append(shut[i])
         if (b, a) not in pairs:
             pairs.add((b, a))
             u, v, k = net.link_keys[i]
             tails.append(b), heads.append(a), lengths.append(net.length_m[i])
-            keys.append((v, u, f"walk{k}"))
+            keys.append((v, u, f"walk{k}")), closed.append(shut[i])
     length = np.asarray(lengths, float)
     width = np.full(len(length), params.walk_width_m)
     storage = np.maximum(1.0, length * width * params.walk_jam_density)
@@ -183,10 +240,16 @@ def walking_network(graph: nx.MultiDiGraph, params: EvacuationParams) -> LinkNet
         length_m=length,
         speed_mps=np.full(len(length), params.walk_speed_mps),
         lanes=width,
-        capacity_veh_s=params.pedestrian_specific_flow * width,
+        capacity_veh_s=np.where(closed, 0.0, params.pedestrian_specific_flow * width),
         storage_veh=storage,
         link_keys=keys,
     )
+
+
+def _closed_links(graph: nx.MultiDiGraph, net: LinkNetwork) -> np.ndarray:
+    """Bool per link: the edge carries ``closed=True`` (a scenario's closed road)."""
+    return np.array([_is_true(graph.edges[k].get("closed", False)) for k in net.link_keys or []],
+                    dtype=bool)  # fmt: skip
 
 
 def _points(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -307,6 +370,7 @@ def run_evacuation(
 
     report(0.0, "network")
     net = from_graph(graph, short_link_m=params.short_link_m)
+    net.capacity_veh_s[_closed_links(graph, net)] = 0.0  # a scenario's closed roads
     apply_contraflow(net, params.contraflow)
     net.capacity_veh_s *= 1.0 - params.background_share
     zone_geoms = [z.geometry for z in zones]
@@ -361,23 +425,62 @@ def run_evacuation(
         if params.shelter_mode == "assigned":
             col = population["shelter"].to_numpy()[building_idx]
             lookup = {sid: i + 1 for i, sid in enumerate(shelter_ids)}
-            return np.array([lookup.get(c, 0) for c in col], dtype=np.int64)
-        return 1 + np.argmin(dist[1 : 1 + len(shelter_nodes), origin_nodes], axis=0)
+            group = np.array([lookup.get(c, 0) for c in col], dtype=np.int64)
+        else:
+            group = 1 + np.argmin(dist[1 : 1 + len(shelter_nodes), origin_nodes], axis=0)
+        # a destination out of reach: the nearest one within reach (safe area or shelter)
+        lost = ~np.isfinite(dist[group, origin_nodes])
+        group[lost] = np.argmin(dist[:-1, origin_nodes[lost]], axis=0)
+        return group
 
-    # car agents
+    unroutable_rows = []
+
+    def routable(lnet, origin_nodes, targets, b_idx, sizes, mode, shut=None):
+        """Mask of agents with a route; the others are recorded with their reason."""
+        open_links = lnet.capacity_veh_s > 0
+        if shut is not None:
+            open_links &= ~shut
+        reason = classify_starts(lnet, origin_nodes, targets, open_links, params.edge_of_extract_m)
+        bad = reason != ""
+        if bad.any():
+            lost = pd.DataFrame({"b": b_idx[bad], "reason": reason[bad], "persons": sizes[bad]})
+            for (b, code), rows in lost.groupby(["b", "reason"]):
+                unroutable_rows.append((ids[b], mode, len(rows), float(rows.persons.sum()),
+                                        float(px[b]), float(py[b]), code, REASONS[code]))  # fmt: skip
+        return ~bad
+
+    # car agents: those with no route to safety are reported apart, never simulated
+    sinks = dest.target_masks[: 1 + len(shelter_nodes)].any(axis=0)
+    open_sinks = dest.target_masks[[0] + [1 + i for i, c in enumerate(shelter_cap) if c > 0]]
+    events = _closure_events(net, params)
+    shut = np.zeros(net.n_links, dtype=bool)  # closed from the start, never reopened
+    for ev in events:
+        if ev.start_s <= 0 and not np.isfinite(ev.end_s):
+            shut[np.asarray(ev.links, dtype=np.int64)] = True
     veh_b = np.repeat(np.arange(len(persons)), vehicles_b)
     veh_size = (drivers_b / np.maximum(vehicles_b, 1))[veh_b]
     veh_origin = _snap(net, px, py)[veh_b] if len(veh_b) else np.zeros(0, dtype=np.int64)
     veh_depart = starts[zone_of[veh_b]] + departure_delays_s(
         len(veh_b), params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
     )
-    _, ff_dist = trees(net, net.free_flow_time_s, dest.target_masks)
+    ok = routable(net, veh_origin, open_sinks.any(axis=0), veh_b, veh_size, "car", shut)
+    veh_b, veh_size, veh_origin, veh_depart = (
+        veh_b[ok],
+        veh_size[ok],
+        veh_origin[ok],
+        veh_depart[ok],
+    )
+    open_cost = np.where(net.capacity_veh_s > 0, net.free_flow_time_s, np.inf)
+    _, ff_dist = trees(net, open_cost, dest.target_masks)
     veh_group = groups_for(veh_origin, veh_b, ff_dist)
     sh_b = np.repeat(np.arange(len(persons)), shadow_veh)
     sh_origin = _snap(net, px, py)[sh_b] if len(sh_b) else np.zeros(0, dtype=np.int64)
     sh_depart = (starts.min() if len(starts) else 0.0) + departure_delays_s(
         len(sh_b), params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
     )
+    # shadow vehicles are not evacuees: those with no way out of the shadow area stay home
+    sh_ok = np.isfinite(ff_dist[-1, sh_origin])
+    sh_b, sh_origin, sh_depart = sh_b[sh_ok], sh_origin[sh_ok], sh_depart[sh_ok]
     n_car = len(veh_b)
     car_demand = Demand(
         origin=np.concatenate([veh_origin, sh_origin]).astype(np.int64),
@@ -388,15 +491,18 @@ def run_evacuation(
     loading = LoadingParams(
         dt_s=params.dt_s,
         horizon_s=params.horizon_s,
+        max_horizon_s=max(params.horizon_s, params.max_horizon_s),
         reroute_interval_s=params.reroute_interval_s,
         sample_interval_s=params.sample_interval_s,
         record_occupancy=params.record_occupancy,
     )
     report(0.1, "cars")
+    sim_started = time.perf_counter()
     car = simulate(
-        net, car_demand, dest, loading, _closure_events(net, params),
+        net, car_demand, dest, loading, events,
         progress=lambda f, s: report(0.1 + 0.4 * f, "cars"),
     )  # fmt: skip
+    sim_seconds = time.perf_counter() - sim_started
 
     # walkers, with the shelter places the cars left
     n_walk = int(walkers_b.sum())
@@ -416,19 +522,25 @@ def run_evacuation(
         room = np.maximum(shelter_cap - used, 0.0) if len(shelter_nodes) else shelter_cap
         w_dest = _destinations(wnet, w_safe, w_shelters, room, np.zeros(wnet.n_nodes, bool))
         w_origin = _snap(wnet, px, py)[w_b]
-        _, w_dist = trees(wnet, wnet.free_flow_time_s, w_dest.target_masks)
+        w_depart = starts[zone_of[w_b]] + departure_delays_s(
+            n_walk, params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
+        )
+        w_sinks = w_dest.target_masks[: 1 + len(w_shelters)].any(axis=0)
+        w_open = w_dest.target_masks[[0] + [1 + i for i, c in enumerate(room) if c > 0]]
+        ok = routable(wnet, w_origin, w_open.any(axis=0), w_b, np.ones(n_walk), "walk")
+        w_b, w_origin, w_depart = w_b[ok], w_origin[ok], w_depart[ok]
+        n_walk = len(w_b)
+        w_cost = np.where(wnet.capacity_veh_s > 0, wnet.free_flow_time_s, np.inf)
+        _, w_dist = trees(wnet, w_cost, w_dest.target_masks)
         w_demand = Demand(
-            origin=w_origin,
-            depart_s=starts[zone_of[w_b]] + departure_delays_s(
-                n_walk, params.mobilisation, params.mobilisation_scale_min,
-                params.weibull_shape, rng,
-            ),
-            group=groups_for(w_origin, w_b, w_dist),
-        )  # fmt: skip
+            origin=w_origin, depart_s=w_depart, group=groups_for(w_origin, w_b, w_dist)
+        )
+        sim_started = time.perf_counter()
         walk = simulate(
             wnet, w_demand, w_dest, loading,
             progress=lambda f, s: report(0.5 + 0.2 * f, "walkers"),
         )  # fmt: skip
+        sim_seconds += time.perf_counter() - sim_started
 
     # per-agent table of evacuees (shadow vehicles excluded)
     arr = car.arrival_s[:n_car]
@@ -441,8 +553,25 @@ def run_evacuation(
     total = float(a_persons.sum())
     t50, t90, t100 = _share_times(a_time, a_persons, total, (0.5, 0.9, 1.0))
     not_arrived = float(a_persons[a_status != ARRIVED].sum())
-    if not_arrived > 0:
+    unroutable = pd.DataFrame(
+        unroutable_rows,
+        columns=["building", "mode", "agents", "persons", "x", "y", "reason", "reason_text"],
+    )
+    lost = float(unroutable.persons.sum()) if len(unroutable) else 0.0
+    capped = bool(car.capped or (walk is not None and walk.capped))
+    horizon = max(car.horizon_s, walk.horizon_s if walk is not None else 0.0)
+    t100_reason = None
+    if total == 0 and lost > 0:
+        t50 = t90 = t100 = None
+        t100_reason = f"none of the {lost:.0f} evacuees has a route to safety"
+    elif not_arrived > 0:
         t100 = None
+        t100_reason = (
+            f"{not_arrived:.0f} persons still on the way when the simulation stopped at its "
+            f"hard cap of {horizon / 3600:.1f} h"
+            if capped
+            else f"{not_arrived:.0f} persons lost their route to a road closed during the run"
+        )
 
     # evacuation curve
     end = np.nanmax(a_time) if np.isfinite(a_time).any() else 0.0
@@ -467,7 +596,17 @@ def run_evacuation(
         "zone": [names[z] for z in zone_of[evac]],
         "persons": persons[evac],
         "evacuation_time_s": b_time.reindex(np.flatnonzero(evac)).to_numpy(),
+        "unroutable_persons": 0.0,
+        "unroutable_reason": "",
     })  # fmt: skip
+    if len(unroutable):
+        by_id = unroutable.groupby("building").agg(persons=("persons", "sum"),
+                                                   reason=("reason", "first"))  # fmt: skip
+        hit = buildings.id.isin(by_id.index).to_numpy()
+        rows = by_id.loc[buildings.id[hit]]
+        buildings.loc[hit, "unroutable_persons"] = rows.persons.to_numpy()
+        buildings.loc[hit, "unroutable_reason"] = rows.reason.to_numpy()
+        buildings.loc[hit, "evacuation_time_s"] = np.nan
 
     # stranded agents, never silently dropped
     rows = []
@@ -528,24 +667,20 @@ def run_evacuation(
             ["queue_duration_s", "max_queue_veh"], ascending=False, ignore_index=True
         )
 
-    # lower bounds: every shelter and the safe area are sinks (a relaxation, so valid)
+    # lower bounds (evacuees with a route only): every shelter and the safe area are sinks
+    # (a relaxation, so valid)
     car_bound = walk_bound = None
+    bound_started = time.perf_counter()
     if params.compute_lower_bound:
         report(0.7, "lower bound")
-        sinks = dest.target_masks[: 1 + len(shelter_nodes)].any(axis=0)
-        car_t100 = np.nanmax(arr) if n_car and (car.status[:n_car] == ARRIVED).all() else None
         if n_car:
             car_bound = network_lower_bound(
-                net, veh_origin, veh_depart, sinks, params.dt_s, upper_s=car_t100,
+                net, veh_origin, veh_depart, sinks, params.dt_s,
                 progress=lambda f, s: report(0.7 + 0.2 * f, s),
             )  # fmt: skip
-        if walk is not None:
-            w_sinks = w_dest.target_masks[: 1 + len(w_shelters)].any(axis=0)
-            ok = (walk.status == ARRIVED).all()
-            walk_bound = network_lower_bound(
-                wnet, w_demand.origin, w_demand.depart_s, w_sinks, params.dt_s,
-                upper_s=np.nanmax(walk.arrival_s) if ok else None,
-            )  # fmt: skip
+        if walk is not None and n_walk:
+            walk_bound = network_lower_bound(wnet, w_origin, w_depart, w_sinks, params.dt_s)
+    bound_seconds = time.perf_counter() - bound_started
     bounds = [b.clearance_s for b in (car_bound, walk_bound) if b is not None]
     lower = None if not bounds or any(b is None for b in bounds) else float(max(bounds))
     ratio = t100 / lower if (t100 is not None and lower) else None
@@ -558,7 +693,7 @@ def run_evacuation(
         lower_bound_s=lower,
         lower_bound_t90_s=car_bound.t90_s if car_bound else None,
         efficiency_ratio=ratio,
-        evacuees=total,
+        evacuees=total + lost,
         vehicles=n_car,
         walkers=n_walk,
         not_arrived=not_arrived,
@@ -572,6 +707,13 @@ def run_evacuation(
         seconds=time.perf_counter() - started,
         car_occupancy_veh=car.occupancy_veh,
         car_link_keys=list(net.link_keys or []),
+        unroutable=unroutable,
+        unroutable_persons=lost,
+        horizon_s=horizon,
+        horizon_capped=capped,
+        t100_reason=t100_reason,
+        simulation_seconds=sim_seconds,
+        lower_bound_seconds=bound_seconds,
     )
 
 
@@ -582,14 +724,20 @@ def lower_bound(
     shelters: gpd.GeoDataFrame | None = None,
     params: EvacuationParams | None = None,
     progress: Progress = None,
+    exact_upper_s: float | None = None,
 ) -> LowerBound:
     """Quickest-flow bound ``T*`` / ``T90*`` for the car evacuees of a scenario, without
     simulating (same demand and departure times as :func:`run_evacuation` with the same
-    seed; walkers are not included)."""
+    seed; walkers and vehicles with no route to safety are not included).
+
+    With ``exact_upper_s`` (a clearance known to be achievable, e.g. the simulated T100)
+    the exact time-expanded quickest flow is computed instead (reference; memory and time
+    grow with links x horizon, see :func:`expanded_lower_bound`)."""
     params = params or EvacuationParams()
     rng = np.random.default_rng(params.seed)
     zones = _as_hazards(hazards)
     net = from_graph(graph, short_link_m=params.short_link_m)
+    net.capacity_veh_s[_closed_links(graph, net)] = 0.0
     apply_contraflow(net, params.contraflow)
     net.capacity_veh_s *= 1.0 - params.background_share
     zone_geoms = [z.geometry for z in zones]
@@ -610,9 +758,13 @@ def lower_bound(
     depart = starts[zone_of[veh_b]] + departure_delays_s(
         len(veh_b), params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
     )
-    return network_lower_bound(
-        net, _snap(net, px, py)[veh_b], depart, sinks, params.dt_s, progress=progress
-    )
+    origin = _snap(net, px, py)[veh_b]
+    # vehicles with no route to safety are left out, as in run_evacuation
+    ok = classify_starts(net, origin, sinks, net.capacity_veh_s > 0, params.edge_of_extract_m) == ""
+    if exact_upper_s is not None:
+        return expanded_lower_bound(net, origin[ok], depart[ok], sinks, params.dt_s,
+                                    upper_s=exact_upper_s, progress=progress)  # fmt: skip
+    return network_lower_bound(net, origin[ok], depart[ok], sinks, params.dt_s, progress=progress)
 
 
 __all__ = [

@@ -65,7 +65,14 @@ class EvacuationParams:
     walk_speed_mps : 1.34 m/s (Weidmann 1993 free walking speed).
     walk_width_m : effective width of a walkable link (m).
     walk_jam_density : persons per m² at standstill (5.4, Weidmann 1993).
-    dt_s, horizon_s : time step and simulated time (s).
+    dt_s, horizon_s : time step and first simulated horizon (s); while evacuees with a route
+        are still on the way the horizon doubles, up to ``max_horizon_s``.
+    max_horizon_s : hard cap on the simulated time (s; 48 h): reached, it is reported
+        (``EvacuationResult.horizon_capped``, ``t100_reason``).
+    compute_lower_bound : compute the quickest-flow lower bound (temporally repeated flows,
+        see :mod:`simulators.evacuation.lower_bound`); False skips it.
+    edge_of_extract_m : nodes within this distance (m) of the network's convex hull count as
+        the edge of the extract when evacuees with no route are explained.
     short_link_m : links shorter than this are point queues (see dynamics.network).
     shelter_mode : ``"nearest"`` shelter by free-flow time, or ``"assigned"`` from a
         population column ``shelter`` (shelter id).
@@ -125,14 +132,25 @@ class EvacuationParams:
     )  # fmt: skip
     horizon_s: float = param(
         4 * 3600.0, label="Horizon", unit="s", minimum=60.0, maximum=48 * 3600.0,
-        description="Simulated time after the order to leave",
+        description="First simulated time after the order to leave (it doubles while evacuees "
+        "with a route are on the way, up to the horizon cap)",
     )  # fmt: skip
     short_link_m: float = 25.0
     shelter_mode: Literal["nearest", "assigned"] = "nearest"
-    compute_lower_bound: bool = True
+    compute_lower_bound: bool = param(
+        True, label="Lower bound", kind="boolean",
+        description="Compute the quickest-flow lower bound on the clearance time (fast; "
+        "off skips it)",
+    )  # fmt: skip
     seed: int = 0
     record_occupancy: bool = False
     sample_interval_s: float = 60.0
+    max_horizon_s: float = param(
+        48 * 3600.0, label="Horizon cap", unit="s", minimum=60.0, maximum=7 * 24 * 3600.0,
+        description="Hard cap on the simulated time: the horizon doubles while evacuees with a "
+        "route are on the way, up to this; reached, it is reported",
+    )  # fmt: skip
+    edge_of_extract_m: float = 150.0
 
     def __post_init__(self) -> None:
         # ranges live in the fields (simulators.common.params); ValueError names the field

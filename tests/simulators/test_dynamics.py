@@ -98,6 +98,23 @@ def test_horizon_too_short_leaves_vehicles_on_network_reported():
     assert len(res.not_arrived) == 50 - arrived
 
 
+def test_horizon_extends_itself_until_everyone_is_out_up_to_the_cap():
+    net = _chain([1000.0], 10.0, 0.1)
+    # 50 vehicles at 0.1 veh/s need about 600 s; the first horizon is 300 s
+    params = LoadingParams(dt_s=5.0, horizon_s=300, max_horizon_s=3600, record_occupancy=True)
+    res = simulate(net, _all_at(0, 50), _to(1, 2), params)
+    assert (res.status == ARRIVED).all() and not res.capped
+    assert res.horizon_s == 600 and res.simulated_s >= res.arrival_s.max()
+    # the replay covers the extended horizon: cars on the road after the first 300 s
+    assert res.occupancy_veh.shape[0] == int(res.simulated_s // 60) >= 9
+    assert res.occupancy_veh[5:, 0].min() > 0
+    capped = simulate(
+        net, _all_at(0, 50), _to(1, 2), LoadingParams(horizon_s=100, max_horizon_s=400)
+    )
+    assert capped.capped and capped.horizon_s == 400
+    assert 0 < (capped.status == ARRIVED).sum() < 50
+
+
 def _two_routes():
     # 0 -> 1 -> 3 short but narrow, 0 -> 2 -> 3 longer and wide
     return from_arrays(

@@ -171,6 +171,15 @@ def test_timed_closure_holds_everyone_until_it_reopens():
     assert res.t100_s >= 1100
 
 
+def test_closure_that_never_lifts_is_a_reason_not_a_run_time_loss():
+    g, zones = _corridor()
+    people = _people([(500, 0)], [5])
+    params = EvacuationParams(closures=[RoadClosure(1, 2, 0.0)], **AT_ONCE)
+    res = run_evacuation(g, people, zones, params=params)
+    assert res.unroutable.reason.tolist() == ["closed_road"] and res.unroutable_persons == 5
+    assert res.vehicles == 0 and res.t100_s is None and "route to safety" in res.t100_reason
+
+
 def test_shadow_evacuees_load_the_road_but_are_not_evacuees():
     g, zones = _corridor()
     people = _people([(500, 0), (1300, 0)], [100, 400])
@@ -218,21 +227,93 @@ def test_real_city_respects_the_quickest_flow_bound(name):
         params = EvacuationParams(walk_share=walk, mobilisation_scale_min=10, seed=1)
         res = run_evacuation(g, people, [Hazard(Point(cx, cy).buffer(radius))], params=params)
         assert res.evacuees > 0 and res.vehicles > 0
-        stranded = res.stranded.persons.sum() if len(res.stranded) else 0.0
-        assert stranded == pytest.approx(res.not_arrived)  # nobody dropped silently
-        t = res.vehicle_arrivals_s
-        ok = np.isfinite(t)
-        assert res.car_bound.clearance_s is not None
-        if ok.all():
-            assert t.max() >= res.car_bound.clearance_s
-            assert res.t100_s >= res.lower_bound_s
-            assert res.efficiency_ratio >= 1.0
-        t = np.sort(t[ok])
-        if len(t) == len(ok):
-            assert t[int(np.ceil(0.9 * len(t))) - 1] >= res.car_bound.t90_s
-        simulated = np.searchsorted(t, res.car_bound.curve_s, side="right")
-        assert np.all(simulated <= res.car_bound.curve_units + 1e-9)
-        assert (res.buildings.evacuation_time_s.dropna() <= (res.t100_s or np.inf)).all()
+        # every evacuee with a route gets out (the horizon extends itself); the others are
+        # listed apart with a reason, never simulated and never silently dropped
+        assert res.not_arrived == 0 and len(res.stranded) == 0 and not res.horizon_capped
+        assert res.unroutable_persons == pytest.approx(
+            res.unroutable.persons.sum() if len(res.unroutable) else 0.0
+        )
+        t = np.sort(res.vehicle_arrivals_s)
+        assert np.isfinite(t).all()
+        assert t.max() >= res.car_bound.clearance_s
+        assert res.t100_s >= res.lower_bound_s and res.efficiency_ratio >= 1.0
+        assert t[int(np.ceil(0.9 * len(t))) - 1] >= res.car_bound.t90_s
+        out_by = np.searchsorted(t, res.car_bound.curve_s, side="right")
+        assert np.all(out_by <= res.car_bound.curve_units + 1e-9)
+        assert (res.buildings.evacuation_time_s.dropna() <= res.t100_s).all()
+
+
+def _traps():
+    """Safe ring at 1000 m; a zone over the west; five buildings, four of them trapped."""
+    coords = {0: (0, 0), 1: (1000, 0), 10: (0, 1000), 11: (0, -1000), 2: (-200, 100),
+              3: (-300, 150), 5: (-700, 0), 9: (-1000, 0), 6: (200, -100), 12: (250, -150),
+              7: (-400, -200), 8: (-450, -200)}  # fmt: skip
+    two_way = [(0, 1), (10, 1), (11, 1), (7, 8)]
+    one_way = [(0, 2), (2, 3), (3, 2), (0, 5), (5, 9), (0, 6), (6, 0), (6, 12)]
+    edges = [(a, b, 300.0, 1, 900.0, 36.0) for a, b in one_way]
+    edges += [e for a, b in two_way for e in ((a, b, 300.0, 1, 900.0, 36.0),
+                                              (b, a, 300.0, 1, 900.0, 36.0))]  # fmt: skip
+    g = _graph(edges, coords)
+    g.edges[6, 0, 0]["closed"] = True  # the scenario closed the road back from node 6
+    homes = {"ok": 0, "one_way_trap": 3, "edge_of_extract": 5, "closed_road": 6, "isolated": 7}
+    people = _people([coords[n] for n in homes.values()], [10] * len(homes))
+    people["id"] = list(homes)
+    return g, people, [Hazard(box(-1100, -300, 300, 300))]
+
+
+ALL_TRAPS = {"car": {"one_way_trap", "edge_of_extract", "closed_road", "isolated"}}
+# walkers go both ways on every road: only the cut-off places trap them
+WALK_TRAPS = {**ALL_TRAPS, "walk": {"closed_road", "isolated"}}
+
+
+@pytest.mark.parametrize("walk,trapped,routable", [(0.0, ALL_TRAPS, 10), (0.5, WALK_TRAPS, 20)])
+def test_one_way_trap_and_other_dead_ends_are_reported_never_counted_as_out(
+    walk, trapped, routable
+):
+    g, people, zone = _traps()
+    res = run_evacuation(g, people, zone, params=EvacuationParams(walk_share=walk, **AT_ONCE))
+    got = {m: set(rows.building) for m, rows in res.unroutable.groupby("mode")}
+    assert got == trapped
+    # each trapped building's reason is the one it was built for
+    assert (res.unroutable.building == res.unroutable.reason).all()
+    assert res.evacuees == pytest.approx(50)
+    assert res.unroutable_persons == pytest.approx(50 - routable)
+    # the persons with a route get out; T100 is theirs, never None, never counting the others
+    assert res.vehicles + res.walkers == routable and res.not_arrived == 0
+    assert len(res.vehicle_arrivals_s) == res.vehicles
+    assert res.curve.share_out.iloc[-1] == pytest.approx(1.0)
+    assert res.t100_s >= res.lower_bound_s > 0 and res.t100_reason is None
+    b = res.buildings.set_index("id")
+    assert b.loc["ok", "evacuation_time_s"] <= res.t100_s
+    assert b.drop("ok").evacuation_time_s.isna().all()
+    assert b.drop("ok").unroutable_persons.sum() == pytest.approx(50 - routable)
+    summary = res.summary()
+    assert summary["unroutable_persons"] == 50 - routable and summary["t100_s"] == res.t100_s
+    assert summary["unroutable_reasons"]["isolated"] == 10 * (1 - walk) + 10 * walk
+
+
+def test_nobody_with_a_route_gives_a_stated_reason_and_the_bound_can_be_switched_off():
+    g, people, zone = _traps()
+    trapped = people[people.id == "one_way_trap"]
+    res = run_evacuation(g, trapped, zone,
+                         params=EvacuationParams(compute_lower_bound=False, **AT_ONCE))  # fmt: skip
+    assert res.t100_s is None and "route to safety" in res.t100_reason
+    assert res.unroutable.reason.tolist() == ["one_way_trap"]
+    assert res.car_bound is None and res.lower_bound_s is None
+
+
+def test_horizon_cap_is_reported():
+    people = _people([(1, 1)], [400])
+    params = EvacuationParams(horizon_s=60.0, max_horizon_s=300.0, **AT_ONCE)
+    res = run_evacuation(_star(1, exit_cap=300.0), people, ZONE, params=params)
+    # 400 cars at 300 veh/h need 80 min: the 5 min cap stops the run, and says so
+    assert res.horizon_capped and res.horizon_s == 300.0
+    assert res.t100_s is None and "hard cap of 0.1 h" in res.t100_reason
+    assert res.not_arrived > 0
+    assert res.not_arrived == pytest.approx(res.stranded.persons.sum())
+    longer = run_evacuation(_star(1, exit_cap=300.0), people, ZONE,
+                            params=EvacuationParams(horizon_s=60.0, **AT_ONCE))  # fmt: skip
+    assert not longer.horizon_capped and longer.t100_s > 400 / (300 / 3600)
 
 
 @pytest.mark.slow

@@ -449,6 +449,61 @@ def test_evacuation_run_stores_curve_buildings_and_bottlenecks(
     assert times and max(t for t in times if t is not None) == pytest.approx(kpis["t100_s"], abs=10)
 
 
+def _circle(lon: float, lat: float, radius_m: float, n: int = 64) -> dict:
+    """A circle polygon (GeoJSON, lon/lat) of ``radius_m`` around a point."""
+    ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    dlon = radius_m / (111_320.0 * np.cos(np.radians(lat)))
+    ring = [[lon + dlon * np.cos(a), lat + radius_m / 111_320.0 * np.sin(a)] for a in ang]
+    return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_evacuation_of_central_helsinki_reports_stranded_evacuees_and_bounds_the_rest(
+    api, committed_city, celery_worker_process
+):
+    """Issue 15: 800 m around the median building left cars with no route out (one-way
+    fragments, edges of the extract); T100 was None and the bound ran out of memory."""
+    city = committed_city("Helsinki")
+    points = np.array([b.footprint.centroid.coords for b in Building.objects.filter(city=city)])
+    median = np.median(points, axis=0)
+    centre = points[np.argmin(np.hypot(*(points - median).T))]
+    zone = _circle(float(centre[0]), float(centre[1]), 800.0)
+    scenario = _scenario(api, city, [{"type": "hazard_zone", "polygon": zone, "start_min": 0}])
+    run = _run(api, scenario["id"], "evacuation")  # succeeded: no MemoryError
+    kpis = run.kpis
+    # evacuees with no route are reported apart, with their reasons, never as out
+    assert kpis["stranded_persons"] > 0 and kpis["stranded_vehicles"] > 0
+    by_reason = {k: v for k, v in kpis.items() if k.startswith("stranded_") and
+                 k.endswith("_persons") and k != "stranded_persons"}  # fmt: skip
+    assert set(by_reason) == {f"stranded_{c}_persons" for c in
+                              ("closed_road", "edge_of_extract", "one_way_trap", "isolated")}  # fmt: skip
+    assert sum(by_reason.values()) == pytest.approx(kpis["stranded_persons"])
+    assert by_reason["stranded_closed_road_persons"] == 0  # no road was closed
+    (warning,) = [w for w in run.meta["warnings"] if w["code"] == "stranded_evacuees"]
+    assert f"{kpis['stranded_persons']:.0f} evacuees" in warning["message"]
+    # where they are: points inside the hazard circle, persons adding up
+    points = run.meta["stranded"]["features"]
+    assert points and sum(f["properties"]["persons"] for f in points) == pytest.approx(
+        kpis["stranded_persons"]
+    )
+    to_m = Transformer.from_crs(4326, city.local_epsg, always_xy=True)
+    cx, cy = to_m.transform(*centre)
+    for f in points:
+        x, y = to_m.transform(*f["geometry"]["coordinates"])
+        assert np.hypot(x - cx, y - cy) <= 800.0 + 1.0
+        assert f["properties"]["reason"] in ("edge_of_extract", "one_way_trap", "isolated")
+    # everyone with a route gets out: T100 and the bound exist, and the bound is below T100
+    assert kpis["evacuees"] > kpis["stranded_persons"] and kpis["not_arrived"] == 0
+    assert kpis["t100_s"] is not None and kpis["t100_reason"] is None
+    assert 0 < kpis["lower_bound_s"] <= kpis["t100_s"]
+    assert not kpis["horizon_capped"]
+    # the bound can be switched off
+    fast = _run(api, scenario["id"], "evacuation", {"lower_bound": False})
+    assert fast.kpis["lower_bound_s"] is None and fast.kpis["t100_s"] == kpis["t100_s"]
+    assert fast.kpis["stranded_persons"] == kpis["stranded_persons"]
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_cancel_stops_a_running_run_and_leaves_no_results(

@@ -1,10 +1,12 @@
-"""Evacuation: the scenario's hazard zones emptied over its roads (closed roads removed)."""
+"""Evacuation: the scenario's hazard zones emptied over its roads (closed roads closed)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from simulators.evacuation import EvacuationParams, run_evacuation
+from simulators.evacuation.reachability import REASONS as STRANDED_REASONS
 
 from .. import inputs
 from ..models import BuildingResult, EdgeResult, Run, RunSeries
@@ -16,10 +18,15 @@ SAMPLE_INTERVAL_S = 60.0
 
 
 def run_evacuation_job(run: Run, progress: Progress) -> dict:
-    """Evacuate the scenario's hazard zones on its roads (closed roads removed)."""
+    """Evacuate the scenario's hazard zones on its roads (closed roads closed for everyone).
+
+    Evacuees with no route to safety are reported apart (KPIs ``stranded_*``, a
+    ``stranded_evacuees`` warning and the ``stranded`` GeoJSON points in ``run.meta``).
+    """
     city, edits = run.scenario.city, run.edits
     progress(0.01, "reading the roads, buildings and shelters")
-    G = inputs.open_graph(inputs.road_graph(city, edits))
+    # closed roads stay in (closed=True): the engine closes them and names them as a reason
+    G = inputs.road_graph(city, edits)
     buildings = inputs.buildings_frame(city, edits)
     shelters = inputs.shelters_frame(city, edits)
     params = engine_params(run.params, edits)
@@ -39,11 +46,61 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
         "series_step_s": params.sample_interval_s,
         "samples": int(result.car_occupancy_veh.shape[0]),
         "shelters": _shelter_points(city, shelters),
+        "stranded": _stranded_geojson(city, result.unroutable),
+        "warnings": _warnings(result),
     }
     summary = result.summary()
-    summary.pop("seconds", None)
+    for key in ("seconds", "simulation_seconds", "lower_bound_seconds", "unroutable_reasons"):
+        summary.pop(key, None)
     summary["bottlenecks"] = queues
+    # flat numbers, so that two runs compare KPI by KPI
+    summary["stranded_persons"] = summary.pop("unroutable_persons")
+    summary["stranded_vehicles"] = summary.pop("unroutable_vehicles")
+    reasons = result.unroutable_by_reason()
+    for code in STRANDED_REASONS:
+        summary[f"stranded_{code}_persons"] = reasons.get(code, {}).get("persons", 0.0)
     return summary
+
+
+def _stranded_geojson(city, unroutable: pd.DataFrame) -> dict:
+    """Points (lon/lat) of the buildings whose evacuees have no route, one per building and mode."""
+    to_local = inputs.to_local(city)
+    features = []
+    for row in unroutable.itertuples():
+        lon, lat = to_local.transform(row.x, row.y, direction="INVERSE")
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {
+                "building": row.building if isinstance(row.building, str) else int(row.building),
+                "mode": row.mode, "agents": int(row.agents), "persons": float(row.persons),
+                "reason": row.reason, "reason_text": row.reason_text,
+            },
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _warnings(result) -> list[dict]:
+    """Run warnings (``{"code", "message"}``, see CONTRACT): stranded evacuees, horizon cap."""
+    warnings = []
+    if result.unroutable_persons > 0:
+        reasons = result.unroutable_by_reason()
+        parts = "; ".join(
+            f"{r['persons']:.0f} persons in {r['buildings']} "
+            f"building{'' if r['buildings'] == 1 else 's'}: {r['text']}"
+            for r in sorted(reasons.values(), key=lambda r: -r["persons"])
+        )
+        vehicles = sum(r["vehicles"] for r in reasons.values())
+        walkers = sum(r["walkers"] for r in reasons.values())
+        warnings.append({
+            "code": "stranded_evacuees",
+            "message": f"{result.unroutable_persons:.0f} evacuees ({vehicles} vehicles, "
+            f"{walkers} walkers) have no route to safety or to an open shelter and are left "
+            f"out of T100 and the lower bound ({parts})",
+        })  # fmt: skip
+    if result.horizon_capped:
+        warnings.append({"code": "horizon_capped", "message": result.t100_reason})
+    return warnings
 
 
 def engine_params(run_params: dict, edits: list[dict]) -> EvacuationParams:
@@ -163,6 +220,8 @@ SPEC = register(
             "share_walking": ("walk_share", 1.0, None),
             **same_names("vehicles_per_household", "mobilisation_scale_min"),
             "horizon_min": ("horizon_s", 60.0, "min"),
+            "max_horizon_min": ("max_horizon_s", 60.0, "min"),
+            "lower_bound": ("compute_lower_bound", 1.0, None),
             "reroute_min": ("reroute_interval_s", 60.0, "min"),
             "time_step_s": ("dt_s", 1.0, None),
             **same_names("time_of_day_h", "background_share", "shadow_share"),
@@ -178,7 +237,14 @@ SPEC = register(
             Kpi("evacuees", "Evacuees", "persons"),
             Kpi("vehicles", "Vehicles", "veh"),
             Kpi("walkers", "Walkers", "persons"),
-            Kpi("not_arrived", "Not arrived by the horizon", "persons"),
+            Kpi("not_arrived", "Not arrived by the horizon cap", "persons"),
+            Kpi("stranded_persons", "Evacuees with no route to safety", "persons"),
+            Kpi("stranded_vehicles", "Vehicles with no route to safety", "veh"),
+            *(
+                Kpi(f"stranded_{code}_persons", f"No route: {text}", "persons")
+                for code, text in STRANDED_REASONS.items()
+            ),
+            Kpi("horizon_s", "Simulated horizon", "s"),
             Kpi("bottlenecks", "Roads with a queue", "1"),
         ),
         results=("edges", "buildings", "series"),
