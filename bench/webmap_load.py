@@ -7,7 +7,7 @@ Drives Debian's headless Chromium (Playwright) against a running server:
 Cold: a fresh browser context (empty HTTP cache) per run. Warm: the same context loads the page
 a second time (static files are cached for a year by their versioned URL; tiles for 5 minutes).
 "Map drawn" is the first ``idle`` event of the map (every tile of the view loaded and drawn);
-the page records it as ``window.citytwinFirstIdle`` (ms since navigation start). Bytes are what
+the page records it as ``document.body.dataset.firstIdle`` (ms since navigation start). Bytes are what
 went over the wire (compressed bodies plus response headers, as Chromium reports them to
 Playwright, the map worker's tile requests included; 0 for a cache hit). Chromium renders WebGL on the CPU here (SwiftShader), so times are an upper bound of
 what a laptop with a GPU sees.
@@ -34,7 +34,7 @@ MEASURE = """() => {
   return {
     dcl: nav.domContentLoadedEventEnd,
     load: nav.loadEventEnd,
-    idle: window.citytwinFirstIdle,
+    idle: Number(document.body.dataset.firstIdle),
     buildings: window.citytwinMap.queryRenderedFeatures({layers: ['buildings-3d']}).length,
   };
 }"""
@@ -77,7 +77,7 @@ def load(page, link: str) -> dict:
 
     page.on("requestfinished", finished)
     page.goto(link, wait_until="load")
-    page.wait_for_function("window.citytwinFirstIdle !== undefined", timeout=120_000)
+    page.wait_for_function("document.body.dataset.firstIdle !== undefined", timeout=120_000)
     page.wait_for_timeout(300)  # let the last requests finish
     result = page.evaluate(MEASURE)
     page.remove_listener("requestfinished", finished)

@@ -1,5 +1,7 @@
 // The CityTwin REST API: token (or session) auth, errors in words, server-sent events over fetch.
 
+import { set } from "./state.js";
+
 const TOKEN_KEY = "citytwin.token";
 
 export function token() {
@@ -72,7 +74,7 @@ export async function request(method, path, body, { form = false, retried = fals
     if (token() === sentToken) {
       setToken("");
       localStorage.removeItem("citytwin.user");
-      window.dispatchEvent(new CustomEvent("citytwin:signed-out"));
+      set({ user: "" }, { reason: "expired" });
     }
     return request(method, path, body, { form, retried: true });
   }

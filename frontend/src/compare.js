@@ -9,8 +9,8 @@ import { el } from "./dom.js";
 import { addRunLayers } from "./results.js";
 import { state } from "./state.js";
 
-export async function openSwipe(app, baseRun, run, t) {
-  const main = app.map;
+export async function openSwipe(baseRun, run, t) {
+  const main = state.map;
   const wrap = document.getElementById("map-wrap");
   const container = el("div", { id: "map-base", class: "map" });
   wrap.insertBefore(container, main.getContainer().nextSibling);
@@ -31,7 +31,6 @@ export async function openSwipe(app, baseRun, run, t) {
     attributionControl: false,
     transformRequest: (url) => (token() && url.startsWith(location.origin) ? { url, headers: { Authorization: `Token ${token()}` } } : { url }),
   });
-  window.citytwinBaseMap = other;
   await new Promise((r) => other.once("load", r));
   const layers = await addRunLayers(other, baseRun, { prefix: "base:", d3: state.d === "3" });
   layers.setTime(t);
@@ -45,7 +44,6 @@ export async function openSwipe(app, baseRun, run, t) {
       container.remove();
       label.remove();
       main.getContainer().style.clip = "";
-      window.citytwinBaseMap = null;
     },
   };
 }

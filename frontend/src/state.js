@@ -13,6 +13,12 @@ export const state = {
   t: null, // time on the result slider (minutes of day for solar, seconds for evacuation)
   d: "3", // "2" or "3" (buildings flat or extruded)
   compare: "", // "" | "swipe" | "diff"
+  // not in the hash: what the panels share while the page lives (set by the panel that owns it)
+  map: null, // the MapLibre map (main.js)
+  cities: [], // GeoJSON features of /api/cities/ (main.js)
+  user: "", // the signed-in user's name, "" when signed out (main.js, api.js)
+  simulators: null, // the document of GET /api/simulators/ (panels/results.js)
+  scenarioRecord: null, // the scenario shown, as the API returned it (panels/scenario.js)
 };
 
 export function readHash() {
@@ -49,6 +55,7 @@ export function readHash() {
   return state;
 }
 
+const HASH_KEYS = ["city", "scenario", "run", "base", "layers", "view", "t", "d", "compare"];
 let writeTimer = null;
 
 export function writeHash() {
@@ -83,12 +90,22 @@ function writeNow() {
   if (h !== location.hash) history.replaceState(null, "", h);
 }
 
-export function set(changes) {
+/**
+ * Change the state and tell every listener: `fn(changes, meta)`. `meta` says why, when a
+ * listener must tell causes apart (e.g. {reason: "expired"} for a sign-in the server dropped).
+ */
+export function set(changes, meta = {}) {
   Object.assign(state, changes);
-  writeHash();
-  for (const fn of listeners) fn(changes);
+  if (Object.keys(changes).some((k) => HASH_KEYS.includes(k))) writeHash();
+  for (const fn of [...listeners]) fn(changes, meta);
 }
 
+/** Listen to state changes; returns the function that stops listening (a panel's dispose). */
 export function onChange(fn) {
   listeners.add(fn);
+  return () => listeners.delete(fn);
 }
+
+/** The city shown (its GeoJSON feature) and its name. */
+export const currentCity = () => state.cities.find((c) => c.id === state.city) || null;
+export const cityName = () => currentCity()?.properties.name || "";

@@ -521,3 +521,86 @@ def test_a_password_never_goes_into_the_url_and_a_mangled_link_still_starts(
     assert all(PASSWORD not in url for url in page.requests)
     assert page.evaluate("localStorage.getItem('citytwin.token')") not in (None, "a-revoked-token")
     page.wait_for_function("document.querySelector('#map-status').textContent === 'Signed in.'")
+
+
+def test_the_run_form_carries_the_servers_ranges_and_refuses_a_value_outside_them(
+    committed_city, live_server, page, person
+):
+    city = committed_city("Helsinki")
+    open_map(page, f"{live_server.url}/#city={city.id}")
+    sign_in(page, person)
+    create_scenario(page, "Ranges")
+    page.click("nav.tabs button[data-tab=results]")
+    served = page.evaluate("fetch('/api/simulators/').then(r => r.json())")["simulators"]
+    options = page.eval_on_selector_all("#run-simulator option", "os => os.map(o => o.value)")
+    assert options == [s["name"] for s in served]
+    # every number of every simulator: the page's min, max and default are the server's
+    checked = 0
+    for sim in served:
+        page.select_option("#run-simulator", sim["name"])
+        for name, prop in sim["parameters"]["properties"].items():
+            if "number" not in prop["type"] and "integer" not in prop["type"]:
+                continue
+            box = page.locator(f"#run-params input[name={name}]")
+            assert box.get_attribute("type") == "number"
+            for attr, key in (("min", "minimum"), ("max", "maximum")):
+                assert float(box.get_attribute(attr)) == prop[key], (sim["name"], name, attr)
+            if prop["default"] is None:
+                assert box.get_attribute("data-default") is None
+            else:
+                assert float(box.get_attribute("data-default")) == prop["default"]
+                assert float(box.get_attribute("placeholder")) == prop["default"]
+            checked += 1
+    assert checked >= 10
+    # the three ranges the old hand-written form had wrong now come from the server
+    props = {s["name"]: s["parameters"]["properties"] for s in served}
+    page.select_option("#run-simulator", "solar")
+    assert float(page.get_attribute("#run-params input[name=cell_m]", "min")) == 0.25
+    page.select_option("#run-simulator", "traffic")
+    assert float(page.get_attribute("#run-params input[name=gap]", "min")) == 1e-10
+    phf = props["traffic"]["peak_hour_factor"]
+    assert float(page.get_attribute("#run-params input[name=peak_hour_factor]", "min")) == 0.25
+    # a value below the server's minimum (the old form allowed 0.01) is refused in the page,
+    # naming the field and the bound, and nothing is sent
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.fill("#run-params input[name=peak_hour_factor]", "0.1")
+    page.click("#run-start")
+    page.wait_for_selector("#run-status.status-error")
+    text = page.inner_text("#run-status")
+    assert "refused" in text and "peak_hour_factor" in text and str(phf["minimum"]) in text, text
+    assert page.get_attribute("#run-params input[name=peak_hour_factor]", "aria-invalid") == "true"
+    # and above the maximum of an integer, too
+    page.fill("#run-params input[name=peak_hour_factor]", "")
+    max_iter = props["traffic"]["max_iter"]["maximum"]
+    page.fill("#run-params input[name=max_iter]", str(max_iter + 1))
+    page.click("#run-start")
+    page.wait_for_function("document.querySelector('#run-status').textContent.includes('max_iter')")
+    assert f"at most {max_iter}" in page.inner_text("#run-status")
+    page.wait_for_timeout(300)
+    assert not [url for url in posts if "/runs/" in url], posts
+    assert not Run.objects.exists()
+
+
+def test_only_the_simulator_views_name_a_simulator(client):
+    """Adding a simulator to the web map touches its view module and one line of its registry."""
+    src = REPO_ROOT / "frontend/src"
+    names = [s["name"] for s in client.get("/api/simulators/").json()["simulators"]]
+    assert names
+    alternatives = "|".join(map(re.escape, names))
+    quoted = re.compile(f"[\"'`]({alternatives})[\"'`]")
+    # string literals only: comments may mention a simulator in words
+    naming = {
+        str(path.relative_to(src)): quoted.findall(
+            re.sub(r"//.*|/\*[\s\S]*?\*/", "", path.read_text())
+        )
+        for path in src.rglob("*.js")
+    }
+    outside = {p: found for p, found in naming.items() if found and not p.startswith("simulators/")}
+    assert not outside, f"a simulator named outside frontend/src/simulators/: {outside}"
+    # each simulator the server serves has its view module, registered in one line
+    registry = (src / "simulators/registry.js").read_text()
+    for name in names:
+        assert (src / f"simulators/{name}.js").exists(), name
+        assert f'import {name} from "./{name}.js";' in registry
+        assert f'name: "{name}"' in (src / f"simulators/{name}.js").read_text()

@@ -1,0 +1,100 @@
+// The edit types the map can draw: for each, its tool (button, drawing, parameters form) and its
+// words in the list of edits. An edit type the server knows but the map cannot draw still shows
+// in the list (by the server's label, else its type).
+
+import { start as startTool } from "./draw.js";
+
+const ROAD_LAYERS = ["roads", "edits-closed", "edits-changed"];
+
+/**
+ * The drawing tools, in the order of their buttons. start(target, {addEdit, paramsForm}) begins
+ * drawing; the finished edit goes to addEdit(target, edit) (target: the scenario the tool was
+ * started on).
+ */
+export const EDIT_TOOLS = [
+  {
+    type: "close_road",
+    button: "Close roads",
+    start: (target, { addEdit }) =>
+      startTool("pick", {
+        layers: ROAD_LAYERS,
+        message: "Click roads to close them (each click is one edit; Esc or Done ends).",
+        onDone: (f) => addEdit(target, { type: "close_road", edge_ids: [f.properties.id] }),
+      }),
+  },
+  {
+    type: "change_road",
+    button: "Change lanes",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("pick", {
+        layers: ROAD_LAYERS,
+        message: "Click a road to change its lanes.",
+        onDone: (f) =>
+          paramsForm(`Road ${f.properties.name || f.properties.id}: ${f.properties.lanes} lane(s) now`, [["lanes", "lanes", { type: "number", min: 1, step: 1, value: Math.max(1, (f.properties.lanes || 1) + 1), required: true }]], (v) =>
+            addEdit(target, { type: "change_road", edge_ids: [f.properties.id], lanes: Number(v.lanes) }),
+          ),
+      }),
+  },
+  {
+    type: "add_building",
+    button: "Draw a building",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("polygon", {
+        onDone: (polygon) =>
+          paramsForm(
+            "New building",
+            [
+              ["height_m", "height (m)", { type: "number", min: 1, step: "any", value: 20, required: true }],
+              ["use", "use", { options: ["residential", "commercial", "industrial", "public", "other"] }],
+              ["residents", "residents", { type: "number", min: 0, step: "any", placeholder: "estimated" }],
+            ],
+            (v) => addEdit(target, { type: "add_building", footprint: polygon, height_m: Number(v.height_m), use: v.use, ...(v.residents ? { residents: Number(v.residents) } : {}) }),
+          ),
+      }),
+  },
+  {
+    type: "hazard_zone",
+    button: "Hazard zone",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("polygon", {
+        onDone: (polygon) => paramsForm("Hazard zone", [["start_min", "closes at minute", { type: "number", min: 0, step: "any", value: 0 }]], (v) => addEdit(target, { type: "hazard_zone", polygon, start_min: Number(v.start_min || 0) })),
+      }),
+  },
+  {
+    type: "add_shelter",
+    button: "Place a shelter",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("point", {
+        onDone: (point) =>
+          paramsForm(
+            "Shelter",
+            [
+              ["capacity", "capacity (people)", { type: "number", min: 1, step: 1, value: 500, required: true }],
+              ["name", "name", { placeholder: "optional" }],
+            ],
+            (v) => addEdit(target, { type: "add_shelter", point, capacity: Number(v.capacity), ...(v.name ? { name: v.name } : {}) }),
+          ),
+      }),
+  },
+];
+
+const edgeCount = (e) => (e.resolved_edge_ids || e.edge_ids || []).length;
+
+// an edit in words, by type
+const WORDS = {
+  close_road: (e) => `close ${edgeCount(e) || "drawn"} road edge(s)`,
+  change_road: (e) => `change ${edgeCount(e)} road edge(s): ${["lanes", "capacity_veh_h", "speed_kph"].filter((k) => e[k] != null).map((k) => `${k} ${e[k]}`).join(", ")}`,
+  add_road: (e) => `add a road (${e.lanes || 1} lane(s), ${e.speed_kph || 50} km/h)`,
+  add_building: (e) => `add a ${e.use || ""} building, ${e.height_m} m high`,
+  remove_building: (e) => `remove ${(e.building_ids || []).length} building(s)`,
+  heighten_building: (e) => `set ${(e.building_ids || []).length} building(s) to ${e.height_m} m`,
+  add_shelter: (e) => `shelter${e.name ? ` “${e.name}”` : ""} for ${e.capacity} people`,
+  hazard_zone: (e) => `hazard zone from minute ${e.start_min ?? 0}`,
+  demand_change: (e) => `demand × ${e.factor}${e.zone ? " in a zone" : ""}`,
+  departure_profile: (e) => `departures: ${e.distribution}, scale ${e.scale_min} min`,
+};
+
+/** An edit in words (plain text: shown with textContent). */
+export function describeEdit(e) {
+  return WORDS[e.type]?.(e) || e.label || e.type;
+}

@@ -1,0 +1,22 @@
+// The Layers tab: the layer catalogue (core, imported, rasters, scenario edits, run results).
+
+import { applyAll, initCatalogue, loadCityLayers } from "../catalogue.js";
+import { el, say } from "../dom.js";
+import { onChange, state } from "../state.js";
+
+function init(section, { status }) {
+  const container = el("div", { id: "catalogue" });
+  section.append(container);
+  initCatalogue(state.map, container);
+  applyAll();
+  const load = () => loadCityLayers(state.city).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
+  load();
+  const stop = onChange((changes, meta) => {
+    if ("d" in changes) applyAll(); // 2D or 3D: which building layer is drawn
+    // another city, or another user (who may see private layers): its layers
+    if ("city" in changes || ("user" in changes && meta.reason !== "expired")) load();
+  });
+  return { dispose: stop };
+}
+
+export default { id: "layers", title: "Layers", init };

@@ -1,0 +1,402 @@
+// The Results tab: start a simulator with the form its schema gives (GET /api/simulators/),
+// follow the run's real progress, list the scenario's runs, show one (layers, legends, time
+// slider and key figures by its simulator's view) and compare it with a baseline run.
+
+import { followEvents, get, getAll, post, token } from "../api.js";
+import { opacityOf, register, unregister } from "../catalogue.js";
+import { openSwipe } from "../compare.js";
+import { $, el, fmt, say } from "../dom.js";
+import { kpiTable } from "../kpis.js";
+import { addDiffLayer, addRunLayers } from "../results.js";
+import { FieldError, buildParams } from "../runform.js";
+import { viewOf } from "../simulators/registry.js";
+import { onChange, set, state } from "../state.js";
+import { initTimeBar } from "../timebar.js";
+import { showProgress } from "../upload.js";
+
+const DONE = ["succeeded", "failed", "cancelled"];
+
+export function errorText(error) {
+  if (!error) return "no reason given";
+  if (typeof error === "string") return error;
+  return error.message || error.error || error.detail || JSON.stringify(error);
+}
+
+function runLabel(r) {
+  const when = r.created_at ? new Date(r.created_at).toLocaleTimeString() : "";
+  return `${r.simulator} · ${r.status}${r.status === "running" ? ` ${Math.round(r.progress_percent)}%` : ""} · v${r.scenario_version} · ${when}`;
+}
+
+const TEMPLATE = `
+  <div id="run-panel">
+    <h3>Run a simulator</h3>
+    <form id="run-form" class="run-form" novalidate>
+      <label>Simulator <select name="simulator" id="run-simulator"></select></label>
+      <p id="run-description" class="muted run-description"></p>
+      <div id="run-params"></div>
+      <button type="submit" id="run-start">Run</button> <button type="button" id="run-cancel" hidden>Cancel</button>
+    </form>
+    <div class="progress" id="run-progress" hidden><div class="bar"></div><span class="pct"></span></div>
+    <div id="run-status" class="status"></div>
+    <h3>Runs of this scenario</h3>
+    <select id="run-select" aria-label="run" size="4"></select>
+    <h3>Compare with the baseline</h3>
+    <div class="row">
+      <select id="base-select" aria-label="baseline run"><option value="">— a baseline run —</option></select>
+      <label><input type="radio" name="cmp" value="diff"> difference</label>
+      <label><input type="radio" name="cmp" value="swipe"> swipe</label>
+      <label><input type="radio" name="cmp" value="" checked> off</label>
+    </div>
+  </div>
+  <div id="kpi-panel"></div>`;
+
+function init(section) {
+  const { map } = state;
+  section.innerHTML = TEMPLATE;
+  const form = $("#run-form", section);
+  const simSelect = $("#run-simulator", section);
+  const description = $("#run-description", section);
+  const paramsBox = $("#run-params", section);
+  const status = $("#run-status", section);
+  const progress = $("#run-progress", section);
+  const cancel = $("#run-cancel", section);
+  const runSelect = $("#run-select", section);
+  const baseSelect = $("#base-select", section);
+  const kpiPanel = $("#kpi-panel", section);
+
+  let scenario = null;
+  let runs = [];
+  let baseRuns = [];
+  let shown = null; // {run, layers}
+  let diff = null;
+  let swipe = null;
+  let following = null; // AbortController of the event stream
+  let compared = null; // KPI deltas against the baseline run
+  let cursor = null; // the charts' redraw at the slider's time
+  let params = null; // the form's parameters: {read}
+
+  const timeBar = initTimeBar((t) => {
+    shown?.layers.setTime(t);
+    swipe?.setTime(t);
+    cursor?.(t);
+  });
+
+  // -- the form, from the server's simulators ----------------------------------------------
+  const simulator = (name) => state.simulators?.find((s) => s.name === name);
+
+  function renderParams() {
+    const spec = simulator(simSelect.value);
+    description.textContent = spec?.description || "";
+    params = spec ? buildParams(spec, { widgets: viewOf(spec.name).widgets, map }) : null;
+    paramsBox.replaceChildren(...(params ? [params.node] : []));
+  }
+  simSelect.addEventListener("change", renderParams);
+
+  async function loadSimulators() {
+    try {
+      const doc = await get("/api/simulators/");
+      set({ simulators: doc.simulators || [] });
+    } catch (err) {
+      say(status, `The simulators are not available: ${err.message}`, "error");
+      return;
+    }
+    simSelect.replaceChildren(...state.simulators.map((s) => new Option(s.label || s.name, s.name)));
+    renderParams();
+  }
+
+  /** The params to send, or a sentence saying which field the schema refuses. */
+  function readForm() {
+    const spec = simulator(simSelect.value);
+    if (!spec || !params) throw new FieldError("simulator", "is not offered by the server");
+    const values = params.read();
+    const kinds = new Set((scenario?.edits || []).map((e) => e.type));
+    const missing = (spec.requires_edits || []).filter((t) => !kinds.has(t));
+    if (missing.length) throw new FieldError("scenario", `needs a ${missing.join(" and a ")} edit for a ${spec.name} run`);
+    return values;
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!scenario) return say(status, "Choose a scenario first.", "error");
+    if (!token()) return say(status, "Sign in to run a simulator.", "error");
+    let values;
+    try {
+      values = readForm();
+    } catch (err) {
+      if (!(err instanceof FieldError)) throw err;
+      return say(status, `The run was refused before it was sent: ${err.message}.`, "error");
+    }
+    say(status, "starting…");
+    try {
+      const run = await post(`/api/scenarios/${scenario.id}/runs/`, { simulator: simSelect.value, params: values });
+      resetCompare();
+      set({ run: run.id, base: null, compare: "", t: null });
+      await loadRuns();
+      if (run.reused) say(status, "Same scenario version and parameters as an earlier run: showing its results.", "ok");
+      if (!DONE.includes(run.status)) follow(run);
+      else showRun(run);
+    } catch (err) {
+      say(status, `The run was refused: ${err.message}`, "error");
+    }
+  });
+
+  cancel.addEventListener("click", async () => {
+    if (!state.run) return;
+    try {
+      await post(`/api/runs/${state.run}/cancel/`, {});
+    } catch (err) {
+      say(status, `Could not cancel: ${err.message}`, "error");
+    }
+  });
+
+  // -- the runs of the scenario ----------------------------------------------------------------
+  async function loadRuns() {
+    runs = [];
+    if (scenario) {
+      try {
+        runs = await get(`/api/scenarios/${scenario.id}/runs/`);
+        if (!Array.isArray(runs)) runs = runs.results || [];
+      } catch (err) {
+        say(status, `Runs are not available: ${err.message}`, "error");
+      }
+    }
+    runSelect.replaceChildren(...runs.map((r) => new Option(runLabel(r), r.id)));
+    if (state.run && runs.some((r) => r.id === state.run)) runSelect.value = state.run;
+    await loadBaseRuns();
+  }
+
+  async function loadBaseRuns() {
+    baseRuns = [];
+    try {
+      const baseline = await get(`/api/cities/${state.city}/baseline/`);
+      const list = baseline.id === scenario?.id ? runs : await getAll(`/api/scenarios/${baseline.id}/runs/`);
+      baseRuns = list.filter((r) => r.status === "succeeded");
+    } catch {
+      /* no baseline runs to compare with */
+    }
+    const sim = shown?.run.simulator;
+    const same = baseRuns.filter((r) => (!sim || r.simulator === sim) && r.id !== shown?.run.id);
+    baseSelect.replaceChildren(new Option("— a baseline run —", ""), ...same.map((r) => new Option(runLabel(r), r.id)));
+    if (state.base) baseSelect.value = state.base;
+  }
+
+  runSelect.addEventListener("change", async () => {
+    const run = runs.find((r) => r.id === runSelect.value);
+    if (!run) return;
+    stopFollowing();
+    resetCompare();
+    set({ run: run.id, base: null, compare: "", t: null });
+    if (!DONE.includes(run.status)) return follow(run);
+    let full;
+    try {
+      full = await get(`/api/runs/${run.id}/`);
+    } catch (err) {
+      return say(status, `Cannot load the run: ${err.message}`, "error");
+    }
+    if (state.run === run.id) showRun(full);
+  });
+
+  // -- following a run -------------------------------------------------------------------------
+  /** Stop following a run's stream: no later event or poll may draw anything. */
+  function stopFollowing() {
+    following?.abort();
+    following = null;
+    cancel.hidden = true;
+    progress.hidden = true;
+  }
+
+  async function follow(run) {
+    clearResults(); // also stops following any earlier stream
+    const ctrl = new AbortController();
+    following = ctrl;
+    // still the stream the page follows? (a scenario, city or run change stops it)
+    const current = () => following === ctrl && !ctrl.signal.aborted;
+    cancel.hidden = false;
+    let last = run;
+    const update = (r) => {
+      if (!current() || !r || r.id !== run.id) return;
+      last = r;
+      showProgress(progress, r.progress_percent, r.stage || r.status);
+      say(status, `${r.simulator} run ${r.status}${r.stage ? `: ${r.stage}` : ""}`);
+      const opt = [...runSelect.options].find((o) => o.value === r.id);
+      if (opt) opt.textContent = runLabel(r);
+    };
+    update(run);
+    try {
+      await followEvents(`/api/runs/${run.id}/events/`, update, ctrl.signal);
+    } catch {
+      /* no event stream (or it broke): the polling below takes over */
+    }
+    // the stream ended (or never worked) before the run did: poll until it is done
+    while (current() && !DONE.includes(last.status)) {
+      await new Promise((r) => setTimeout(r, 700));
+      if (!current()) return;
+      try {
+        update(await get(`/api/runs/${run.id}/`));
+      } catch (err) {
+        if (current()) say(status, `Lost track of the run: ${err.message}`, "error");
+        return;
+      }
+    }
+    if (!current()) return;
+    // the final record (the stream's last event may lack the KPIs and result links)
+    try {
+      const full = await get(`/api/runs/${run.id}/`);
+      if (!current()) return;
+      update(full);
+    } catch {
+      /* draw what the stream said */
+    }
+    following = null;
+    cancel.hidden = true;
+    const i = runs.findIndex((r) => r.id === last.id);
+    if (i >= 0) runs[i] = last;
+    if (last.status === "succeeded") {
+      await showRun(last);
+      // showing the results cleared the bar: leave it at its end state for this run
+      if (shown?.run.id === last.id) showProgress(progress, last.progress_percent, last.stage || last.status);
+    } else say(status, last.status === "failed" ? `The run failed: ${errorText(last.error)}` : "The run was cancelled.", "error");
+  }
+
+  // -- showing a run ---------------------------------------------------------------------------
+  function clearResults() {
+    stopFollowing();
+    timeBar.hide();
+    shown?.layers.remove();
+    diff?.remove();
+    diff = null;
+    swipe?.close();
+    swipe = null;
+    unregister("result:");
+    unregister("diff:");
+    shown = null;
+    cursor = null;
+    kpiPanel.replaceChildren();
+    delete document.body.dataset.result;
+  }
+
+  async function showRun(run) {
+    clearResults();
+    if (run.status !== "succeeded") {
+      const failed = run.status === "failed";
+      say(status, failed ? `The run failed: ${errorText(run.error)}` : `Run ${run.status}.`, failed ? "error" : "info");
+      return;
+    }
+    const view = viewOf(run.simulator);
+    let layers;
+    try {
+      layers = await addRunLayers(map, run, { d3: state.d === "3", isOn: (id) => opacityOf(id) > 0 });
+    } catch (err) {
+      say(status, `Could not show the results: ${err.message}`, "error");
+      return;
+    }
+    shown = { run, layers };
+    for (const entry of layers.entries) register(entry);
+    if (layers.timeline) timeBar.show(layers.timeline, run.simulator, view.initialTime);
+    document.body.dataset.result = run.simulator;
+    say(status, `Showing the ${run.simulator} run of ${new Date(run.created_at).toLocaleString()}.`, "ok");
+    await loadBaseRuns();
+    await renderKpis();
+    if (state.base && state.compare) await startCompare(state.compare);
+  }
+
+  async function renderKpis() {
+    kpiPanel.replaceChildren();
+    cursor = null;
+    if (!shown) return;
+    const { run, layers } = shown;
+    const view = viewOf(run.simulator);
+    kpiPanel.append(el("h3", {}, "Key figures"), kpiTable(run, simulator(run.simulator)?.kpis, compared));
+    const charts = el("div", { class: "charts" });
+    kpiPanel.append(charts);
+    cursor = (await view.charts?.(charts, { run, layers, compare: compared, t: timeBar.t() })) || null;
+    const note = view.notes?.({ run, layers });
+    if (note) kpiPanel.append(el("p", { class: "muted" }, note));
+    kpiPanel.append(el("p", { class: "muted" }, `engine ${run.engine_version || "?"} · ${run.seconds != null ? `${fmt(run.seconds, 1)} s` : ""} · input ${String(run.input_checksum || "").slice(0, 10)}`));
+  }
+
+  // -- comparison with a baseline run ----------------------------------------------------------
+  const cmpMode = () => section.querySelector("input[name=cmp]:checked").value;
+  function resetCompare() {
+    for (const r of section.querySelectorAll("input[name=cmp]")) r.checked = r.value === "";
+  }
+
+  async function startCompare(mode) {
+    diff?.remove();
+    diff = null;
+    unregister("diff:");
+    swipe?.close();
+    swipe = null;
+    const base = baseRuns.find((r) => r.id === baseSelect.value);
+    compared = null;
+    if (!mode || !base || !shown) {
+      renderKpis();
+      return;
+    }
+    try {
+      compared = (await get(`/api/runs/${shown.run.id}/compare/${base.id}/`)).kpis;
+    } catch (err) {
+      say(status, `Cannot compare: ${err.message}`, "error");
+      return;
+    }
+    if (mode === "diff") {
+      diff = addDiffLayer(map, shown.run, base);
+      if (diff) register(diff.entry);
+    } else if (mode === "swipe") {
+      swipe = await openSwipe(base, shown.run, timeBar.t());
+    }
+    renderKpis();
+  }
+  baseSelect.addEventListener("change", () => {
+    set({ base: baseSelect.value || null, compare: cmpMode() });
+    startCompare(cmpMode());
+  });
+  for (const r of section.querySelectorAll("input[name=cmp]")) {
+    r.addEventListener("change", () => {
+      set({ compare: cmpMode() });
+      startCompare(cmpMode());
+    });
+  }
+  if (state.compare) {
+    const r = [...section.querySelectorAll("input[name=cmp]")].find((x) => x.value === state.compare);
+    if (r) r.checked = true;
+  }
+
+  // -- the other panels' changes ---------------------------------------------------------------
+  async function scenarioChanged(s) {
+    const changed = scenario?.id !== s?.id;
+    if (changed) {
+      stopFollowing();
+      if (!state.compare) resetCompare();
+    }
+    scenario = s;
+    await loadRuns();
+    if (scenario !== s) return; // another scenario was chosen meanwhile
+    if (changed || !shown) {
+      const run = runs.find((r) => r.id === state.run);
+      if (run) {
+        if (!DONE.includes(run.status)) follow(run);
+        else if (shown?.run.id !== run.id) showRun(await get(`/api/runs/${run.id}/`));
+      } else clearResults();
+    }
+  }
+
+  const stop = onChange((changes) => {
+    if ("city" in changes) clearResults(); // the old city's run (and any stream of it) goes at once
+    if ("d" in changes) {
+      shown?.layers.setD3(changes.d === "3");
+      swipe?.setD3?.(changes.d === "3");
+    }
+    if ("scenarioRecord" in changes) scenarioChanged(changes.scenarioRecord);
+  });
+
+  loadSimulators();
+  return {
+    dispose() {
+      stop();
+      clearResults();
+    },
+  };
+}
+
+export default { id: "results", title: "Results", init };

@@ -1,0 +1,282 @@
+// The Scenario tab: create, clone, select and delete scenarios; edit on the map with the tools of
+// edits.js; the list of edits with undo; the edits drawn over the map. The scenario shown goes to
+// the store (state.scenarioRecord) for the other panels. API contract: docs/scenarios.md.
+
+import { del, get, getAll, post, token } from "../api.js";
+import { register, unregister } from "../catalogue.js";
+import { $, el, say } from "../dom.js";
+import { initDraw, stop as stopTool } from "../draw.js";
+import { EDIT_TOOLS, describeEdit } from "../edits.js";
+import { onChange, set, state } from "../state.js";
+
+const EMPTY = { type: "FeatureCollection", features: [] };
+
+const EDIT_LAYERS = ["edits-zone", "edits-zone-line", "edits-building", "edits-road", "edits-closed", "edits-changed", "edits-shelter"];
+
+/** The edits drawn over the map (and their catalogue entry). */
+function addEditLayers(map) {
+  map.addSource("edits", { type: "geojson", data: EMPTY });
+  const isType = (t) => ["==", ["get", "type"], t];
+  const none = ["in", ["get", "id"], ["literal", []]];
+  map.addLayer({ id: "edits-zone", type: "fill", source: "edits", filter: isType("hazard_zone"), paint: { "fill-color": "#d50000", "fill-opacity": 0.25 } });
+  map.addLayer({ id: "edits-zone-line", type: "line", source: "edits", filter: isType("hazard_zone"), paint: { "line-color": "#d50000", "line-width": 2 } });
+  map.addLayer({ id: "edits-building", type: "fill-extrusion", source: "edits", filter: isType("add_building"), paint: { "fill-extrusion-color": "#ff6f00", "fill-extrusion-height": ["coalesce", ["get", "height_m"], 10], "fill-extrusion-opacity": 0.9 } });
+  map.addLayer({ id: "edits-road", type: "line", source: "edits", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": ["match", ["get", "type"], "close_road", "#b71c1c", "#6a1b9a"], "line-width": 5, "line-dasharray": [1, 1] } });
+  map.addLayer({ id: "edits-closed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#b71c1c", "line-width": 5, "line-dasharray": [1, 1] } });
+  map.addLayer({ id: "edits-changed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#6a1b9a", "line-width": 5, "line-opacity": 0.8 } });
+  map.addLayer({ id: "edits-shelter", type: "circle", source: "edits", filter: isType("add_shelter"), paint: { "circle-radius": 8, "circle-color": "#2e7d32", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+  register({
+    id: "edits",
+    title: "Scenario edits",
+    group: "Scenario",
+    layers: EDIT_LAYERS,
+    legend: [
+      { label: "closed road", color: "#b71c1c", kind: "line" },
+      { label: "changed road", color: "#6a1b9a", kind: "line" },
+      { label: "added building", color: "#ff6f00", kind: "fill" },
+      { label: "hazard zone", color: "#d50000", kind: "fill" },
+      { label: "shelter", color: "#2e7d32", kind: "circle" },
+    ],
+  });
+}
+
+/** The edits as GeoJSON from their own geometry (when the server's edits.geojson fails). */
+function editsToGeojson(edits) {
+  const features = [];
+  edits.forEach((e, index) => {
+    const geometry = e.footprint || e.polygon || e.point || e.line || e.zone;
+    if (geometry) features.push({ type: "Feature", geometry, properties: { index, type: e.type, height_m: e.height_m } });
+  });
+  return { type: "FeatureCollection", features };
+}
+
+const optionText = (s) => `${s.is_baseline ? "★ " : ""}${s.name} (v${s.version}, ${s.edits?.length ?? 0} edits)`;
+
+function init(section) {
+  const { map } = state;
+  initDraw(map, $("#tool-hint"));
+  section.innerHTML = `
+    <div id="scenario-panel">
+    <div class="row"><label>Scenario <select id="scenario-select" aria-label="scenario"></select></label></div>
+    <div class="row">
+      <input id="scenario-name" placeholder="name of a new scenario" aria-label="new scenario name">
+      <button type="button" id="scenario-new">New</button>
+      <button type="button" id="scenario-clone">Clone</button>
+      <button type="button" id="scenario-delete" title="delete this scenario">Delete</button>
+    </div>
+    <div id="scenario-status" class="status"></div>
+    <h3>Edit on the map</h3>
+    <div class="tools" id="edit-tools"></div>
+    <div id="edit-form"></div>
+    <h3>Edits <button type="button" id="edit-undo">Undo last</button></h3>
+    <ol id="edit-list" class="edit-list"></ol>
+    </div>`;
+  const select = $("#scenario-select", section);
+  const status = $("#scenario-status", section);
+  const form = $("#edit-form", section);
+  const list = $("#edit-list", section);
+  const toolBox = $("#edit-tools", section);
+  let scenarios = [];
+  let current = null;
+
+  addEditLayers(map);
+
+  const readOnly = () => !current || current.is_baseline || !token();
+
+  function renderEdits() {
+    list.replaceChildren();
+    const edits = current?.edits || [];
+    edits.forEach((edit, i) => {
+      const li = el("li", { "data-index": i, "data-type": edit.type }, el("span", {}, describeEdit(edit)));
+      if (!readOnly()) li.append(" ", el("button", { type: "button", class: "link", title: "remove this edit", onclick: () => removeEdit(i) }, "✕"));
+      list.append(li);
+    });
+    if (!edits.length) list.append(el("li", { class: "muted" }, current?.is_baseline ? "The baseline has no edits (it is the city as imported)." : "No edits yet."));
+    $("#edit-undo", section).disabled = readOnly() || !edits.length;
+    for (const b of toolBox.querySelectorAll("button")) b.disabled = readOnly() && b.dataset.tool !== "stop";
+    const ids = (type) => edits.filter((e) => e.type === type).flatMap((e) => e.resolved_edge_ids || e.edge_ids || []);
+    map.setFilter("edits-closed", ["in", ["get", "id"], ["literal", ids("close_road")]]);
+    map.setFilter("edits-changed", ["in", ["get", "id"], ["literal", ids("change_road")]]);
+  }
+
+  async function loadEditsGeojson() {
+    if (!current) return map.getSource("edits").setData(EMPTY);
+    try {
+      map.getSource("edits").setData(await get(`/api/scenarios/${current.id}/edits.geojson`));
+    } catch {
+      // the edits list still shows them; draw what we can from the edits themselves
+      map.getSource("edits").setData(editsToGeojson(current.edits || []));
+    }
+  }
+
+  // an edit under way belongs to the scenario it was started on: another scenario ends it
+  function endEditing() {
+    stopTool();
+    form.innerHTML = "";
+  }
+
+  let generation = 0; // counts the scenarios shown: a reload started earlier must not undo a later choice
+
+  function show(scenario) {
+    generation++;
+    if (scenario?.id !== current?.id) endEditing();
+    current = scenario;
+    if (scenario) select.value = String(scenario.id);
+    renderEdits();
+    loadEditsGeojson();
+    set({ scenarioRecord: scenario });
+  }
+
+  async function reload() {
+    endEditing();
+    if (!state.city) return;
+    const gen = generation;
+    try {
+      // make sure the baseline exists (created on demand), then list
+      const baseline = await get(`/api/cities/${state.city}/baseline/`).catch(() => null);
+      scenarios = await getAll(`/api/scenarios/?city=${state.city}`);
+      if (baseline && !scenarios.some((s) => s.id === baseline.id)) scenarios.unshift(baseline);
+    } catch (err) {
+      say(status, `Scenarios are not available: ${err.message}`, "error");
+      scenarios = [];
+    }
+    if (gen !== generation) return; // a scenario was chosen or made meanwhile: that choice stands
+    select.replaceChildren(...scenarios.map((s) => new Option(optionText(s), s.id)));
+    const want = scenarios.find((s) => s.id === state.scenario) || scenarios.find((s) => s.is_baseline) || scenarios[0] || null;
+    if (want && state.scenario !== want.id) set({ scenario: want.id });
+    show(want);
+    if (!token()) say(status, "Sign in to create and edit scenarios (the baseline is visible to all).");
+  }
+
+  async function refreshCurrent(updated) {
+    const scenario = updated || (await get(`/api/scenarios/${current.id}/`));
+    const i = scenarios.findIndex((s) => s.id === scenario.id);
+    if (i >= 0) scenarios[i] = scenario;
+    const opt = [...select.options].find((o) => Number(o.value) === scenario.id);
+    if (opt) opt.textContent = optionText(scenario);
+    show(scenario);
+  }
+
+  select.addEventListener("change", () => {
+    const s = scenarios.find((x) => x.id === Number(select.value));
+    set({ scenario: s.id, run: null, base: null, compare: "" });
+    show(s);
+  });
+
+  async function create(kind) {
+    const name = $("#scenario-name", section).value.trim();
+    try {
+      let s;
+      if (kind === "new") {
+        if (!name) return say(status, "Give the new scenario a name.", "error");
+        s = await post("/api/scenarios/", { city: state.city, name });
+      } else {
+        if (!current) return;
+        s = await post(`/api/scenarios/${current.id}/clone/`, name ? { name } : {});
+      }
+      scenarios.push(s);
+      select.append(new Option(optionText(s), s.id));
+      set({ scenario: s.id, run: null, base: null, compare: "" });
+      show(s);
+      $("#scenario-name", section).value = "";
+      say(status, `Scenario “${s.name}” ${kind === "new" ? "created" : "cloned"}.`, "ok");
+    } catch (err) {
+      say(status, `Could not ${kind === "new" ? "create" : "clone"} the scenario: ${err.message}`, "error");
+    }
+  }
+  $("#scenario-new", section).addEventListener("click", () => create("new"));
+  $("#scenario-clone", section).addEventListener("click", () => create("clone"));
+  $("#scenario-delete", section).addEventListener("click", async () => {
+    if (readOnly() || !confirm(`Delete the scenario “${current.name}” and its runs?`)) return;
+    try {
+      await del(`/api/scenarios/${current.id}/`);
+      set({ scenario: null, run: null, base: null });
+      await reload();
+    } catch (err) {
+      say(status, `Could not delete: ${err.message}`, "error");
+    }
+  });
+
+  async function addEdit(target, edit) {
+    if (target == null) return false;
+    try {
+      const updated = await post(`/api/scenarios/${target}/edits/`, edit);
+      if (current?.id !== target) return true; // another scenario is shown now: leave it be
+      await refreshCurrent(updated && updated.edits ? updated : null);
+      say(status, `Added: ${describeEdit(edit)}.`, "ok");
+      return true;
+    } catch (err) {
+      say(status, `The edit was refused: ${err.message}`, "error");
+      return false;
+    }
+  }
+
+  async function removeEdit(index) {
+    try {
+      const updated = await del(`/api/scenarios/${current.id}/edits/${index}/`);
+      await refreshCurrent(updated && updated.edits ? updated : null);
+      say(status, "Edit removed.", "ok");
+    } catch (err) {
+      say(status, `Could not remove the edit: ${err.message}`, "error");
+    }
+  }
+  $("#edit-undo", section).addEventListener("click", () => {
+    const n = current?.edits?.length || 0;
+    if (n) removeEdit(n - 1);
+  });
+
+  /** The parameters of an edit being drawn: fields [name, label, attrs]; onSubmit(values) -> ok. */
+  function paramsForm(title, fields, onSubmit) {
+    form.innerHTML = "";
+    const f = el("form", { class: "edit-params" }, el("strong", {}, title));
+    for (const [name, label, attrs] of fields) {
+      if (attrs.options) {
+        const s = el("select", { name });
+        for (const o of attrs.options) s.append(new Option(o, o));
+        f.append(el("label", {}, label, " ", s));
+      } else {
+        f.append(el("label", {}, label, " ", el("input", { name, ...attrs })));
+      }
+    }
+    f.append(el("button", { type: "submit" }, "Add"), " ", el("button", { type: "button", onclick: () => (form.innerHTML = "") }, "Cancel"));
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const values = Object.fromEntries(new FormData(f));
+      if (await onSubmit(values)) form.innerHTML = "";
+    });
+    form.append(f);
+    setTimeout(() => f.querySelector("input,select")?.focus(), 0);
+  }
+
+  // the tool buttons, from the edit types of edits.js, and Done
+  for (const tool of EDIT_TOOLS) {
+    toolBox.append(
+      el("button", {
+        type: "button",
+        "data-tool": tool.type,
+        onclick: () => {
+          if (readOnly()) return say(status, token() ? "The baseline is read-only: clone it or make a new scenario." : "Sign in to edit.", "error");
+          // the scenario shown now is the one the edit goes to, whatever happens meanwhile
+          tool.start(current?.id, { addEdit, paramsForm });
+        },
+      }, tool.button),
+    );
+  }
+  toolBox.append(el("button", { type: "button", "data-tool": "stop", onclick: endEditing }, "Done"));
+
+  const stop = onChange((changes, meta) => {
+    // another city, or another user (whose scenarios differ): the list again
+    if ("city" in changes || ("user" in changes && meta.reason !== "expired")) reload();
+  });
+
+  reload();
+  return {
+    dispose() {
+      stop();
+      endEditing();
+      unregister("edits");
+    },
+  };
+}
+
+export default { id: "scenario", title: "Scenario", init };
