@@ -15,6 +15,7 @@ import { initTimeBar } from "../timebar.js";
 import { showProgress } from "../upload.js";
 
 const DONE = ["succeeded", "failed", "cancelled"];
+const ACTIVE = ["queued", "running"];
 
 export function errorText(error) {
   if (!error) return "no reason given";
@@ -111,7 +112,7 @@ function init(section) {
     const values = params.read();
     const kinds = new Set((scenario?.edits || []).map((e) => e.type));
     const missing = (spec.requires_edits || []).filter((t) => !kinds.has(t));
-    if (missing.length) throw new FieldError("scenario", `needs a ${missing.join(" and a ")} edit for a ${spec.name} run`);
+    if (missing.length) throw new FieldError("scenario", `needs a ${missing.join(" and a ")} edit to run ${spec.label || spec.name}`);
     return values;
   }
 
@@ -133,7 +134,7 @@ function init(section) {
       set({ run: run.id, base: null, compare: "", t: null });
       await loadRuns();
       if (run.reused) say(status, "Same scenario version and parameters as an earlier run: showing its results.", "ok");
-      if (!DONE.includes(run.status)) follow(run);
+      if (ACTIVE.includes(run.status)) follow(run);
       else showRun(run);
     } catch (err) {
       say(status, `The run was refused: ${err.message}`, "error");
@@ -186,7 +187,7 @@ function init(section) {
     stopFollowing();
     resetCompare();
     set({ run: run.id, base: null, compare: "", t: null });
-    if (!DONE.includes(run.status)) return follow(run);
+    if (ACTIVE.includes(run.status)) return follow(run);
     let full;
     try {
       full = await get(`/api/runs/${run.id}/`);
@@ -306,6 +307,8 @@ function init(section) {
     if (!shown) return;
     const { run, layers } = shown;
     const view = viewOf(run.simulator);
+    await simulatorsLoaded; // the KPIs' labels and units
+    if (shown?.run !== run) return; // another run (or none) is shown meanwhile
     kpiPanel.append(el("h3", {}, "Key figures"), kpiTable(run, simulator(run.simulator)?.kpis, compared));
     const charts = el("div", { class: "charts" });
     kpiPanel.append(charts);
@@ -375,7 +378,7 @@ function init(section) {
     if (changed || !shown) {
       const run = runs.find((r) => r.id === state.run);
       if (run) {
-        if (!DONE.includes(run.status)) follow(run);
+        if (ACTIVE.includes(run.status)) follow(run);
         else if (shown?.run.id !== run.id) showRun(await get(`/api/runs/${run.id}/`));
       } else clearResults();
     }
@@ -390,7 +393,7 @@ function init(section) {
     if ("scenarioRecord" in changes) scenarioChanged(changes.scenarioRecord);
   });
 
-  loadSimulators();
+  const simulatorsLoaded = loadSimulators();
   return {
     dispose() {
       stop();
