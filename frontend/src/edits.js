@@ -1,6 +1,7 @@
 // The edit types the map can draw: for each, its tool (button, drawing, parameters form) and its
 // words in the list of edits. An edit type the server knows but the map cannot draw still shows
-// in the list (by the server's label, else its type).
+// in the list (by the server's label, else its type). Adding an edit type to the map = one entry
+// in EDIT_TOOLS (and its words in WORDS).
 
 import { start as startTool } from "./draw.js";
 
@@ -94,7 +95,7 @@ const WORDS = {
   departure_profile: (e) => `departures: ${e.distribution}, scale ${e.scale_min} min`,
 };
 
-/** An edit in words (plain text: shown with textContent). */
+/** An edit in words (plain text: shown with textContent): the server's label when it gives one. */
 export function describeEdit(e) {
-  return WORDS[e.type]?.(e) || e.label || e.type;
+  return e.label || WORDS[e.type]?.(e) || e.type;
 }
