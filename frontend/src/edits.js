@@ -3,6 +3,7 @@
 // in the list (by the server's label, else its type). Adding an edit type to the map = one entry
 // in EDIT_TOOLS (and its words in WORDS).
 
+import { register } from "./catalogue.js";
 import { start as startTool } from "./draw.js";
 
 const ROAD_LAYERS = ["roads", "edits-closed", "edits-changed"];
@@ -98,4 +99,40 @@ const WORDS = {
 /** An edit in words (plain text: shown with textContent): the server's label when it gives one. */
 export function describeEdit(e) {
   return e.label || WORDS[e.type]?.(e) || e.type;
+}
+
+const EDIT_LAYERS = ["edits-zone", "edits-zone-line", "edits-building", "edits-road", "edits-closed", "edits-changed", "edits-shelter"];
+
+/** The edits drawn over the map (and their catalogue entry). */
+export function addEditLayers(map) {
+  map.addSource("edits", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  const isType = (t) => ["==", ["get", "type"], t];
+  const none = ["in", ["get", "id"], ["literal", []]];
+  map.addLayer({ id: "edits-zone", type: "fill", source: "edits", filter: isType("hazard_zone"), paint: { "fill-color": "#d50000", "fill-opacity": 0.25 } });
+  map.addLayer({ id: "edits-zone-line", type: "line", source: "edits", filter: isType("hazard_zone"), paint: { "line-color": "#d50000", "line-width": 2 } });
+  map.addLayer({ id: "edits-building", type: "fill-extrusion", source: "edits", filter: isType("add_building"), paint: { "fill-extrusion-color": "#ff6f00", "fill-extrusion-height": ["coalesce", ["get", "height_m"], 10], "fill-extrusion-opacity": 0.9 } });
+  map.addLayer({ id: "edits-road", type: "line", source: "edits", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": ["match", ["get", "type"], "close_road", "#b71c1c", "#6a1b9a"], "line-width": 5, "line-dasharray": [1, 1] } });
+  map.addLayer({ id: "edits-closed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#b71c1c", "line-width": 5, "line-dasharray": [1, 1] } });
+  map.addLayer({ id: "edits-changed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#6a1b9a", "line-width": 5, "line-opacity": 0.8 } });
+  map.addLayer({ id: "edits-shelter", type: "circle", source: "edits", filter: isType("add_shelter"), paint: { "circle-radius": 8, "circle-color": "#2e7d32", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+  register({
+    id: "edits",
+    title: "Scenario edits",
+    group: "Scenario",
+    layers: EDIT_LAYERS,
+    legend: [
+      { label: "closed road", color: "#b71c1c", kind: "line" },
+      { label: "changed road", color: "#6a1b9a", kind: "line" },
+      { label: "added building", color: "#ff6f00", kind: "fill" },
+      { label: "hazard zone", color: "#d50000", kind: "fill" },
+      { label: "shelter", color: "#2e7d32", kind: "circle" },
+    ],
+  });
+}
+
+/** The road edges closed or changed by the edits, drawn over the roads. */
+export function showEditedRoads(map, edits) {
+  const ids = (type) => edits.filter((e) => e.type === type).flatMap((e) => e.resolved_edge_ids || e.edge_ids || []);
+  map.setFilter("edits-closed", ["in", ["get", "id"], ["literal", ids("close_road")]]);
+  map.setFilter("edits-changed", ["in", ["get", "id"], ["literal", ids("change_road")]]);
 }

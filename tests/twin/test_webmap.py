@@ -582,21 +582,28 @@ def test_the_run_form_carries_the_servers_ranges_and_refuses_a_value_outside_the
     assert not Run.objects.exists()
 
 
+def literals_naming(names: list[str], allowed) -> dict[str, list[str]]:
+    """The frontend modules (outside `allowed`) with a string literal that is one of `names`."""
+    src = REPO_ROOT / "frontend/src"
+    alternatives = "|".join(map(re.escape, names))
+    quoted = re.compile(f"[\"'`]({alternatives})[\"'`]")
+    found = {}
+    for path in src.rglob("*.js"):
+        rel = path.relative_to(src).as_posix()
+        # string literals only: comments may mention a simulator in words
+        code = re.sub(r"//.*|/\*[\s\S]*?\*/", "", path.read_text())
+        if not allowed(rel) and quoted.findall(code):
+            found[rel] = quoted.findall(code)
+    return found
+
+
 def test_only_the_simulator_views_name_a_simulator(client):
-    """Adding a simulator to the web map touches its view module and one line of its registry."""
+    """Adding a simulator to the web map touches its view module and one line of its registry;
+    adding an edit type, its entry in edits.js."""
     src = REPO_ROOT / "frontend/src"
     names = [s["name"] for s in client.get("/api/simulators/").json()["simulators"]]
     assert names
-    alternatives = "|".join(map(re.escape, names))
-    quoted = re.compile(f"[\"'`]({alternatives})[\"'`]")
-    # string literals only: comments may mention a simulator in words
-    naming = {
-        str(path.relative_to(src)): quoted.findall(
-            re.sub(r"//.*|/\*[\s\S]*?\*/", "", path.read_text())
-        )
-        for path in src.rglob("*.js")
-    }
-    outside = {p: found for p, found in naming.items() if found and not p.startswith("simulators/")}
+    outside = literals_naming(names, lambda rel: rel.startswith("simulators/"))
     assert not outside, f"a simulator named outside frontend/src/simulators/: {outside}"
     # each simulator the server serves has its view module, registered in one line
     registry = (src / "simulators/registry.js").read_text()
@@ -604,3 +611,7 @@ def test_only_the_simulator_views_name_a_simulator(client):
         assert (src / f"simulators/{name}.js").exists(), name
         assert f'import {name} from "./{name}.js";' in registry
         assert f'name: "{name}"' in (src / f"simulators/{name}.js").read_text()
+    edit_types = [e["type"] for e in client.get("/api/edit-types/").json()["edit_types"]]
+    assert "close_road" in edit_types
+    outside = literals_naming(edit_types, lambda rel: rel == "edits.js")
+    assert not outside, f"an edit type named outside frontend/src/edits.js: {outside}"

@@ -1,44 +1,16 @@
 // The Scenario tab: create, clone, select and delete scenarios; edit on the map with the tools of
 // edits.js; the list of edits with undo; the edits drawn over the map. The scenario shown goes to
-// the store (state.scenarioRecord) for the other panels. API contract: docs/scenarios.md.
+// the store (state.scenarioRecord) for the other panels. API contract: docs/scenarios.md. What is
+// particular to an edit type (its tool, its words, its look on the map) is in ../edits.js.
 
 import { del, get, getAll, post, token } from "../api.js";
-import { register, unregister } from "../catalogue.js";
+import { unregister } from "../catalogue.js";
 import { $, el, say } from "../dom.js";
 import { initDraw, stop as stopTool } from "../draw.js";
-import { EDIT_TOOLS, describeEdit } from "../edits.js";
+import { EDIT_TOOLS, addEditLayers, describeEdit, showEditedRoads } from "../edits.js";
 import { onChange, set, state } from "../state.js";
 
 const EMPTY = { type: "FeatureCollection", features: [] };
-
-const EDIT_LAYERS = ["edits-zone", "edits-zone-line", "edits-building", "edits-road", "edits-closed", "edits-changed", "edits-shelter"];
-
-/** The edits drawn over the map (and their catalogue entry). */
-function addEditLayers(map) {
-  map.addSource("edits", { type: "geojson", data: EMPTY });
-  const isType = (t) => ["==", ["get", "type"], t];
-  const none = ["in", ["get", "id"], ["literal", []]];
-  map.addLayer({ id: "edits-zone", type: "fill", source: "edits", filter: isType("hazard_zone"), paint: { "fill-color": "#d50000", "fill-opacity": 0.25 } });
-  map.addLayer({ id: "edits-zone-line", type: "line", source: "edits", filter: isType("hazard_zone"), paint: { "line-color": "#d50000", "line-width": 2 } });
-  map.addLayer({ id: "edits-building", type: "fill-extrusion", source: "edits", filter: isType("add_building"), paint: { "fill-extrusion-color": "#ff6f00", "fill-extrusion-height": ["coalesce", ["get", "height_m"], 10], "fill-extrusion-opacity": 0.9 } });
-  map.addLayer({ id: "edits-road", type: "line", source: "edits", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": ["match", ["get", "type"], "close_road", "#b71c1c", "#6a1b9a"], "line-width": 5, "line-dasharray": [1, 1] } });
-  map.addLayer({ id: "edits-closed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#b71c1c", "line-width": 5, "line-dasharray": [1, 1] } });
-  map.addLayer({ id: "edits-changed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#6a1b9a", "line-width": 5, "line-opacity": 0.8 } });
-  map.addLayer({ id: "edits-shelter", type: "circle", source: "edits", filter: isType("add_shelter"), paint: { "circle-radius": 8, "circle-color": "#2e7d32", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
-  register({
-    id: "edits",
-    title: "Scenario edits",
-    group: "Scenario",
-    layers: EDIT_LAYERS,
-    legend: [
-      { label: "closed road", color: "#b71c1c", kind: "line" },
-      { label: "changed road", color: "#6a1b9a", kind: "line" },
-      { label: "added building", color: "#ff6f00", kind: "fill" },
-      { label: "hazard zone", color: "#d50000", kind: "fill" },
-      { label: "shelter", color: "#2e7d32", kind: "circle" },
-    ],
-  });
-}
 
 /** The edits as GeoJSON from their own geometry (when the server's edits.geojson fails). */
 function editsToGeojson(edits) {
@@ -94,9 +66,7 @@ function init(section) {
     if (!edits.length) list.append(el("li", { class: "muted" }, current?.is_baseline ? "The baseline has no edits (it is the city as imported)." : "No edits yet."));
     $("#edit-undo", section).disabled = readOnly() || !edits.length;
     for (const b of toolBox.querySelectorAll("button")) b.disabled = readOnly() && b.dataset.tool !== "stop";
-    const ids = (type) => edits.filter((e) => e.type === type).flatMap((e) => e.resolved_edge_ids || e.edge_ids || []);
-    map.setFilter("edits-closed", ["in", ["get", "id"], ["literal", ids("close_road")]]);
-    map.setFilter("edits-changed", ["in", ["get", "id"], ["literal", ids("change_road")]]);
+    showEditedRoads(map, edits);
   }
 
   async function loadEditsGeojson() {
