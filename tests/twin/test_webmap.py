@@ -570,6 +570,7 @@ def test_the_run_form_carries_the_servers_ranges_and_refuses_a_value_outside_the
     text = page.inner_text("#run-status")
     assert "refused" in text and "peak_hour_factor" in text and str(phf["minimum"]) in text, text
     assert page.get_attribute("#run-params input[name=peak_hour_factor]", "aria-invalid") == "true"
+    page.locator(".sidebar").screenshot(path=str(ARTIFACTS / "run-form-refused.png"))
     # and above the maximum of an integer, too
     page.fill("#run-params input[name=peak_hour_factor]", "")
     max_iter = props["traffic"]["max_iter"]["maximum"]
