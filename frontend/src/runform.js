@@ -3,7 +3,9 @@
 // never disagree on a range. A value outside the schema is refused here, naming the field,
 // before anything is sent; the server checks again.
 
+import { get } from "./api.js";
 import { el } from "./dom.js";
+import { set, state } from "./state.js";
 
 /** A value the schema refuses: `field` is the parameter's name. */
 export class FieldError extends Error {
@@ -132,4 +134,50 @@ export function buildParams(simulator, { widgets = {}, map } = {}) {
     return params;
   };
   return { node, fields, read };
+}
+
+/**
+ * The run form's simulator choice and parameters, from GET /api/simulators/ (put in the store as
+ * state.simulators). `views(name)` gives a simulator's view (its widgets). Returns
+ * {loaded: Promise, spec(name), read(scenario) -> {simulator, params}}; read throws FieldError
+ * for a value the schema refuses or an edit the simulator needs and the scenario lacks.
+ */
+export function initRunForm(form, { map, views, onError }) {
+  const select = form.querySelector("#run-simulator");
+  const description = form.querySelector("#run-description");
+  const box = form.querySelector("#run-params");
+  const spec = (name) => state.simulators?.find((s) => s.name === name);
+  let params = null;
+
+  function render() {
+    const sim = spec(select.value);
+    description.textContent = sim?.description || "";
+    params = sim ? buildParams(sim, { widgets: views(sim.name).widgets, map }) : null;
+    box.replaceChildren(...(params ? [params.node] : []));
+  }
+  select.addEventListener("change", render);
+
+  async function load() {
+    try {
+      const doc = await get("/api/simulators/");
+      set({ simulators: doc.simulators || [] });
+    } catch (err) {
+      onError(`The simulators are not available: ${err.message}`);
+      return;
+    }
+    select.replaceChildren(...state.simulators.map((s) => new Option(s.label || s.name, s.name)));
+    render();
+  }
+
+  function read(scenario) {
+    const sim = spec(select.value);
+    if (!sim || !params) throw new FieldError("simulator", "is not offered by the server");
+    const values = params.read();
+    const kinds = new Set((scenario?.edits || []).map((e) => e.type));
+    const missing = (sim.requires_edits || []).filter((t) => !kinds.has(t));
+    if (missing.length) throw new FieldError("scenario", `needs a ${missing.join(" and a ")} edit to run ${sim.label || sim.name}`);
+    return { simulator: sim.name, params: values };
+  }
+
+  return { loaded: load(), spec, read };
 }

@@ -2,26 +2,18 @@
 // follow the run's real progress, list the scenario's runs, show one (layers, legends, time
 // slider and key figures by its simulator's view) and compare it with a baseline run.
 
-import { followEvents, get, getAll, post, token } from "../api.js";
+import { get, getAll, post, token } from "../api.js";
 import { opacityOf, register, unregister } from "../catalogue.js";
 import { openSwipe } from "../compare.js";
 import { $, el, fmt, say } from "../dom.js";
 import { kpiTable } from "../kpis.js";
 import { addDiffLayer, addRunLayers } from "../results.js";
-import { FieldError, buildParams } from "../runform.js";
+import { FieldError, initRunForm } from "../runform.js";
+import { ACTIVE, errorText, followRun } from "../runs.js";
 import { viewOf } from "../simulators/registry.js";
 import { onChange, set, state } from "../state.js";
 import { initTimeBar } from "../timebar.js";
 import { showProgress } from "../upload.js";
-
-const DONE = ["succeeded", "failed", "cancelled"];
-const ACTIVE = ["queued", "running"];
-
-export function errorText(error) {
-  if (!error) return "no reason given";
-  if (typeof error === "string") return error;
-  return error.message || error.error || error.detail || JSON.stringify(error);
-}
 
 function runLabel(r) {
   const when = r.created_at ? new Date(r.created_at).toLocaleTimeString() : "";
@@ -55,9 +47,6 @@ function init(section) {
   const { map } = state;
   section.innerHTML = TEMPLATE;
   const form = $("#run-form", section);
-  const simSelect = $("#run-simulator", section);
-  const description = $("#run-description", section);
-  const paramsBox = $("#run-params", section);
   const status = $("#run-status", section);
   const progress = $("#run-progress", section);
   const cancel = $("#run-cancel", section);
@@ -74,7 +63,6 @@ function init(section) {
   let following = null; // AbortController of the event stream
   let compared = null; // KPI deltas against the baseline run
   let cursor = null; // the charts' redraw at the slider's time
-  let params = null; // the form's parameters: {read}
 
   const timeBar = initTimeBar((t) => {
     shown?.layers.setTime(t);
@@ -83,53 +71,22 @@ function init(section) {
   });
 
   // -- the form, from the server's simulators ----------------------------------------------
-  const simulator = (name) => state.simulators?.find((s) => s.name === name);
-
-  function renderParams() {
-    const spec = simulator(simSelect.value);
-    description.textContent = spec?.description || "";
-    params = spec ? buildParams(spec, { widgets: viewOf(spec.name).widgets, map }) : null;
-    paramsBox.replaceChildren(...(params ? [params.node] : []));
-  }
-  simSelect.addEventListener("change", renderParams);
-
-  async function loadSimulators() {
-    try {
-      const doc = await get("/api/simulators/");
-      set({ simulators: doc.simulators || [] });
-    } catch (err) {
-      say(status, `The simulators are not available: ${err.message}`, "error");
-      return;
-    }
-    simSelect.replaceChildren(...state.simulators.map((s) => new Option(s.label || s.name, s.name)));
-    renderParams();
-  }
-
-  /** The params to send, or a sentence saying which field the schema refuses. */
-  function readForm() {
-    const spec = simulator(simSelect.value);
-    if (!spec || !params) throw new FieldError("simulator", "is not offered by the server");
-    const values = params.read();
-    const kinds = new Set((scenario?.edits || []).map((e) => e.type));
-    const missing = (spec.requires_edits || []).filter((t) => !kinds.has(t));
-    if (missing.length) throw new FieldError("scenario", `needs a ${missing.join(" and a ")} edit to run ${spec.label || spec.name}`);
-    return values;
-  }
+  const runForm = initRunForm(form, { map, views: viewOf, onError: (text) => say(status, text, "error") });
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!scenario) return say(status, "Choose a scenario first.", "error");
     if (!token()) return say(status, "Sign in to run a simulator.", "error");
-    let values;
+    let body;
     try {
-      values = readForm();
+      body = runForm.read(scenario);
     } catch (err) {
       if (!(err instanceof FieldError)) throw err;
       return say(status, `The run was refused before it was sent: ${err.message}.`, "error");
     }
     say(status, "starting…");
     try {
-      const run = await post(`/api/scenarios/${scenario.id}/runs/`, { simulator: simSelect.value, params: values });
+      const run = await post(`/api/scenarios/${scenario.id}/runs/`, body);
       resetCompare();
       set({ run: run.id, base: null, compare: "", t: null });
       await loadRuns();
@@ -209,45 +166,22 @@ function init(section) {
   async function follow(run) {
     clearResults(); // also stops following any earlier stream
     const ctrl = new AbortController();
-    following = ctrl;
-    // still the stream the page follows? (a scenario, city or run change stops it)
-    const current = () => following === ctrl && !ctrl.signal.aborted;
+    following = ctrl; // a scenario, city or run change aborts it
     cancel.hidden = false;
-    let last = run;
-    const update = (r) => {
-      if (!current() || !r || r.id !== run.id) return;
-      last = r;
+    const onUpdate = (r) => {
       showProgress(progress, r.progress_percent, r.stage || r.status);
       say(status, `${r.simulator} run ${r.status}${r.stage ? `: ${r.stage}` : ""}`);
       const opt = [...runSelect.options].find((o) => o.value === r.id);
       if (opt) opt.textContent = runLabel(r);
     };
-    update(run);
+    let last;
     try {
-      await followEvents(`/api/runs/${run.id}/events/`, update, ctrl.signal);
-    } catch {
-      /* no event stream (or it broke): the polling below takes over */
+      last = await followRun(run, { signal: ctrl.signal, onUpdate });
+    } catch (err) {
+      if (!ctrl.signal.aborted) say(status, `Lost track of the run: ${err.message}`, "error");
+      return;
     }
-    // the stream ended (or never worked) before the run did: poll until it is done
-    while (current() && !DONE.includes(last.status)) {
-      await new Promise((r) => setTimeout(r, 700));
-      if (!current()) return;
-      try {
-        update(await get(`/api/runs/${run.id}/`));
-      } catch (err) {
-        if (current()) say(status, `Lost track of the run: ${err.message}`, "error");
-        return;
-      }
-    }
-    if (!current()) return;
-    // the final record (the stream's last event may lack the KPIs and result links)
-    try {
-      const full = await get(`/api/runs/${run.id}/`);
-      if (!current()) return;
-      update(full);
-    } catch {
-      /* draw what the stream said */
-    }
+    if (!last || following !== ctrl) return;
     following = null;
     cancel.hidden = true;
     const i = runs.findIndex((r) => r.id === last.id);
@@ -307,9 +241,9 @@ function init(section) {
     if (!shown) return;
     const { run, layers } = shown;
     const view = viewOf(run.simulator);
-    await simulatorsLoaded; // the KPIs' labels and units
+    await runForm.loaded; // the KPIs' labels and units
     if (shown?.run !== run) return; // another run (or none) is shown meanwhile
-    kpiPanel.append(el("h3", {}, "Key figures"), kpiTable(run, simulator(run.simulator)?.kpis, compared));
+    kpiPanel.append(el("h3", {}, "Key figures"), kpiTable(run, runForm.spec(run.simulator)?.kpis, compared));
     const charts = el("div", { class: "charts" });
     kpiPanel.append(charts);
     cursor = (await view.charts?.(charts, { run, layers, compare: compared, t: timeBar.t() })) || null;
@@ -393,7 +327,6 @@ function init(section) {
     if ("scenarioRecord" in changes) scenarioChanged(changes.scenarioRecord);
   });
 
-  const simulatorsLoaded = loadSimulators();
   return {
     dispose() {
       stop();
