@@ -11,7 +11,8 @@ const ROAD_LAYERS = ["roads", "edits-closed", "edits-changed"];
 /**
  * The drawing tools, in the order of their buttons. start(target, {addEdit, paramsForm}) begins
  * drawing; the finished edit goes to addEdit(target, edit) (target: the scenario the tool was
- * started on).
+ * started on). paramsForm(title, type, {field: initial value}, onSubmit) asks for the edit's
+ * fields, built from the type's schema served at GET /api/edit-types/ (ranges, units, labels).
  */
 export const EDIT_TOOLS = [
   {
@@ -32,8 +33,8 @@ export const EDIT_TOOLS = [
         layers: ROAD_LAYERS,
         message: "Click a road to change its lanes.",
         onDone: (f) =>
-          paramsForm(`Road ${f.properties.name || f.properties.id}: ${f.properties.lanes} lane(s) now`, [["lanes", "lanes", { type: "number", min: 1, step: 1, value: Math.max(1, (f.properties.lanes || 1) + 1), required: true }]], (v) =>
-            addEdit(target, { type: "change_road", edge_ids: [f.properties.id], lanes: Number(v.lanes) }),
+          paramsForm(`Road ${f.properties.name || f.properties.id}: ${f.properties.lanes} lane(s) now`, "change_road", { lanes: Math.max(1, (f.properties.lanes || 1) + 1) }, (v) =>
+            addEdit(target, { type: "change_road", edge_ids: [f.properties.id], ...v }),
           ),
       }),
   },
@@ -42,16 +43,7 @@ export const EDIT_TOOLS = [
     button: "Draw a building",
     start: (target, { addEdit, paramsForm }) =>
       startTool("polygon", {
-        onDone: (polygon) =>
-          paramsForm(
-            "New building",
-            [
-              ["height_m", "height (m)", { type: "number", min: 1, step: "any", value: 20, required: true }],
-              ["use", "use", { options: ["residential", "commercial", "industrial", "public", "other"] }],
-              ["residents", "residents", { type: "number", min: 0, step: "any", placeholder: "estimated" }],
-            ],
-            (v) => addEdit(target, { type: "add_building", footprint: polygon, height_m: Number(v.height_m), use: v.use, ...(v.residents ? { residents: Number(v.residents) } : {}) }),
-          ),
+        onDone: (polygon) => paramsForm("New building", "add_building", { height_m: 20, use: "residential", residents: undefined }, (v) => addEdit(target, { type: "add_building", footprint: polygon, ...v })),
       }),
   },
   {
@@ -59,7 +51,7 @@ export const EDIT_TOOLS = [
     button: "Hazard zone",
     start: (target, { addEdit, paramsForm }) =>
       startTool("polygon", {
-        onDone: (polygon) => paramsForm("Hazard zone", [["start_min", "closes at minute", { type: "number", min: 0, step: "any", value: 0 }]], (v) => addEdit(target, { type: "hazard_zone", polygon, start_min: Number(v.start_min || 0) })),
+        onDone: (polygon) => paramsForm("Hazard zone", "hazard_zone", { start_min: 0 }, (v) => addEdit(target, { type: "hazard_zone", polygon, start_min: 0, ...v })),
       }),
   },
   {
@@ -67,15 +59,7 @@ export const EDIT_TOOLS = [
     button: "Place a shelter",
     start: (target, { addEdit, paramsForm }) =>
       startTool("point", {
-        onDone: (point) =>
-          paramsForm(
-            "Shelter",
-            [
-              ["capacity", "capacity (people)", { type: "number", min: 1, step: 1, value: 500, required: true }],
-              ["name", "name", { placeholder: "optional" }],
-            ],
-            (v) => addEdit(target, { type: "add_shelter", point, capacity: Number(v.capacity), ...(v.name ? { name: v.name } : {}) }),
-          ),
+        onDone: (point) => paramsForm("Shelter", "add_shelter", { capacity: 500, name: undefined }, (v) => addEdit(target, { type: "add_shelter", point, ...v })),
       }),
   },
 ];

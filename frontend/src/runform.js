@@ -44,8 +44,9 @@ export function checkNumber(name, schema, value) {
  * One plain input for a parameter: number (with min, max, step and the default as placeholder),
  * enum (a select with the enum's labels), boolean (a checkbox), date or text. Returns
  * {label, input, read}; read() gives the value to send, undefined for "the server's default".
+ * `value` prefills the input (e.g. an edit's lanes: the road's lanes + 1).
  */
-export function plainField(name, schema) {
+export function plainField(name, schema, { value } = {}) {
   const kinds = types(schema).filter((t) => t !== "null");
   const kind = kinds[0];
   const dflt = schema.default;
@@ -89,6 +90,10 @@ export function plainField(name, schema) {
     };
   } else {
     return null; // lists and objects: the API takes them, the form does not offer them
+  }
+  if (value !== undefined) {
+    if (input.type === "checkbox") input.checked = !!value;
+    else input.value = String(value);
   }
   return { label: el("label", { title: schema.description || false }, labelText(name, schema), " ", input), input, read };
 }

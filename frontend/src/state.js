@@ -17,7 +17,8 @@ export const state = {
   map: null, // the MapLibre map (main.js)
   cities: [], // GeoJSON features of /api/cities/ (main.js)
   user: "", // the signed-in user's name, "" when signed out (main.js, api.js)
-  simulators: null, // the document of GET /api/simulators/ (panels/results.js)
+  simulators: null, // the simulators of GET /api/simulators/ (runform.js)
+  editTypes: null, // the edit types of GET /api/edit-types/ (panels/scenario.js)
   scenarioRecord: null, // the scenario shown, as the API returned it (panels/scenario.js)
 };
 

@@ -415,6 +415,11 @@ def test_an_evacuation_replay_advances(
     for dx, dy in ((-d, -d / 2), (d, -d / 2), (d, d / 2), (-d, d / 2)):
         click_lnglat(page, c.x + dx, c.y + dy)
     page.keyboard.press("Enter")
+    # the edit's form carries the server's range of the field (GET /api/edit-types/)
+    served = page.evaluate("fetch('/api/edit-types/').then(r => r.json())")["edit_types"]
+    props = next(k for k in served if k["type"] == "hazard_zone")["schema"]["properties"]
+    maximum = float(page.get_attribute("#edit-form input[name=start_min]", "max"))
+    assert maximum == props["start_min"]["maximum"]
     page.fill("#edit-form input[name=start_min]", "0")
     page.click("#edit-form button[type=submit]")
     page.wait_for_selector("#edit-list li[data-type=hazard_zone]")

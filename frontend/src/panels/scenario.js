@@ -8,6 +8,7 @@ import { unregister } from "../catalogue.js";
 import { $, el, say } from "../dom.js";
 import { initDraw, stop as stopTool } from "../draw.js";
 import { EDIT_TOOLS, addEditLayers, describeEdit, showEditedRoads } from "../edits.js";
+import { FieldError, plainField } from "../runform.js";
 import { onChange, set, state } from "../state.js";
 
 const EMPTY = { type: "FeatureCollection", features: [] };
@@ -195,23 +196,35 @@ function init(section) {
     if (n) removeEdit(n - 1);
   });
 
-  /** The parameters of an edit being drawn: fields [name, label, attrs]; onSubmit(values) -> ok. */
-  function paramsForm(title, fields, onSubmit) {
+  /**
+   * The parameters of an edit being drawn, from its type's schema (GET /api/edit-types/): the
+   * same ranges as the server's, checked here before anything is sent. `initial`: {field: value
+   * or undefined}, in display order; onSubmit(values) -> true when the edit was added.
+   */
+  function paramsForm(title, type, initial, onSubmit) {
     form.innerHTML = "";
-    const f = el("form", { class: "edit-params" }, el("strong", {}, title));
-    for (const [name, label, attrs] of fields) {
-      if (attrs.options) {
-        const s = el("select", { name });
-        for (const o of attrs.options) s.append(new Option(o, o));
-        f.append(el("label", {}, label, " ", s));
-      } else {
-        f.append(el("label", {}, label, " ", el("input", { name, ...attrs })));
-      }
-    }
+    const schema = state.editTypes?.find((k) => k.type === type)?.schema;
+    if (!schema) return say(status, "The edit types are not available from the server: reload the page.", "error");
+    const f = el("form", { class: "edit-params", novalidate: true }, el("strong", {}, title));
+    const fields = Object.entries(initial).map(([name, value]) => ({ name, ...plainField(name, schema.properties?.[name] || { type: "string" }, { value }) }));
+    for (const field of fields) f.append(field.label);
     f.append(el("button", { type: "submit" }, "Add"), " ", el("button", { type: "button", onclick: () => (form.innerHTML = "") }, "Cancel"));
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      const values = Object.fromEntries(new FormData(f));
+      const values = {};
+      for (const field of fields) {
+        field.input.removeAttribute("aria-invalid");
+        try {
+          const v = field.read();
+          if (v === undefined && schema.required?.includes(field.name)) throw new FieldError(field.name, "is required");
+          if (v !== undefined) values[field.name] = v;
+        } catch (err) {
+          if (!(err instanceof FieldError)) throw err;
+          field.input.setAttribute("aria-invalid", "true");
+          field.input.focus();
+          return say(status, `The edit was refused before it was sent: ${err.message}.`, "error");
+        }
+      }
       if (await onSubmit(values)) form.innerHTML = "";
     });
     form.append(f);
@@ -239,6 +252,9 @@ function init(section) {
     if ("city" in changes || ("user" in changes && meta.reason !== "expired")) reload();
   });
 
+  get("/api/edit-types/")
+    .then((doc) => set({ editTypes: doc.edit_types || [] }))
+    .catch((err) => say(status, `The edit types are not available: ${err.message}`, "error"));
   reload();
   return {
     dispose() {
