@@ -17,6 +17,8 @@ export class FieldError extends Error {
 
 const types = (schema) => (Array.isArray(schema.type) ? schema.type : [schema.type]);
 const unitOf = (schema) => (schema["x-unit"] && schema["x-unit"] !== "1" ? schema["x-unit"] : "");
+// an empty number: the server's default, "none" when that is null, "default" when unpublished
+const placeholder = (schema) => (!("default" in schema) ? "default" : schema.default == null ? "none" : String(schema.default));
 const show = (v) => (typeof v === "number" ? String(v) : JSON.stringify(v));
 
 /** The words next to an input: its title (or name) and its unit. */
@@ -71,7 +73,7 @@ export function plainField(name, schema, { value } = {}) {
   } else if (kind === "number" || kind === "integer") {
     const min = schema.minimum ?? schema.exclusiveMinimum;
     const max = schema.maximum ?? schema.exclusiveMaximum;
-    input = el("input", { ...attrs, type: "number", step: kind === "integer" ? 1 : "any", min: min ?? false, max: max ?? false, placeholder: dflt == null ? "none" : String(dflt) });
+    input = el("input", { ...attrs, type: "number", step: kind === "integer" ? 1 : "any", min: min ?? false, max: max ?? false, placeholder: placeholder(schema) });
     read = () => {
       if (input.validity.badInput) throw new FieldError(name, "must be a number");
       if (input.value === "") return undefined;
