@@ -476,6 +476,74 @@ def _advance(
     return step
 
 
+def _step_counts(params: LoadingParams, dt: float) -> tuple[int, int, int, int]:
+    """Steps of ``dt`` s: initial horizon, hard cap of the self-extending horizon,
+    occupancy sampling period and re-routing period."""
+    n_steps = int(np.ceil(params.horizon_s / dt))
+    cap_steps = n_steps
+    if params.max_horizon_s is not None:
+        cap_steps = max(n_steps, int(np.ceil(params.max_horizon_s / dt)))
+    sample_every = max(1, int(round(params.sample_interval_s / dt)))
+    reroute = params.reroute_interval_s
+    reroute_steps = (
+        cap_steps if reroute is None or not np.isfinite(reroute) else max(1, round(reroute / dt))
+    )
+    return n_steps, cap_steps, sample_every, reroute_steps
+
+
+def _chunk_cuts(
+    step: int, n_steps: int, reroute_steps: int, event_times: list[float], dt: float
+) -> list[int]:
+    """Chunk boundaries (steps of ``dt`` s) up to ``n_steps``: the current step, the
+    re-routing times and the capacity events' start and end times (s)."""
+    cuts = set(range(0, n_steps, reroute_steps)) | {step}
+    cuts.update(int(np.ceil(t / dt)) for t in event_times if 0 <= t < n_steps * dt)
+    return sorted(cuts) + [n_steps]
+
+
+def _capacities_at(
+    chunk_start: int,
+    dt: float,
+    base_cap: np.ndarray,
+    events: list[CapacityEvent],
+    link_cap: np.ndarray,
+    top: np.ndarray,
+    out_credit: np.ndarray,
+    in_credit: np.ndarray,
+    credit_step: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Link capacities (veh per step) at step ``chunk_start`` with the events in force,
+    their credit caps, and the out/in credits brought to that step with the old
+    capacities (``credit_step`` updated in place)."""
+    elapsed = chunk_start - credit_step
+    out_credit = np.minimum(out_credit + link_cap * elapsed, top)
+    in_credit = np.minimum(in_credit + link_cap * elapsed, top)
+    credit_step[:] = chunk_start
+    t_now = chunk_start * dt
+    link_cap = base_cap.copy()
+    for ev in events:
+        if ev.start_s <= t_now < ev.end_s:
+            link_cap[np.asarray(ev.links, dtype=np.int64)] *= ev.factor
+    top = np.where(link_cap > 0, np.maximum(1.0, link_cap) + _SLACK, 0.0)
+    return link_cap, top, np.minimum(out_credit, top), np.minimum(in_credit, top)
+
+
+def _route_cost(
+    link_fft: np.ndarray,
+    link_cap: np.ndarray,
+    queue_now: np.ndarray,
+    dt: float,
+    reroute: float | None,
+) -> np.ndarray:
+    """Link cost (s) for the trees: free-flow time plus, when re-routing, the queue delay
+    (vehicles / capacity per step); closed links cost infinity."""
+    if reroute is None or not np.isfinite(reroute):
+        cost = link_fft.copy()
+    else:
+        cost = link_fft + queue_now * dt / np.maximum(link_cap, 1e-9)
+    return np.where(link_cap > 0, cost, np.inf)
+
+
 def simulate(
     net: LinkNetwork,
     demand: Demand,
@@ -552,50 +620,26 @@ def simulate(
     queue_max = np.zeros(n_links, dtype=np.int64)
     queue_time = np.zeros(n_links)
 
-    n_steps = int(np.ceil(params.horizon_s / dt))
-    cap_steps = n_steps
-    if params.max_horizon_s is not None:
-        cap_steps = max(n_steps, int(np.ceil(params.max_horizon_s / dt)))
-    sample_every = max(1, int(round(params.sample_interval_s / dt)))
+    n_steps, cap_steps, sample_every, reroute_steps = _step_counts(params, dt)
     n_samples = n_steps // sample_every if params.record_occupancy else 0
     occupancy = np.zeros((n_samples, n_links if n_samples else 0), dtype=np.int32)
     reroute = params.reroute_interval_s
-    reroute_steps = (
-        cap_steps if reroute is None or not np.isfinite(reroute) else max(1, round(reroute / dt))
-    )
     event_times = [t for ev in events for t in (ev.start_s, ev.end_s) if np.isfinite(t)]
 
     step = 0
     fraction = 0.0
     while True:
-        # chunk boundaries: re-routing times and capacity events
-        cuts = set(range(0, n_steps, reroute_steps)) | {step}
-        cuts.update(int(np.ceil(t / dt)) for t in event_times if 0 <= t < n_steps * dt)
-        cuts = sorted(cuts) + [n_steps]
+        cuts = _chunk_cuts(step, n_steps, reroute_steps, event_times, dt)
         for i, chunk_start in enumerate(cuts[:-1]):
             if step >= n_steps or state[1] + state[2] == n_veh:
                 break
             if chunk_start < step:
                 continue
-            # bring credits to this step with the old capacities, then apply events
-            elapsed = chunk_start - credit_step
-            out_credit = np.minimum(out_credit + link_cap * elapsed, top)
-            in_credit = np.minimum(in_credit + link_cap * elapsed, top)
-            credit_step[:] = chunk_start
-            t_now = chunk_start * dt
-            link_cap = base_cap.copy()
-            for ev in events:
-                if ev.start_s <= t_now < ev.end_s:
-                    link_cap[np.asarray(ev.links, dtype=np.int64)] *= ev.factor
-            top = np.where(link_cap > 0, np.maximum(1.0, link_cap) + _SLACK, 0.0)
-            out_credit = np.minimum(out_credit, top)
-            in_credit = np.minimum(in_credit, top)
-            # trees on current travel times (free-flow + queue delay); closed links are cut
-            if reroute is None or not np.isfinite(reroute):
-                cost = link_fft.copy()
-            else:
-                cost = link_fft + queue_now * dt / np.maximum(link_cap, 1e-9)
-            cost = np.where(link_cap > 0, cost, np.inf)
+            link_cap, top, out_credit, in_credit = _capacities_at(
+                chunk_start, dt, base_cap, events, link_cap, top, out_credit, in_credit,
+                credit_step,
+            )  # fmt: skip
+            cost = _route_cost(link_fft, link_cap, queue_now, dt, reroute)
             next_link, dist = trees(net, cost, target)
             later = any(t >= cuts[i + 1] * dt for t in event_times)
             step = _advance(

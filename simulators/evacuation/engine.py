@@ -326,6 +326,519 @@ def _closure_events(net: LinkNetwork, params: EvacuationParams) -> list[Capacity
     return events
 
 
+@dataclass
+class _Evacuees:
+    """Buildings as evacuees, one entry per building of ``population`` (units: persons,
+    metres in the graph's CRS, seconds from the earliest hazard start)."""
+
+    x: np.ndarray  # point on each building, m (graph CRS)
+    y: np.ndarray
+    persons: np.ndarray  # present now (time of day applied)
+    zone_of: np.ndarray  # index of the first zone holding the building, -1 outside all
+    ids: np.ndarray
+    starts_s: np.ndarray  # per zone: hazard start + stage delay, s
+    evac: np.ndarray  # bool: ordered to leave
+    walkers: np.ndarray  # per building, persons
+    drivers: np.ndarray  # per building, persons in cars
+    vehicles: np.ndarray  # per building, cars
+    shadow_drivers: np.ndarray  # per building, persons leaving although not ordered to
+    shadow_vehicles: np.ndarray
+
+
+@dataclass
+class _ShelterSet:
+    """Shelters snapped to a network: ``nodes`` (node indices), ``capacity`` (persons),
+    ``ids`` (the shelters' ``id`` or their row numbers)."""
+
+    nodes: list
+    capacity: np.ndarray
+    ids: list
+
+
+@dataclass
+class _CarRun:
+    """The simulated car evacuees (first ``n_car`` agents of ``result``; shadow vehicles
+    follow them); ``veh_*`` are per evacuee vehicle (building index, persons, origin node,
+    departure s)."""
+
+    result: object
+    veh_b: np.ndarray
+    veh_size: np.ndarray
+    veh_origin: np.ndarray
+    veh_depart: np.ndarray
+    n_car: int
+    sinks: np.ndarray  # bool per node: safe area or a shelter (lower-bound sinks)
+    seconds: float  # simulation wall time, s
+
+
+@dataclass
+class _WalkRun:
+    """The simulated walkers (``result`` None when nobody walks); ``w_*`` per walker."""
+
+    result: object | None
+    net: LinkNetwork | None
+    w_b: np.ndarray
+    w_origin: np.ndarray | None
+    w_depart: np.ndarray | None
+    sinks: np.ndarray | None
+    n_walk: int
+    seconds: float
+
+
+def _reporter(progress: Progress) -> Callable[[float, str], None]:
+    """``report(fraction, stage)`` clamping the fraction to [0, 1]; a no-op without
+    ``progress``."""
+
+    def report(frac, stage):
+        if progress is not None:
+            progress(float(min(1.0, max(0.0, frac))), stage)
+
+    return report
+
+
+def _road_network(graph: nx.MultiDiGraph, params: EvacuationParams) -> LinkNetwork:
+    """Car links of ``graph`` (projected CRS, m) with the scenario's closed roads at
+    capacity 0, contraflow applied and capacity (veh/s) reduced by the background share."""
+    net = from_graph(graph, short_link_m=params.short_link_m)
+    net.capacity_veh_s[_closed_links(graph, net)] = 0.0  # a scenario's closed roads
+    apply_contraflow(net, params.contraflow)
+    net.capacity_veh_s *= 1.0 - params.background_share
+    return net
+
+
+def _in_zones(zone_geoms: list, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bool ``(n_zones, n_points)``: point ``(x, y)`` (m, graph CRS) inside each zone."""
+    return np.array([shapely.contains_xy(g, x, y) for g in zone_geoms]).reshape(len(zone_geoms), -1)
+
+
+def _place_evacuees(
+    population: gpd.GeoDataFrame,
+    zones: list[Hazard],
+    zone_geoms: list,
+    shadow_area,
+    params: EvacuationParams,
+) -> _Evacuees:
+    """Evacuees per building: zone membership, per-zone start (s), walkers, drivers and
+    cars of the ordered households, and the shadow evacuees within ``shadow_area`` (a
+    polygon, m, graph CRS) outside the zones."""
+    px, py = _points(population)
+    persons = _persons(population, params)
+    member = _in_zones(zone_geoms, px, py)
+    zone_of = np.where(member.any(axis=0), np.argmax(member, axis=0), -1)
+    ids = population["id"].to_numpy() if "id" in population else population.index.to_numpy()
+    starts = np.array([z.start_s + params.stage_delays_s.get(i, 0.0) for i, z in enumerate(zones)])
+    evac = zone_of >= 0
+    walkers_b, drivers_b, vehicles_b = split_households(
+        np.where(evac, persons, 0.0),
+        params.walk_share,
+        params.persons_per_household,
+        params.vehicles_per_household,
+    )
+    # shadow evacuation: residents near the zones who leave although not ordered to
+    near = ~evac & shapely.contains_xy(shadow_area, px, py)
+    _, shadow_drivers, shadow_veh = split_households(
+        np.where(near, persons * params.shadow_share, 0.0), 0.0,
+        params.persons_per_household, params.vehicles_per_household,
+    )  # fmt: skip
+    return _Evacuees(px, py, persons, zone_of, ids, starts, evac, walkers_b, drivers_b,
+                     vehicles_b, shadow_drivers, shadow_veh)  # fmt: skip
+
+
+def _snap_shelters(net: LinkNetwork, shelters: gpd.GeoDataFrame | None) -> _ShelterSet:
+    """Shelter points (m, graph CRS) on their nearest node with an incoming link."""
+    if shelters is None or not len(shelters):
+        return _ShelterSet([], np.zeros(0), [])
+    sx, sy = _points(shelters)
+    return _ShelterSet(
+        _snap(net, sx, sy, into=True).tolist(),
+        shelters["capacity"].fillna(0).to_numpy(float),
+        shelters["id"].tolist() if "id" in shelters else list(range(len(shelters))),
+    )
+
+
+def _destination_groups(
+    origin_nodes: np.ndarray,
+    building_idx: np.ndarray,
+    dist: np.ndarray,
+    population: gpd.GeoDataFrame,
+    shelter: _ShelterSet,
+    params: EvacuationParams,
+) -> np.ndarray:
+    """Destination group per agent (0 safe area, 1..S shelters): the assigned or the
+    nearest shelter by ``dist`` (free-flow s, group x node), or, when out of reach, the
+    nearest group within reach."""
+    if not shelter.nodes:
+        return np.zeros(len(origin_nodes), dtype=np.int64)
+    if params.shelter_mode == "assigned":
+        col = population["shelter"].to_numpy()[building_idx]
+        lookup = {sid: i + 1 for i, sid in enumerate(shelter.ids)}
+        group = np.array([lookup.get(c, 0) for c in col], dtype=np.int64)
+    else:
+        group = 1 + np.argmin(dist[1 : 1 + len(shelter.nodes), origin_nodes], axis=0)
+    # a destination out of reach: the nearest one within reach (safe area or shelter)
+    lost = ~np.isfinite(dist[group, origin_nodes])
+    group[lost] = np.argmin(dist[:-1, origin_nodes[lost]], axis=0)
+    return group
+
+
+def _routable(
+    lnet: LinkNetwork,
+    origin_nodes: np.ndarray,
+    targets: np.ndarray,
+    b_idx: np.ndarray,
+    sizes: np.ndarray,
+    mode: str,
+    ev: _Evacuees,
+    params: EvacuationParams,
+    unroutable_rows: list,
+    shut: np.ndarray | None = None,
+) -> np.ndarray:
+    """Mask of agents with a route from their origin node to a ``targets`` node over open
+    links; the others are appended to ``unroutable_rows`` per building and reason
+    (persons, building point in m, graph CRS)."""
+    open_links = lnet.capacity_veh_s > 0
+    if shut is not None:
+        open_links &= ~shut
+    reason = classify_starts(lnet, origin_nodes, targets, open_links, params.edge_of_extract_m)
+    bad = reason != ""
+    if bad.any():
+        lost = pd.DataFrame({"b": b_idx[bad], "reason": reason[bad], "persons": sizes[bad]})
+        for (b, code), rows in lost.groupby(["b", "reason"]):
+            unroutable_rows.append((ev.ids[b], mode, len(rows), float(rows.persons.sum()),
+                                    float(ev.x[b]), float(ev.y[b]), code, REASONS[code]))  # fmt: skip
+    return ~bad
+
+
+def _shut_from_start(net: LinkNetwork, events: list[CapacityEvent]) -> np.ndarray:
+    """Bool per link: closed from time 0 and never reopened."""
+    shut = np.zeros(net.n_links, dtype=bool)
+    for ev in events:
+        if ev.start_s <= 0 and not np.isfinite(ev.end_s):
+            shut[np.asarray(ev.links, dtype=np.int64)] = True
+    return shut
+
+
+def _delays(n: int, params: EvacuationParams, rng: np.random.Generator) -> np.ndarray:
+    """Mobilisation delays (s) of ``n`` agents."""
+    return departure_delays_s(
+        n, params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
+    )
+
+
+def _loading_params(params: EvacuationParams) -> LoadingParams:
+    """Spatial-queue settings (s); the horizon extends itself up to ``max_horizon_s``."""
+    return LoadingParams(
+        dt_s=params.dt_s,
+        horizon_s=params.horizon_s,
+        max_horizon_s=max(params.horizon_s, params.max_horizon_s),
+        reroute_interval_s=params.reroute_interval_s,
+        sample_interval_s=params.sample_interval_s,
+        record_occupancy=params.record_occupancy,
+    )
+
+
+def _simulate_cars(
+    net: LinkNetwork,
+    dest: Destinations,
+    shelter: _ShelterSet,
+    ev: _Evacuees,
+    population: gpd.GeoDataFrame,
+    events: list[CapacityEvent],
+    loading: LoadingParams,
+    params: EvacuationParams,
+    rng: np.random.Generator,
+    unroutable_rows: list,
+    report: Callable[[float, str], None],
+) -> _CarRun:
+    """Car evacuees (one agent per vehicle, persons per car) and shadow vehicles: departure
+    times (s), routes checked (those without one are reported apart, never simulated),
+    destinations, then the spatial-queue simulation."""
+    sinks = dest.target_masks[: 1 + len(shelter.nodes)].any(axis=0)
+    open_sinks = dest.target_masks[[0] + [1 + i for i, c in enumerate(shelter.capacity) if c > 0]]
+    shut = _shut_from_start(net, events)
+    veh_b = np.repeat(np.arange(len(ev.persons)), ev.vehicles)
+    veh_size = (ev.drivers / np.maximum(ev.vehicles, 1))[veh_b]
+    veh_origin = _snap(net, ev.x, ev.y)[veh_b] if len(veh_b) else np.zeros(0, dtype=np.int64)
+    veh_depart = ev.starts_s[ev.zone_of[veh_b]] + _delays(len(veh_b), params, rng)
+    ok = _routable(net, veh_origin, open_sinks.any(axis=0), veh_b, veh_size, "car", ev, params,
+                   unroutable_rows, shut)  # fmt: skip
+    veh_b, veh_size, veh_origin, veh_depart = (
+        veh_b[ok],
+        veh_size[ok],
+        veh_origin[ok],
+        veh_depart[ok],
+    )
+    open_cost = np.where(net.capacity_veh_s > 0, net.free_flow_time_s, np.inf)
+    _, ff_dist = trees(net, open_cost, dest.target_masks)
+    veh_group = _destination_groups(veh_origin, veh_b, ff_dist, population, shelter, params)
+    sh_b = np.repeat(np.arange(len(ev.persons)), ev.shadow_vehicles)
+    sh_origin = _snap(net, ev.x, ev.y)[sh_b] if len(sh_b) else np.zeros(0, dtype=np.int64)
+    sh_depart = (ev.starts_s.min() if len(ev.starts_s) else 0.0) + _delays(len(sh_b), params, rng)
+    # shadow vehicles are not evacuees: those with no way out of the shadow area stay home
+    sh_ok = np.isfinite(ff_dist[-1, sh_origin])
+    sh_b, sh_origin, sh_depart = sh_b[sh_ok], sh_origin[sh_ok], sh_depart[sh_ok]
+    shadow_group = dest.target_masks.shape[0] - 1
+    car_demand = Demand(
+        origin=np.concatenate([veh_origin, sh_origin]).astype(np.int64),
+        depart_s=np.concatenate([veh_depart, sh_depart]),
+        group=np.concatenate([veh_group, np.full(len(sh_b), shadow_group)]).astype(np.int64),
+        size=np.concatenate(
+            [veh_size, (ev.shadow_drivers / np.maximum(ev.shadow_vehicles, 1))[sh_b]]
+        ),
+    )
+    report(0.1, "cars")
+    sim_started = time.perf_counter()
+    car = simulate(
+        net, car_demand, dest, loading, events,
+        progress=lambda f, s: report(0.1 + 0.4 * f, "cars"),
+    )  # fmt: skip
+    seconds = time.perf_counter() - sim_started
+    return _CarRun(car, veh_b, veh_size, veh_origin, veh_depart, len(veh_b), sinks, seconds)
+
+
+def _shelter_room(cars: _CarRun, shelter: _ShelterSet) -> np.ndarray:
+    """Places (persons) left in each shelter once the cars have arrived."""
+    if not len(shelter.nodes):
+        return shelter.capacity
+    car, n_car = cars.result, cars.n_car
+    used = np.array(
+        [cars.veh_size[(car.final_group[:n_car] == g + 1) & (car.status[:n_car] == ARRIVED)].sum()
+         for g in range(len(shelter.nodes))]
+    )  # fmt: skip
+    return np.maximum(shelter.capacity - used, 0.0)
+
+
+def _simulate_walkers(
+    graph: nx.MultiDiGraph,
+    walk_graph: nx.MultiDiGraph | None,
+    shelters: gpd.GeoDataFrame | None,
+    shelter: _ShelterSet,
+    cars: _CarRun,
+    ev: _Evacuees,
+    zone_geoms: list,
+    population: gpd.GeoDataFrame,
+    loading: LoadingParams,
+    params: EvacuationParams,
+    rng: np.random.Generator,
+    unroutable_rows: list,
+    report: Callable[[float, str], None],
+) -> _WalkRun:
+    """Walkers (one agent per person) on the walking network, with the shelter places the
+    cars left: departure times (s), routes checked, destinations, simulation."""
+    n_walk = int(ev.walkers.sum())
+    w_b = np.repeat(np.arange(len(ev.persons)), ev.walkers)
+    if not n_walk:
+        return _WalkRun(None, None, w_b, None, None, None, n_walk, 0.0)
+    report(0.5, "walkers")
+    wnet = walking_network(walk_graph if walk_graph is not None else graph, params)
+    w_safe = ~_in_zones(zone_geoms, wnet.node_x, wnet.node_y).any(axis=0)
+    w_shelters = _snap(wnet, *_points(shelters), into=True).tolist() if shelter.nodes else []
+    room = _shelter_room(cars, shelter)
+    w_dest = _destinations(wnet, w_safe, w_shelters, room, np.zeros(wnet.n_nodes, bool))
+    w_origin = _snap(wnet, ev.x, ev.y)[w_b]
+    w_depart = ev.starts_s[ev.zone_of[w_b]] + _delays(n_walk, params, rng)
+    w_sinks = w_dest.target_masks[: 1 + len(w_shelters)].any(axis=0)
+    w_open = w_dest.target_masks[[0] + [1 + i for i, c in enumerate(room) if c > 0]]
+    ok = _routable(wnet, w_origin, w_open.any(axis=0), w_b, np.ones(n_walk), "walk", ev, params,
+                   unroutable_rows)  # fmt: skip
+    w_b, w_origin, w_depart = w_b[ok], w_origin[ok], w_depart[ok]
+    n_walk = len(w_b)
+    w_cost = np.where(wnet.capacity_veh_s > 0, wnet.free_flow_time_s, np.inf)
+    _, w_dist = trees(wnet, w_cost, w_dest.target_masks)
+    w_group = _destination_groups(w_origin, w_b, w_dist, population, shelter, params)
+    w_demand = Demand(origin=w_origin, depart_s=w_depart, group=w_group)
+    sim_started = time.perf_counter()
+    walk = simulate(
+        wnet, w_demand, w_dest, loading,
+        progress=lambda f, s: report(0.5 + 0.2 * f, "walkers"),
+    )  # fmt: skip
+    seconds = time.perf_counter() - sim_started
+    return _WalkRun(walk, wnet, w_b, w_origin, w_depart, w_sinks, n_walk, seconds)
+
+
+def _evacuee_agents(
+    cars: _CarRun, walkers: _WalkRun, ev: _Evacuees
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-agent table of evacuees, cars then walkers (shadow vehicles excluded): arrival
+    time (s, NaN if not arrived), persons, building index, final status, zone index."""
+    car, walk, n_car = cars.result, walkers.result, cars.n_car
+    a_time = np.concatenate([car.arrival_s[:n_car], walk.arrival_s if walk else np.zeros(0)])
+    a_persons = np.concatenate([cars.veh_size, np.ones(walkers.n_walk)])
+    a_building = np.concatenate([cars.veh_b, walkers.w_b])
+    a_status = np.concatenate([car.status[:n_car], walk.status if walk else np.zeros(0, int)])
+    a_time = np.where(a_status == ARRIVED, a_time, np.nan)
+    a_zone = ev.zone_of[a_building] if len(a_building) else np.zeros(0, int)
+    return a_time, a_persons, a_building, a_status, a_zone
+
+
+def _unroutable_table(rows: list) -> pd.DataFrame:
+    """Evacuees with no route, per building, mode and reason (persons; x, y in m)."""
+    return pd.DataFrame(
+        rows, columns=["building", "mode", "agents", "persons", "x", "y", "reason", "reason_text"]
+    )
+
+
+def _t100_reason(total, lost, not_arrived, capped, horizon_s, t50, t90, t100):
+    """T50/T90/T100 (s) with the reason why T100 is unknown, if it is (persons, s)."""
+    t100_reason = None
+    if total == 0 and lost > 0:
+        t50 = t90 = t100 = None
+        t100_reason = f"none of the {lost:.0f} evacuees has a route to safety"
+    elif not_arrived > 0:
+        t100 = None
+        t100_reason = (
+            f"{not_arrived:.0f} persons still on the way when the simulation stopped at its "
+            f"hard cap of {horizon_s / 3600:.1f} h"
+            if capped
+            else f"{not_arrived:.0f} persons lost their route to a road closed during the run"
+        )
+    return t50, t90, t100, t100_reason
+
+
+def _evacuation_curve(
+    a_time: np.ndarray, a_persons: np.ndarray, a_zone: np.ndarray, names: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Share of evacuees out (overall and per zone) every 60 s, and that time grid (s)."""
+    end = np.nanmax(a_time) if np.isfinite(a_time).any() else 0.0
+    grid = np.arange(0.0, end + 60.0, 60.0)
+    curve = pd.DataFrame({"time_s": grid})
+    for label, sel in [("share_out", np.ones(len(a_time), bool))] + [
+        (f"share_out_{nm}", a_zone == i) for i, nm in enumerate(names)
+    ]:
+        t, w = a_time[sel], a_persons[sel]
+        ok = np.isfinite(t)
+        order = np.argsort(t[ok])
+        cum = np.concatenate([[0.0], np.cumsum(w[ok][order])])
+        idx = np.searchsorted(t[ok][order], grid, side="right")
+        denom = w.sum()
+        curve[label] = cum[idx] / denom if denom > 0 else 1.0
+    return curve, grid
+
+
+def _building_times(
+    ev: _Evacuees,
+    names: list[str],
+    a_building: np.ndarray,
+    a_time: np.ndarray,
+    unroutable: pd.DataFrame,
+) -> pd.DataFrame:
+    """Per ordered building: persons and evacuation time (s, last arrival; NaN if any of
+    its evacuees did not arrive or has no route, with the persons and reason)."""
+    agents = pd.DataFrame({"b": a_building, "t": a_time})
+    b_time = agents.groupby("b")["t"].agg(lambda s: s.max() if s.notna().all() else np.nan)
+    evac = ev.evac
+    buildings = pd.DataFrame({
+        "id": ev.ids[evac],
+        "zone": [names[z] for z in ev.zone_of[evac]],
+        "persons": ev.persons[evac],
+        "evacuation_time_s": b_time.reindex(np.flatnonzero(evac)).to_numpy(),
+        "unroutable_persons": 0.0,
+        "unroutable_reason": "",
+    })  # fmt: skip
+    if len(unroutable):
+        by_id = unroutable.groupby("building").agg(persons=("persons", "sum"),
+                                                   reason=("reason", "first"))  # fmt: skip
+        hit = buildings.id.isin(by_id.index).to_numpy()
+        rows = by_id.loc[buildings.id[hit]]
+        buildings.loc[hit, "unroutable_persons"] = rows.persons.to_numpy()
+        buildings.loc[hit, "unroutable_reason"] = rows.reason.to_numpy()
+        buildings.loc[hit, "evacuation_time_s"] = np.nan
+    return buildings
+
+
+def _stranded(net: LinkNetwork, cars: _CarRun, walkers: _WalkRun) -> pd.DataFrame:
+    """Agents that did not arrive, with their status and last link (never dropped)."""
+    rows = []
+    for mode, res, n_agents, size, lnet in (
+        ("car", cars.result, cars.n_car, cars.veh_size, net),
+        ("walk", walkers.result, walkers.n_walk, np.ones(walkers.n_walk), walkers.net),
+    ):
+        if res is None:
+            continue
+        for i in np.flatnonzero(res.status[:n_agents] != ARRIVED):
+            link = res.last_link[i]
+            key = lnet.link_keys[link] if link >= 0 and lnet.link_keys else None
+            rows.append((mode, STATUS_NAMES[int(res.status[i])], key, float(size[i])))
+    return pd.DataFrame(rows, columns=["mode", "status", "link", "persons"])
+
+
+def _shelter_loads(
+    shelter: _ShelterSet, cars: _CarRun, walkers: _WalkRun, grid: np.ndarray
+) -> pd.DataFrame:
+    """Persons in each shelter at each time of ``grid`` (s), with its capacity."""
+    loads = []
+    if shelter.nodes:
+        car, n_car, walk = cars.result, cars.n_car, walkers.result
+        arr = car.arrival_s[:n_car]
+        sel_car = car.status[:n_car] == ARRIVED
+        for g, sid in enumerate(shelter.ids):
+            t = np.concatenate([
+                arr[sel_car & (car.final_group[:n_car] == g + 1)],
+                walk.arrival_s[(walk.status == ARRIVED) & (walk.final_group == g + 1)]
+                if walk else [],
+            ])  # fmt: skip
+            w = np.concatenate([
+                cars.veh_size[sel_car & (car.final_group[:n_car] == g + 1)],
+                np.ones(int(((walk.status == ARRIVED) & (walk.final_group == g + 1)).sum()))
+                if walk else [],
+            ])  # fmt: skip
+            order = np.argsort(t)
+            cum = np.concatenate([[0.0], np.cumsum(w[order])])
+            load = cum[np.searchsorted(t[order], grid, side="right")]
+            loads.append(pd.DataFrame({"time_s": grid, "shelter": sid, "load": load,
+                                       "capacity": shelter.capacity[g]}))  # fmt: skip
+    return (
+        pd.concat(loads, ignore_index=True)
+        if loads
+        else pd.DataFrame(columns=["time_s", "shelter", "load", "capacity"])
+    )
+
+
+def _bottlenecks(net: LinkNetwork, cars: _CarRun, walkers: _WalkRun) -> pd.DataFrame:
+    """Links that queued (veh; capacity in veh/h), longest queue duration (s) first."""
+    parts = []
+    for mode, res, lnet in (("car", cars.result, net), ("walk", walkers.result, walkers.net)):
+        if res is None:
+            continue
+        q = np.flatnonzero(res.queue_max_veh > 0)
+        keys = [lnet.link_keys[i] for i in q] if lnet.link_keys else [(None,) * 3] * len(q)
+        parts.append(pd.DataFrame({
+            "u": [k[0] for k in keys], "v": [k[1] for k in keys], "key": [k[2] for k in keys],
+            "mode": mode, "max_queue_veh": res.queue_max_veh[q],
+            "queue_duration_s": res.queue_duration_s[q],
+            "capacity_veh_h": lnet.capacity_veh_s[q] * 3600,
+        }))  # fmt: skip
+    bottlenecks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(bottlenecks):
+        bottlenecks = bottlenecks.sort_values(
+            ["queue_duration_s", "max_queue_veh"], ascending=False, ignore_index=True
+        )
+    return bottlenecks
+
+
+def _lower_bounds(
+    net: LinkNetwork,
+    cars: _CarRun,
+    walkers: _WalkRun,
+    params: EvacuationParams,
+    report: Callable[[float, str], None],
+) -> tuple[LowerBound | None, LowerBound | None]:
+    """Quickest-flow bounds for the cars and the walkers with a route; every shelter and
+    the safe area are sinks (a relaxation, so valid)."""
+    car_bound = walk_bound = None
+    if params.compute_lower_bound:
+        report(0.7, "lower bound")
+        if cars.n_car:
+            car_bound = network_lower_bound(
+                net, cars.veh_origin, cars.veh_depart, cars.sinks, params.dt_s,
+                progress=lambda f, s: report(0.7 + 0.2 * f, s),
+            )  # fmt: skip
+        if walkers.result is not None and walkers.n_walk:
+            walk_bound = network_lower_bound(walkers.net, walkers.w_origin, walkers.w_depart,
+                                             walkers.sinks, params.dt_s)  # fmt: skip
+    return car_bound, walk_bound
+
+
 def run_evacuation(
     graph: nx.MultiDiGraph,
     population: gpd.GeoDataFrame,
@@ -363,323 +876,46 @@ def run_evacuation(
     rng = np.random.default_rng(params.seed)
     zones = _as_hazards(hazards)
     names = _zone_names(zones)
-
-    def report(frac, stage):
-        if progress is not None:
-            progress(float(min(1.0, max(0.0, frac))), stage)
+    report = _reporter(progress)
 
     report(0.0, "network")
-    net = from_graph(graph, short_link_m=params.short_link_m)
-    net.capacity_veh_s[_closed_links(graph, net)] = 0.0  # a scenario's closed roads
-    apply_contraflow(net, params.contraflow)
-    net.capacity_veh_s *= 1.0 - params.background_share
+    net = _road_network(graph, params)
     zone_geoms = [z.geometry for z in zones]
     for g in zone_geoms:
         shapely.prepare(g)
     union = shapely.union_all([z.geometry for z in zones])
-
-    def in_zone(x, y):
-        return np.array([shapely.contains_xy(g, x, y) for g in zone_geoms]).reshape(len(zones), -1)
-
-    safe = ~in_zone(net.node_x, net.node_y).any(axis=0)
+    safe = ~_in_zones(zone_geoms, net.node_x, net.node_y).any(axis=0)
     shadow_area = union.buffer(params.shadow_buffer_m)
     shadow_targets = ~shapely.contains_xy(shadow_area, net.node_x, net.node_y)
 
-    # population
     report(0.05, "demand")
-    px, py = _points(population)
-    persons = _persons(population, params)
-    member = in_zone(px, py)
-    zone_of = np.where(member.any(axis=0), np.argmax(member, axis=0), -1)
-    ids = population["id"].to_numpy() if "id" in population else population.index.to_numpy()
-    starts = np.array([z.start_s + params.stage_delays_s.get(i, 0.0) for i, z in enumerate(zones)])
-    evac = zone_of >= 0
-    walkers_b, drivers_b, vehicles_b = split_households(
-        np.where(evac, persons, 0.0),
-        params.walk_share,
-        params.persons_per_household,
-        params.vehicles_per_household,
-    )
-    # shadow evacuation: residents near the zones who leave although not ordered to
-    near = ~evac & shapely.contains_xy(shadow_area, px, py)
-    _, shadow_drivers, shadow_veh = split_households(
-        np.where(near, persons * params.shadow_share, 0.0), 0.0,
-        params.persons_per_household, params.vehicles_per_household,
-    )  # fmt: skip
+    ev = _place_evacuees(population, zones, zone_geoms, shadow_area, params)
+    shelter = _snap_shelters(net, shelters)
+    dest = _destinations(net, safe, shelter.nodes, shelter.capacity, shadow_targets)
+    unroutable_rows: list = []
+    loading = _loading_params(params)
+    cars = _simulate_cars(net, dest, shelter, ev, population, _closure_events(net, params),
+                          loading, params, rng, unroutable_rows, report)  # fmt: skip
+    walkers = _simulate_walkers(graph, walk_graph, shelters, shelter, cars, ev, zone_geoms,
+                                population, loading, params, rng, unroutable_rows, report)  # fmt: skip
+    car, walk, n_car, n_walk = cars.result, walkers.result, cars.n_car, walkers.n_walk
 
-    # shelters
-    shelter_nodes: list[int] = []
-    shelter_cap = np.zeros(0)
-    shelter_ids: list = []
-    if shelters is not None and len(shelters):
-        sx, sy = _points(shelters)
-        shelter_nodes = _snap(net, sx, sy, into=True).tolist()
-        shelter_cap = shelters["capacity"].fillna(0).to_numpy(float)
-        shelter_ids = shelters["id"].tolist() if "id" in shelters else list(range(len(shelters)))
-    dest = _destinations(net, safe, shelter_nodes, shelter_cap, shadow_targets)
-    shadow_group = dest.target_masks.shape[0] - 1
-
-    def groups_for(origin_nodes, building_idx, dist):
-        if not shelter_nodes:
-            return np.zeros(len(origin_nodes), dtype=np.int64)
-        if params.shelter_mode == "assigned":
-            col = population["shelter"].to_numpy()[building_idx]
-            lookup = {sid: i + 1 for i, sid in enumerate(shelter_ids)}
-            group = np.array([lookup.get(c, 0) for c in col], dtype=np.int64)
-        else:
-            group = 1 + np.argmin(dist[1 : 1 + len(shelter_nodes), origin_nodes], axis=0)
-        # a destination out of reach: the nearest one within reach (safe area or shelter)
-        lost = ~np.isfinite(dist[group, origin_nodes])
-        group[lost] = np.argmin(dist[:-1, origin_nodes[lost]], axis=0)
-        return group
-
-    unroutable_rows = []
-
-    def routable(lnet, origin_nodes, targets, b_idx, sizes, mode, shut=None):
-        """Mask of agents with a route; the others are recorded with their reason."""
-        open_links = lnet.capacity_veh_s > 0
-        if shut is not None:
-            open_links &= ~shut
-        reason = classify_starts(lnet, origin_nodes, targets, open_links, params.edge_of_extract_m)
-        bad = reason != ""
-        if bad.any():
-            lost = pd.DataFrame({"b": b_idx[bad], "reason": reason[bad], "persons": sizes[bad]})
-            for (b, code), rows in lost.groupby(["b", "reason"]):
-                unroutable_rows.append((ids[b], mode, len(rows), float(rows.persons.sum()),
-                                        float(px[b]), float(py[b]), code, REASONS[code]))  # fmt: skip
-        return ~bad
-
-    # car agents: those with no route to safety are reported apart, never simulated
-    sinks = dest.target_masks[: 1 + len(shelter_nodes)].any(axis=0)
-    open_sinks = dest.target_masks[[0] + [1 + i for i, c in enumerate(shelter_cap) if c > 0]]
-    events = _closure_events(net, params)
-    shut = np.zeros(net.n_links, dtype=bool)  # closed from the start, never reopened
-    for ev in events:
-        if ev.start_s <= 0 and not np.isfinite(ev.end_s):
-            shut[np.asarray(ev.links, dtype=np.int64)] = True
-    veh_b = np.repeat(np.arange(len(persons)), vehicles_b)
-    veh_size = (drivers_b / np.maximum(vehicles_b, 1))[veh_b]
-    veh_origin = _snap(net, px, py)[veh_b] if len(veh_b) else np.zeros(0, dtype=np.int64)
-    veh_depart = starts[zone_of[veh_b]] + departure_delays_s(
-        len(veh_b), params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
-    )
-    ok = routable(net, veh_origin, open_sinks.any(axis=0), veh_b, veh_size, "car", shut)
-    veh_b, veh_size, veh_origin, veh_depart = (
-        veh_b[ok],
-        veh_size[ok],
-        veh_origin[ok],
-        veh_depart[ok],
-    )
-    open_cost = np.where(net.capacity_veh_s > 0, net.free_flow_time_s, np.inf)
-    _, ff_dist = trees(net, open_cost, dest.target_masks)
-    veh_group = groups_for(veh_origin, veh_b, ff_dist)
-    sh_b = np.repeat(np.arange(len(persons)), shadow_veh)
-    sh_origin = _snap(net, px, py)[sh_b] if len(sh_b) else np.zeros(0, dtype=np.int64)
-    sh_depart = (starts.min() if len(starts) else 0.0) + departure_delays_s(
-        len(sh_b), params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
-    )
-    # shadow vehicles are not evacuees: those with no way out of the shadow area stay home
-    sh_ok = np.isfinite(ff_dist[-1, sh_origin])
-    sh_b, sh_origin, sh_depart = sh_b[sh_ok], sh_origin[sh_ok], sh_depart[sh_ok]
-    n_car = len(veh_b)
-    car_demand = Demand(
-        origin=np.concatenate([veh_origin, sh_origin]).astype(np.int64),
-        depart_s=np.concatenate([veh_depart, sh_depart]),
-        group=np.concatenate([veh_group, np.full(len(sh_b), shadow_group)]).astype(np.int64),
-        size=np.concatenate([veh_size, (shadow_drivers / np.maximum(shadow_veh, 1))[sh_b]]),
-    )
-    loading = LoadingParams(
-        dt_s=params.dt_s,
-        horizon_s=params.horizon_s,
-        max_horizon_s=max(params.horizon_s, params.max_horizon_s),
-        reroute_interval_s=params.reroute_interval_s,
-        sample_interval_s=params.sample_interval_s,
-        record_occupancy=params.record_occupancy,
-    )
-    report(0.1, "cars")
-    sim_started = time.perf_counter()
-    car = simulate(
-        net, car_demand, dest, loading, events,
-        progress=lambda f, s: report(0.1 + 0.4 * f, "cars"),
-    )  # fmt: skip
-    sim_seconds = time.perf_counter() - sim_started
-
-    # walkers, with the shelter places the cars left
-    n_walk = int(walkers_b.sum())
-    walk = None
-    wnet = None
-    w_b = np.repeat(np.arange(len(persons)), walkers_b)
-    if n_walk:
-        report(0.5, "walkers")
-        wnet = walking_network(walk_graph if walk_graph is not None else graph, params)
-        w_safe = ~in_zone(wnet.node_x, wnet.node_y).any(axis=0)
-        w_shelters = _snap(wnet, *_points(shelters), into=True).tolist() if shelter_nodes else []
-        used = np.array(
-            [car_demand.size[:n_car][(car.final_group[:n_car] == g + 1)
-                                     & (car.status[:n_car] == ARRIVED)].sum()
-             for g in range(len(shelter_nodes))]
-        )  # fmt: skip
-        room = np.maximum(shelter_cap - used, 0.0) if len(shelter_nodes) else shelter_cap
-        w_dest = _destinations(wnet, w_safe, w_shelters, room, np.zeros(wnet.n_nodes, bool))
-        w_origin = _snap(wnet, px, py)[w_b]
-        w_depart = starts[zone_of[w_b]] + departure_delays_s(
-            n_walk, params.mobilisation, params.mobilisation_scale_min, params.weibull_shape, rng
-        )
-        w_sinks = w_dest.target_masks[: 1 + len(w_shelters)].any(axis=0)
-        w_open = w_dest.target_masks[[0] + [1 + i for i, c in enumerate(room) if c > 0]]
-        ok = routable(wnet, w_origin, w_open.any(axis=0), w_b, np.ones(n_walk), "walk")
-        w_b, w_origin, w_depart = w_b[ok], w_origin[ok], w_depart[ok]
-        n_walk = len(w_b)
-        w_cost = np.where(wnet.capacity_veh_s > 0, wnet.free_flow_time_s, np.inf)
-        _, w_dist = trees(wnet, w_cost, w_dest.target_masks)
-        w_demand = Demand(
-            origin=w_origin, depart_s=w_depart, group=groups_for(w_origin, w_b, w_dist)
-        )
-        sim_started = time.perf_counter()
-        walk = simulate(
-            wnet, w_demand, w_dest, loading,
-            progress=lambda f, s: report(0.5 + 0.2 * f, "walkers"),
-        )  # fmt: skip
-        sim_seconds += time.perf_counter() - sim_started
-
-    # per-agent table of evacuees (shadow vehicles excluded)
     arr = car.arrival_s[:n_car]
-    a_time = np.concatenate([arr, walk.arrival_s if walk else np.zeros(0)])
-    a_persons = np.concatenate([veh_size, np.ones(n_walk)])
-    a_building = np.concatenate([veh_b, w_b])
-    a_status = np.concatenate([car.status[:n_car], walk.status if walk else np.zeros(0, int)])
-    a_time = np.where(a_status == ARRIVED, a_time, np.nan)
-    a_zone = zone_of[a_building] if len(a_building) else np.zeros(0, int)
+    a_time, a_persons, a_building, a_status, a_zone = _evacuee_agents(cars, walkers, ev)
     total = float(a_persons.sum())
-    t50, t90, t100 = _share_times(a_time, a_persons, total, (0.5, 0.9, 1.0))
     not_arrived = float(a_persons[a_status != ARRIVED].sum())
-    unroutable = pd.DataFrame(
-        unroutable_rows,
-        columns=["building", "mode", "agents", "persons", "x", "y", "reason", "reason_text"],
-    )
+    unroutable = _unroutable_table(unroutable_rows)
     lost = float(unroutable.persons.sum()) if len(unroutable) else 0.0
     capped = bool(car.capped or (walk is not None and walk.capped))
     horizon = max(car.horizon_s, walk.horizon_s if walk is not None else 0.0)
-    t100_reason = None
-    if total == 0 and lost > 0:
-        t50 = t90 = t100 = None
-        t100_reason = f"none of the {lost:.0f} evacuees has a route to safety"
-    elif not_arrived > 0:
-        t100 = None
-        t100_reason = (
-            f"{not_arrived:.0f} persons still on the way when the simulation stopped at its "
-            f"hard cap of {horizon / 3600:.1f} h"
-            if capped
-            else f"{not_arrived:.0f} persons lost their route to a road closed during the run"
-        )
+    t50, t90, t100, t100_reason = _t100_reason(
+        total, lost, not_arrived, capped, horizon,
+        *_share_times(a_time, a_persons, total, (0.5, 0.9, 1.0)),
+    )  # fmt: skip
+    curve, grid = _evacuation_curve(a_time, a_persons, a_zone, names)
 
-    # evacuation curve
-    end = np.nanmax(a_time) if np.isfinite(a_time).any() else 0.0
-    grid = np.arange(0.0, end + 60.0, 60.0)
-    curve = pd.DataFrame({"time_s": grid})
-    for label, sel in [("share_out", np.ones(len(a_time), bool))] + [
-        (f"share_out_{nm}", a_zone == i) for i, nm in enumerate(names)
-    ]:
-        t, w = a_time[sel], a_persons[sel]
-        ok = np.isfinite(t)
-        order = np.argsort(t[ok])
-        cum = np.concatenate([[0.0], np.cumsum(w[ok][order])])
-        idx = np.searchsorted(t[ok][order], grid, side="right")
-        denom = w.sum()
-        curve[label] = cum[idx] / denom if denom > 0 else 1.0
-
-    # buildings
-    agents = pd.DataFrame({"b": a_building, "t": a_time})
-    b_time = agents.groupby("b")["t"].agg(lambda s: s.max() if s.notna().all() else np.nan)
-    buildings = pd.DataFrame({
-        "id": ids[evac],
-        "zone": [names[z] for z in zone_of[evac]],
-        "persons": persons[evac],
-        "evacuation_time_s": b_time.reindex(np.flatnonzero(evac)).to_numpy(),
-        "unroutable_persons": 0.0,
-        "unroutable_reason": "",
-    })  # fmt: skip
-    if len(unroutable):
-        by_id = unroutable.groupby("building").agg(persons=("persons", "sum"),
-                                                   reason=("reason", "first"))  # fmt: skip
-        hit = buildings.id.isin(by_id.index).to_numpy()
-        rows = by_id.loc[buildings.id[hit]]
-        buildings.loc[hit, "unroutable_persons"] = rows.persons.to_numpy()
-        buildings.loc[hit, "unroutable_reason"] = rows.reason.to_numpy()
-        buildings.loc[hit, "evacuation_time_s"] = np.nan
-
-    # stranded agents, never silently dropped
-    rows = []
-    for mode, res, n_agents, size, lnet in (
-        ("car", car, n_car, veh_size, net),
-        ("walk", walk, n_walk, np.ones(n_walk), wnet),
-    ):
-        if res is None:
-            continue
-        for i in np.flatnonzero(res.status[:n_agents] != ARRIVED):
-            link = res.last_link[i]
-            key = lnet.link_keys[link] if link >= 0 and lnet.link_keys else None
-            rows.append((mode, STATUS_NAMES[int(res.status[i])], key, float(size[i])))
-    stranded = pd.DataFrame(rows, columns=["mode", "status", "link", "persons"])
-
-    # shelter loads over time
-    loads = []
-    if shelter_nodes:
-        sel_car = car.status[:n_car] == ARRIVED
-        for g, sid in enumerate(shelter_ids):
-            t = np.concatenate([
-                arr[sel_car & (car.final_group[:n_car] == g + 1)],
-                walk.arrival_s[(walk.status == ARRIVED) & (walk.final_group == g + 1)]
-                if walk else [],
-            ])  # fmt: skip
-            w = np.concatenate([
-                veh_size[sel_car & (car.final_group[:n_car] == g + 1)],
-                np.ones(int(((walk.status == ARRIVED) & (walk.final_group == g + 1)).sum()))
-                if walk else [],
-            ])  # fmt: skip
-            order = np.argsort(t)
-            cum = np.concatenate([[0.0], np.cumsum(w[order])])
-            load = cum[np.searchsorted(t[order], grid, side="right")]
-            loads.append(pd.DataFrame({"time_s": grid, "shelter": sid, "load": load,
-                                       "capacity": shelter_cap[g]}))  # fmt: skip
-    shelter_loads = (
-        pd.concat(loads, ignore_index=True)
-        if loads
-        else pd.DataFrame(columns=["time_s", "shelter", "load", "capacity"])
-    )
-
-    # bottlenecks
-    parts = []
-    for mode, res, lnet in (("car", car, net), ("walk", walk, wnet)):
-        if res is None:
-            continue
-        q = np.flatnonzero(res.queue_max_veh > 0)
-        keys = [lnet.link_keys[i] for i in q] if lnet.link_keys else [(None,) * 3] * len(q)
-        parts.append(pd.DataFrame({
-            "u": [k[0] for k in keys], "v": [k[1] for k in keys], "key": [k[2] for k in keys],
-            "mode": mode, "max_queue_veh": res.queue_max_veh[q],
-            "queue_duration_s": res.queue_duration_s[q],
-            "capacity_veh_h": lnet.capacity_veh_s[q] * 3600,
-        }))  # fmt: skip
-    bottlenecks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if len(bottlenecks):
-        bottlenecks = bottlenecks.sort_values(
-            ["queue_duration_s", "max_queue_veh"], ascending=False, ignore_index=True
-        )
-
-    # lower bounds (evacuees with a route only): every shelter and the safe area are sinks
-    # (a relaxation, so valid)
-    car_bound = walk_bound = None
     bound_started = time.perf_counter()
-    if params.compute_lower_bound:
-        report(0.7, "lower bound")
-        if n_car:
-            car_bound = network_lower_bound(
-                net, veh_origin, veh_depart, sinks, params.dt_s,
-                progress=lambda f, s: report(0.7 + 0.2 * f, s),
-            )  # fmt: skip
-        if walk is not None and n_walk:
-            walk_bound = network_lower_bound(wnet, w_origin, w_depart, w_sinks, params.dt_s)
+    car_bound, walk_bound = _lower_bounds(net, cars, walkers, params, report)
     bound_seconds = time.perf_counter() - bound_started
     bounds = [b.clearance_s for b in (car_bound, walk_bound) if b is not None]
     lower = None if not bounds or any(b is None for b in bounds) else float(max(bounds))
@@ -697,10 +933,10 @@ def run_evacuation(
         vehicles=n_car,
         walkers=n_walk,
         not_arrived=not_arrived,
-        stranded=stranded,
-        buildings=buildings,
-        shelter_loads=shelter_loads,
-        bottlenecks=bottlenecks,
+        stranded=_stranded(net, cars, walkers),
+        buildings=_building_times(ev, names, a_building, a_time, unroutable),
+        shelter_loads=_shelter_loads(shelter, cars, walkers, grid),
+        bottlenecks=_bottlenecks(net, cars, walkers),
         car_bound=car_bound,
         walk_bound=walk_bound,
         vehicle_arrivals_s=arr,
@@ -712,7 +948,7 @@ def run_evacuation(
         horizon_s=horizon,
         horizon_capped=capped,
         t100_reason=t100_reason,
-        simulation_seconds=sim_seconds,
+        simulation_seconds=cars.seconds + walkers.seconds,
         lower_bound_seconds=bound_seconds,
     )
 

@@ -464,6 +464,87 @@ def _forward_reach(n, out_ptr, out_links, link_to, sources, is_sink):
     return seen
 
 
+def _regions(
+    d: np.ndarray, at_sink: np.ndarray, distance_shares: tuple[float, ...]
+) -> list[np.ndarray]:
+    """Vehicle subsets (bool per vehicle, distinct): those off a sink whose free-flow time
+    to safety ``d`` (s) is at least each quantile of ``distance_shares``."""
+    off_sink = ~at_sink
+    regions = []
+    for share in distance_shares:
+        region = off_sink & (d >= np.quantile(d, share))
+        if region.any() and not any((region == r).all() for r in regions):
+            regions.append(region)
+    return regions
+
+
+def _repeated_terms(
+    net: LinkNetwork,
+    cap: np.ndarray,
+    fft: np.ndarray,
+    origin: np.ndarray,
+    depart_s: np.ndarray,
+    is_sink: np.ndarray,
+    dt_s: float,
+    steps: list[int],
+    regions: list[np.ndarray],
+    release_shares: tuple[float, ...],
+    scale: int,
+    progress: Callable[[float, str], None] | None,
+) -> list[tuple]:
+    """Temporally repeated flow terms, one per (region, step of ``k * dt_s`` s):
+    ``(step s, release steps r0, vehicles of the subset per r0, phases D, phases F)``;
+    capacities ``cap`` in veh/s scaled to integer units (``scale`` per vehicle), link
+    free-flow times ``fft`` in s."""
+    terms = []
+    r = cap * dt_s
+    out_links = np.argsort(net.link_from, kind="stable").astype(np.int64)
+    out_ptr = np.zeros(net.n_nodes + 1, np.int64)
+    np.cumsum(np.bincount(net.link_from, minlength=net.n_nodes), out=out_ptr[1:])
+    for ri, region in enumerate(regions):
+        sources = np.zeros(net.n_nodes, bool)
+        sources[origin[region]] = True
+        reach = _forward_reach(net.n_nodes, out_ptr, out_links, net.link_to.astype(np.int64),
+                               np.flatnonzero(sources), np.asarray(is_sink, bool))  # fmt: skip
+        for k in steps:
+            step = k * dt_s
+            cap_units = np.floor(scale * (np.maximum(1.0, r) + 1.0 + (k - 1) * r)).astype(np.int64)
+            cap_units[r <= 0] = 0
+            tau = np.floor(fft / step + 1e-9).astype(np.int64)
+            rel = np.sort(np.floor(depart_s[region] / step + 1e-9).astype(np.int64))
+            pd_, pf_ = repeated_flow_phases(net.n_nodes, net.link_from, net.link_to, tau,
+                                            cap_units, sources, is_sink, reach)  # fmt: skip
+            r0 = np.unique(np.quantile(rel, release_shares, method="lower"))
+            units = len(rel) - np.searchsorted(rel, r0, side="left")
+            terms.append((step, r0, units, pd_, pf_))
+        if progress:
+            progress((ri + 1) / len(regions), "lower bound")
+    return terms
+
+
+def _term_time(term: tuple, need: int, total: int, scale: int) -> float:
+    """Earliest time (s) at which one term lets ``need`` of ``total`` vehicles be out."""
+    step, r0, units, pd_, pf_ = term
+    missing = need - (total - units)  # of each subset, at least this many must be out
+    q = _quickest_many(pd_, pf_, missing * scale)
+    return float(np.max(step * (r0 + q), initial=0.0))
+
+
+def _bound_curve(
+    terms: list[tuple], ff_arrival: np.ndarray, grid: np.ndarray, total: int, scale: int
+) -> np.ndarray:
+    """Earliest-arrival curve: at most this many vehicles out by each time of ``grid`` (s),
+    the least of the free-flow arrivals ``ff_arrival`` (s) and every term."""
+    units = np.searchsorted(ff_arrival, grid, side="right").astype(float)
+    for step, r0s, n_subs, pd_, pf_ in terms:
+        for r0, n_sub in zip(r0s, n_subs, strict=True):
+            horizon = np.floor(grid / step + 1e-9).astype(np.int64) - r0
+            value = repeated_value(pd_, pf_, np.maximum(horizon, 0)) / scale
+            value = np.where(horizon >= 0, value, 0.0)
+            units = np.minimum(units, total - n_sub + np.minimum(n_sub, value))
+    return units
+
+
 def network_lower_bound(
     net: LinkNetwork,
     origin: np.ndarray,
@@ -522,56 +603,16 @@ def network_lower_bound(
     need100, need90 = total, int(np.ceil(0.9 * total - 1e-9))
     t100 = float(ff_arrival[need100 - 1])
     t90 = float(ff_arrival[need90 - 1])
-    # terms: (step, release steps r0, vehicles of the subset per r0, phases D, phases F)
-    terms = []
-    r = cap * dt_s
     scale = 4
-    off_sink = ~np.asarray(is_sink, bool)[origin]
     steps = sorted({max(1, int(round(s / dt_s))) for s in steps_s})
-    regions = []
-    for share in distance_shares:
-        region = off_sink & (d >= np.quantile(d, share))
-        if region.any() and not any((region == r).all() for r in regions):
-            regions.append(region)
-    out_links = np.argsort(net.link_from, kind="stable").astype(np.int64)
-    out_ptr = np.zeros(net.n_nodes + 1, np.int64)
-    np.cumsum(np.bincount(net.link_from, minlength=net.n_nodes), out=out_ptr[1:])
-    for ri, region in enumerate(regions):
-        sources = np.zeros(net.n_nodes, bool)
-        sources[origin[region]] = True
-        reach = _forward_reach(net.n_nodes, out_ptr, out_links, net.link_to.astype(np.int64),
-                               np.flatnonzero(sources), np.asarray(is_sink, bool))  # fmt: skip
-        for k in steps:
-            step = k * dt_s
-            cap_units = np.floor(scale * (np.maximum(1.0, r) + 1.0 + (k - 1) * r)).astype(np.int64)
-            cap_units[r <= 0] = 0
-            tau = np.floor(fft / step + 1e-9).astype(np.int64)
-            rel = np.sort(np.floor(depart_s[region] / step + 1e-9).astype(np.int64))
-            pd_, pf_ = repeated_flow_phases(net.n_nodes, net.link_from, net.link_to, tau,
-                                            cap_units, sources, is_sink, reach)  # fmt: skip
-            r0 = np.unique(np.quantile(rel, release_shares, method="lower"))
-            units = len(rel) - np.searchsorted(rel, r0, side="left")
-            terms.append((step, r0, units, pd_, pf_))
-        if progress:
-            progress((ri + 1) / len(regions), "lower bound")
-
-    def term_time(term, need):
-        step, r0, units, pd_, pf_ = term
-        missing = need - (total - units)  # of each subset, at least this many must be out
-        q = _quickest_many(pd_, pf_, missing * scale)
-        return float(np.max(step * (r0 + q), initial=0.0))
-
+    regions = _regions(d, np.asarray(is_sink, bool)[origin], distance_shares)
+    terms = _repeated_terms(net, cap, fft, origin, depart_s, is_sink, dt_s, steps, regions,
+                            release_shares, scale, progress)  # fmt: skip
     for term in terms:
-        t100 = max(t100, term_time(term, need100))
-        t90 = max(t90, term_time(term, need90))
+        t100 = max(t100, _term_time(term, need100, total, scale))
+        t90 = max(t90, _term_time(term, need90, total, scale))
     grid = np.linspace(0.0, t100, curve_points)
-    units = np.searchsorted(ff_arrival, grid, side="right").astype(float)
-    for step, r0s, n_subs, pd_, pf_ in terms:
-        for r0, n_sub in zip(r0s, n_subs, strict=True):
-            horizon = np.floor(grid / step + 1e-9).astype(np.int64) - r0
-            value = repeated_value(pd_, pf_, np.maximum(horizon, 0)) / scale
-            value = np.where(horizon >= 0, value, 0.0)
-            units = np.minimum(units, total - n_sub + np.minimum(n_sub, value))
+    units = _bound_curve(terms, ff_arrival, grid, total, scale)
     return LowerBound(
         clearance_s=float(t100),
         t90_s=float(t90),
