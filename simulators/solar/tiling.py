@@ -51,8 +51,9 @@ from .shadow import shadow_mask
 
 Progress = Callable[[float, str], None] | None
 
-#: cell sides (m) the engine chooses from, finest first
-CELL_SIZES_M: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+#: cell sides (m) the engine chooses from, finest first (1 m: about the accuracy of mapped
+#: footprints; a finer cell can still be given)
+CELL_SIZES_M: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 #: most output cells the automatic cell size allows (1 m up to 120 km2)
 DEFAULT_MAX_CELLS = 120_000_000
 #: memory (MB) the tiles' arrays may take together, all threads included

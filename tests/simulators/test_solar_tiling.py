@@ -106,7 +106,7 @@ def test_plan_chooses_cell_and_tiles_within_the_memory_budget():
     assert choose_cell_m((0.3, 0.3, 10_000.3, 10_000.3)) == 1.0
     assert choose_cell_m((0, 0, 20_000, 20_000)) == 2.0
     assert choose_cell_m((0, 0, 160_000, 160_000)) == 20.0
-    assert choose_cell_m((0, 0, 500, 500)) == 0.5
+    assert choose_cell_m((0, 0, 500, 500)) == 1.0
     plan = plan_tiles((0, 0, 10_000, 10_000), 60.0, "EPSG:32635", memory_budget_mb=2000,
                       threads=2)  # fmt: skip
     described = plan.describe()

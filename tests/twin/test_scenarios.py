@@ -199,14 +199,15 @@ def test_bad_run_parameters_are_rejected(api):
         ({"simulator": "evacuation"}, "simulator"),  # no hazard zone in the scenario
         ({"simulator": "solar", "params": {"date": "21 March"}}, "params.date"),
         ({"simulator": "weather"}, "simulator"),
-        # a bbox in metres, not degrees; a grid too fine for the whole city (refused before
-        # anything is allocated)
+        # a bbox in metres, not degrees; a cell under the engine's range; a cell size in words
+        # (refused before anything is allocated; null lets the engine choose)
         (
             {"simulator": "solar", "params": {"bbox": [385500, 6671500, 386000, 6672000]}},
             "params.bbox",
         ),
         ({"simulator": "solar", "params": {"bbox": [0.0, 0.0, 0.1, 0.1]}}, "params.bbox"),
-        ({"simulator": "solar", "params": {"cell_m": 0.25}}, "params.cell_m"),
+        ({"simulator": "solar", "params": {"cell_m": 0.1}}, "params.cell_m"),
+        ({"simulator": "solar", "params": {"cell_m": "auto"}}, "params.cell_m"),
     ]:
         response = api.post(url, body, format="json")
         assert response.status_code == 400, response.content

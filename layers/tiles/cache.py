@@ -1,0 +1,74 @@
+"""Rendered vector tiles kept in the shared cache (Redis), keyed by the data they were made from.
+
+A key holds the state of what the tile shows: the city's ``imported_at`` (every import into a
+city sets it, in the import's transaction), the cities' count and newest import for tiles over
+all cities, the layer's id and creation time for an imported layer. An import therefore
+changes the key of every tile it can change, and a stale tile is never served again; old
+entries expire by themselves (:data:`TILE_TTL_S`). Keys come from committed rows, so a tile
+rendered while an import commits is filed under the key it was rendered for.
+
+The cache is an optimisation only: when Redis does not answer, tiles are rendered as before.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import caches
+from django.db.models import Count, Max
+
+from ..models import City
+
+log = logging.getLogger(__name__)
+
+#: seconds a rendered tile stays in the cache (a changed key makes it unreachable at once)
+TILE_TTL_S = 24 * 3600
+#: tiles of higher zooms are cheap to render (few features each) and not cached
+MAX_CACHED_ZOOM = 15
+#: larger bodies are not cached (a tile of a layer without thinning can be big)
+MAX_CACHED_BYTES = 2_000_000
+
+
+def data_version(layer: str, city_id: int | None, layer_row=None) -> str | None:
+    """Text that changes whenever the data under a tile of ``layer`` changes; None: no caching.
+
+    ``layer_row`` is the imported :class:`layers.models.Layer` for a layer slug.
+    """
+    if layer_row is not None:
+        return f"layer{layer_row.pk}@{layer_row.created_at.isoformat()}"
+    if city_id is not None:
+        found = City.objects.filter(pk=city_id).values_list("imported_at", flat=True)[:1]
+        if not found:
+            return None
+        return f"city{city_id}@{found[0].isoformat() if found[0] else '-'}"
+    summary = City.objects.aggregate(n=Count("id"), newest=Max("imported_at"), top=Max("id"))
+    newest = summary["newest"].isoformat() if summary["newest"] else "-"
+    return f"cities{summary['n']}.{summary['top']}@{newest}"
+
+
+def tile_key(layer: str, z: int, x: int, y: int, version: str, variant: str = "") -> str:
+    """Cache key of one tile (``variant``: anything else the body depends on)."""
+    return f"mvt:{layer}:{version}:{variant}:{z}/{x}/{y}"
+
+
+def _cache():
+    return caches["tiles"]
+
+
+def get(key: str) -> bytes | None:
+    """The cached tile body, or None (also when the cache does not answer)."""
+    try:
+        return _cache().get(key)
+    except Exception as exc:  # noqa: BLE001 - any cache failure means "render it"
+        log.warning("tile cache unavailable: %s", exc)
+        return None
+
+
+def put(key: str, body: bytes) -> None:
+    """Keep a tile body (small enough) for :data:`TILE_TTL_S` seconds."""
+    if len(body) > MAX_CACHED_BYTES:
+        return
+    try:
+        _cache().set(key, body, TILE_TTL_S)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("tile cache unavailable: %s", exc)
