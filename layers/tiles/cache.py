@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 TILE_TTL_S = 24 * 3600
 #: tiles of higher zooms are cheap to render (few features each) and not cached
 MAX_CACHED_ZOOM = 15
+#: version of what an entry holds and of the tile SQL; a change leaves old entries unread
+FORMAT = 2
 #: larger bodies are not cached (a tile of a layer without thinning can be big)
 MAX_CACHED_BYTES = 2_000_000
 
@@ -48,15 +50,15 @@ def data_version(layer: str, city_id: int | None, layer_row=None) -> str | None:
 
 def tile_key(layer: str, z: int, x: int, y: int, version: str, variant: str = "") -> str:
     """Cache key of one tile (``variant``: anything else the body depends on)."""
-    return f"mvt:{layer}:{version}:{variant}:{z}/{x}/{y}"
+    return f"mvt{FORMAT}:{layer}:{version}:{variant}:{z}/{x}/{y}"
 
 
 def _cache():
     return caches["tiles"]
 
 
-def get(key: str) -> bytes | None:
-    """The cached tile body, or None (also when the cache does not answer)."""
+def get(key: str):
+    """What :func:`put` kept under ``key``, or None (also when the cache does not answer)."""
     try:
         return _cache().get(key)
     except Exception as exc:  # noqa: BLE001 - any cache failure means "render it"
@@ -64,11 +66,11 @@ def get(key: str) -> bytes | None:
         return None
 
 
-def put(key: str, body: bytes) -> None:
-    """Keep a tile body (small enough) for :data:`TILE_TTL_S` seconds."""
-    if len(body) > MAX_CACHED_BYTES:
+def put(key: str, entry: tuple[str, bytes, bool]) -> None:
+    """Keep a rendered tile ``(etag, body, gzipped)`` (small enough) for :data:`TILE_TTL_S` s."""
+    if len(entry[1]) > MAX_CACHED_BYTES:
         return
     try:
-        _cache().set(key, body, TILE_TTL_S)
+        _cache().set(key, entry, TILE_TTL_S)
     except Exception as exc:  # noqa: BLE001
         log.warning("tile cache unavailable: %s", exc)
