@@ -30,8 +30,10 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +62,8 @@ DEFAULT_MAX_CELLS = 120_000_000
 DEFAULT_MEMORY_BUDGET_MB = 1500.0
 #: lowest sun elevation (deg) whose shadows are followed to their end (5 deg: 11.4 x height)
 DEFAULT_MIN_SUN_ELEVATION_DEG = 5.0
+#: seconds between progress reports while tiles are computed
+PROGRESS_INTERVAL_S = 0.5
 #: smallest tile side (cells); tiles are multiples of it
 TILE_QUANTUM = 256
 #: cells added to every halo: half a cell of cast height, digital-line rounding and the
@@ -320,7 +324,27 @@ class _City:
         return found[np.argsort(self.rank[found], kind="stable")]
 
 
-def _tile(plan: TilePlan, city: _City, sun: pd.DataFrame, core: Win, labels: bool, masks: bool):
+class _Shared:
+    """What the worker threads and the caller's thread share: steps done, a stop request."""
+
+    def __init__(self):
+        self.steps_done = 0  # only ever incremented (under the GIL); read for progress
+        self.stop = threading.Event()
+
+
+class _Stopped(Exception):
+    """A tile's thread stopped because the caller stopped reading (error or cancellation)."""
+
+
+def _tile(
+    plan: TilePlan,
+    city: _City,
+    sun: pd.DataFrame,
+    core: Win,
+    labels: bool,
+    masks: bool,
+    shared: _Shared,
+):
     h = plan.halo
     ref_rows, ref_cols = plan.reference_shape
     r0, c0, nr, nc = core
@@ -336,6 +360,8 @@ def _tile(plan: TilePlan, city: _City, sun: pd.DataFrame, core: Win, labels: boo
     for k, (az, el, dt) in enumerate(
         zip(sun["azimuth_deg"], sun["elevation_deg"], sun["duration_h"], strict=True)
     ):
+        if shared.stop.is_set():
+            raise _Stopped
         el_eff = max(float(el), plan.min_sun_elevation_deg)
         reach = halo_cells(plan.relief_m, cell, el_eff) + HALO_MARGIN_CELLS
         w0, w1, wr, wc = step_window(core, float(az), reach, outer)
@@ -345,6 +371,7 @@ def _tile(plan: TilePlan, city: _City, sun: pd.DataFrame, core: Win, labels: boo
         accumulate_hours(core_mask, float(dt), hours)
         if kept is not None:
             kept[k] = core_mask
+        shared.steps_done += 1
     lab = None
     if labels:
         t_core = ref @ Affine.translation(c0, r0)
@@ -374,7 +401,8 @@ def tiled_sun_hours(
         :func:`simulators.solar.sunhours.sun_positions` for the area's centre.
     labels : also return the row (in ``buildings``) of the building covering each cell.
     masks : also return every step's shadow mask on the tile (1 = shadow).
-    progress : ``progress(fraction, stage)`` after each tile.
+    progress : ``progress(fraction, stage)``, every :data:`PROGRESS_INTERVAL_S` seconds while
+        tiles are computed, from the caller's thread; if it raises, the threads stop.
     """
     if buildings.crs is None or not buildings.crs.is_projected:
         raise ValueError("buildings must be in a projected metric CRS (e.g. UTM)")
@@ -382,18 +410,34 @@ def tiled_sun_hours(
         raise ValueError("sun: give daylight positions only (elevation_deg > 0)")
     city = _City(buildings, height_field)
     cores = plan.windows()
-    with ThreadPoolExecutor(max_workers=plan.threads) as pool:
-        pending = []
-        for n, core in enumerate(cores):
-            pending.append(pool.submit(_tile, plan, city, sun, core, labels, masks))
-            if len(pending) > plan.threads:
-                yield pending.pop(0).result()
+    shared = _Shared()
+    total = max(1, len(cores) * len(sun))
+
+    def wait(future):
+        # the caller's thread reports progress while the tiles are computed (a progress
+        # callback may raise to cancel: the finally below then stops the threads)
+        while True:
+            try:
+                return future.result(timeout=PROGRESS_INTERVAL_S)
+            except FuturesTimeout:
                 if progress:
-                    progress((n + 1 - len(pending)) / len(cores), "sun hours tiles")
-        while pending:
-            yield pending.pop(0).result()
+                    done = shared.steps_done
+                    progress(done / total, f"sun hours: {done:,} of {total:,} tile steps")
+
+    with ThreadPoolExecutor(max_workers=plan.threads) as pool:
+        try:
+            pending = []
+            for core in cores:
+                pending.append(pool.submit(_tile, plan, city, sun, core, labels, masks, shared))
+                if len(pending) > plan.threads:
+                    yield wait(pending.pop(0))
+            while pending:
+                yield wait(pending.pop(0))
             if progress:
-                progress((len(cores) - len(pending)) / len(cores), "sun hours tiles")
+                progress(1.0, f"sun hours: {len(cores)} tiles done")
+        finally:
+            shared.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class GridWriter:
