@@ -9,11 +9,13 @@ over the whole list, so a slow moment hits every zoom alike). Two phases:
 - ``load``: a second process (multiprocessing) runs ``--clients`` threads that request random
   tiles from the same list back to back, while this process measures as before.
 
-Tiles are made in PostGIS per request (the server keeps no cache and ``requests`` sends no
-``If-None-Match``), so repeating a URL measures the full path each time; no cache-busting
-parameter is added. Loopback only; the whole run is bounded by ``--duration`` (plus at most one
-request timeout) and stops by itself. Prints a Markdown table: zoom, layer, tiles, p50/p95 ms
-and mean bytes per phase, then the load generator's requests/s.
+The server caches rendered tiles up to z15 (``layers/tiles/cache.py``) until the next import
+into their city, so the first pass over the list is the cold one after an import and later
+passes are cache hits (``requests`` sends no ``If-None-Match``; no cache-busting parameter is
+added). Loopback only; the whole run is bounded by ``--duration`` (plus at most one request
+timeout) and stops by itself. Prints a Markdown table: zoom, layer, tiles, p50/p95 ms per
+phase, p50 / max ms of the first pass, mean and max body bytes (uncompressed), then the load
+generator's requests/s. The server is at ``CITYTWIN_WEB_ADDR`` (default 127.0.0.1:8000).
 
     .venv/bin/python bench/twin_tiles.py                    # about 60 s
     .venv/bin/python bench/twin_tiles.py --duration 120 --clients 8

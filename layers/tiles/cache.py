@@ -15,9 +15,7 @@ from __future__ import annotations
 import logging
 
 from django.core.cache import caches
-from django.db.models import Count, Max
-
-from ..models import City
+from django.db import connection
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +36,16 @@ def data_version(layer: str, city_id: int | None, layer_row=None) -> str | None:
     """
     if layer_row is not None:
         return f"layer{layer_row.pk}@{layer_row.created_at.isoformat()}"
-    if city_id is not None:
-        found = City.objects.filter(pk=city_id).values_list("imported_at", flat=True)[:1]
-        if not found:
-            return None
-        return f"city{city_id}@{found[0].isoformat() if found[0] else '-'}"
-    summary = City.objects.aggregate(n=Count("id"), newest=Max("imported_at"), top=Max("id"))
-    newest = summary["newest"].isoformat() if summary["newest"] else "-"
-    return f"cities{summary['n']}.{summary['top']}@{newest}"
+    with connection.cursor() as cursor:  # plain SQL: this runs on every cached tile
+        if city_id is not None:
+            cursor.execute("SELECT imported_at FROM layers_city WHERE id = %s", [city_id])
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            return f"city{city_id}@{row[0].isoformat() if row[0] else '-'}"
+        cursor.execute("SELECT count(*), max(id), max(imported_at) FROM layers_city")
+        count, top, newest = cursor.fetchone()
+    return f"cities{count}.{top}@{newest.isoformat() if newest else '-'}"
 
 
 def tile_key(layer: str, z: int, x: int, y: int, version: str, variant: str = "") -> str:
