@@ -97,6 +97,7 @@ def irradiation(
     sun: pd.DataFrame | None = None,
     progress: Progress = None,
     min_sun_elevation_deg: float = 0.0,
+    window: tuple[int, int, int, int] | None = None,
 ) -> Irradiation:
     """Sun hours and beam/diffuse irradiation per cell over ``[start, end)``.
 
@@ -117,6 +118,8 @@ def irradiation(
     min_sun_elevation_deg : horizons lower than this are taken as flat: a sun below it lights
         a cell when nothing around rises above it (the cell's mask at this elevation). 0 keeps
         every horizon; :mod:`simulators.solar.tiling` needs it > 0 to bound its halo.
+    window : exact mode: the DSM's place in a larger grid whose digital lines the sweeps follow
+        (see :func:`simulators.solar.shadow.shadow_mask`).
     """
     if mode not in ("exact", "fast"):
         raise ValueError("mode must be 'exact' or 'fast'")
@@ -183,7 +186,7 @@ def irradiation(
         n = len(sun)
         for i in range(n):
             el = max(float(sun["elevation_deg"].iat[i]), min_sun_elevation_deg)
-            mask = shadow_mask(z, cell, sun["azimuth_deg"].iat[i], el)
+            mask = shadow_mask(z, cell, sun["azimuth_deg"].iat[i], el, window=window)
             if tilted:
                 accumulate_lit_tilted(
                     mask, dt[i], dni_dt[i], math.sin(elev[i]),

@@ -7,11 +7,13 @@ buildings with a *halo* around it, as wide as the longest shadow that matters:
 elevation considered), and each time step sweeps only the part of the halo that lies towards
 the sun, as long as that step's shadows (``relief / tan(elevation)``).
 
-Exactness. The sweeps follow the digital lines of one reference raster (the output grid grown
-by the halo), given to :func:`simulators.solar.shadow.shadow_mask` as a window, and every
-cell's shadow test only depends on the cells within its shadow length towards the sun. So a
-tiled run gives *the same value in every cell* as one sweep over the whole reference raster
-(tested cell by cell), whatever the tile size.
+Exactness. Every sweep is given its window's place in the output grid
+(:func:`simulators.solar.shadow.shadow_mask`'s ``window``), so it follows the digital lines of
+that grid, and every cell's shadow test only depends on the cells within its shadow length
+towards the sun. So a tiled run gives *the same value in every cell* as one sweep over the
+whole reference raster (the output grid grown by the halo) on the same lines, whatever the tile
+size and whatever the halo (tested cell by cell): runs of two scenarios over the same grid
+differ only where their buildings differ.
 
 Sun below ``min_sun_elevation_deg``. A shadow at elevation ``e`` reaches ``relief / tan(e)``,
 unbounded as the sun sets; a halo has to stop somewhere. A cell counts as lit by a sun lower
@@ -366,7 +368,9 @@ def _tile(
         reach = halo_cells(plan.relief_m, cell, el_eff) + HALO_MARGIN_CELLS
         w0, w1, wr, wc = step_window(core, float(az), reach, outer)
         view = z[w0 - outer[0] : w0 - outer[0] + wr, w1 - outer[1] : w1 - outer[1] + wc]
-        mask = shadow_mask(view, cell, float(az), el_eff, window=(w0, w1, ref_rows, ref_cols))
+        # digital lines anchored to the output grid, so that they do not depend on the halo
+        frame = (w0 - h, w1 - h, plan.shape[0], plan.shape[1])
+        mask = shadow_mask(view, cell, float(az), el_eff, window=frame)
         core_mask = mask[r0 - w0 : r0 - w0 + nr, c0 - w1 : c0 - w1 + nc]
         accumulate_hours(core_mask, float(dt), hours)
         if kept is not None:

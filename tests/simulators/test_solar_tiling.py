@@ -30,7 +30,8 @@ def small_city():
 
 def _untiled(buildings, plan, sun):
     """Reference: one surface model over the plan's whole reference raster, one sweep per step
-    over all of it (:func:`irradiation`, exact mode), cropped to the output grid."""
+    over all of it (:func:`irradiation`, exact mode, on the output grid's digital lines),
+    cropped to the output grid."""
     rows, cols = plan.reference_shape
     bounds = array_bounds(rows, cols, plan.reference_transform)
     dsm, transform, crs = dsm_from_buildings(
@@ -41,6 +42,7 @@ def _untiled(buildings, plan, sun):
     hours = irradiation(
         dsm, transform, crs, None, None, sun=sun, mode="exact", n_sectors=4,
         min_sun_elevation_deg=plan.min_sun_elevation_deg,
+        window=(-plan.halo, -plan.halo, *plan.shape),
     ).sun_hours  # fmt: skip
     h = plan.halo
     return hours[h : rows - h, h : cols - h]
@@ -78,6 +80,20 @@ def test_tiled_sun_hours_equal_untiled_cell_by_cell(small_city, date, tile_cells
     assert reference.min() < 0.5 * full_day and reference.max() == pytest.approx(full_day)
     # roof labels are the untiled rasterization's too
     np.testing.assert_array_equal(labels, building_labels(small_city, plan.transform, plan.shape))
+
+
+def test_a_wider_halo_changes_nothing(small_city):
+    """Two plans of the same grid, one with twice the relief (a scenario with a tower far away
+    gets a wider halo): the same sun hours in every cell, so scenarios can be differenced."""
+    bounds, relief = tuple(small_city.total_bounds), float(small_city["height_m"].max())
+    narrow = plan_tiles(bounds, relief, small_city.crs, cell_m=2.0, tile_cells=128)
+    wide = plan_tiles(bounds, 2 * relief, small_city.crs, cell_m=2.0, tile_cells=200, threads=2)
+    assert wide.halo > narrow.halo and wide.transform == narrow.transform
+    sun = sun_positions(narrow.transform, small_city.crs, narrow.shape, "2026-03-20",
+                        "2026-03-21", "30min")  # fmt: skip
+    a, _ = _stitch(narrow, tiled_sun_hours(small_city, narrow, sun, labels=True))
+    b, _ = _stitch(wide, tiled_sun_hours(small_city, wide, sun, labels=True))
+    np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("mode", ["exact", "fast"])
