@@ -59,6 +59,7 @@ def _stitch(plan, results):
     return hours, labels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("date", "tile_cells", "threads"), [
     ("2026-03-20", 96, 2),   # equinox: 25 tiles of 192 m, two threads
     ("2026-12-21", 150, 1),  # midwinter at 60 N: the sun never passes 7 deg, longest shadows
