@@ -9,11 +9,13 @@ over the whole list, so a slow moment hits every zoom alike). Two phases:
 - ``load``: a second process (multiprocessing) runs ``--clients`` threads that request random
   tiles from the same list back to back, while this process measures as before.
 
-Tiles are made in PostGIS per request (the server keeps no cache and ``requests`` sends no
-``If-None-Match``), so repeating a URL measures the full path each time; no cache-busting
-parameter is added. Loopback only; the whole run is bounded by ``--duration`` (plus at most one
-request timeout) and stops by itself. Prints a Markdown table: zoom, layer, tiles, p50/p95 ms
-and mean bytes per phase, then the load generator's requests/s.
+The server caches rendered tiles up to z15 (``layers/tiles/cache.py``) until the next import
+into their city, so the first pass over the list is the cold one after an import and later
+passes are cache hits (``requests`` sends no ``If-None-Match``; no cache-busting parameter is
+added). Loopback only; the whole run is bounded by ``--duration`` (plus at most one request
+timeout) and stops by itself. Prints a Markdown table: zoom, layer, tiles, p50/p95 ms per
+phase, p50 / max ms of the first pass, mean and max body bytes (uncompressed), then the load
+generator's requests/s. The server is at ``CITYTWIN_WEB_ADDR`` (default 127.0.0.1:8000).
 
     .venv/bin/python bench/twin_tiles.py                    # about 60 s
     .venv/bin/python bench/twin_tiles.py --duration 120 --clients 8
@@ -34,8 +36,8 @@ from dataclasses import dataclass, field
 
 import requests
 
-#: the server is only ever reached over loopback
-BASE_URL = "http://127.0.0.1:8000"
+#: the server is only ever reached over loopback (CITYTWIN_WEB_ADDR: another local port)
+BASE_URL = "http://" + os.environ.get("CITYTWIN_WEB_ADDR", "127.0.0.1:8000")
 LAYERS = ("buildings", "roads")
 ZOOMS = tuple(range(12, 17))
 #: seconds before one request counts as failed; also bounds how far a phase can overrun
@@ -104,7 +106,10 @@ def tile_url(tile: Tile, query: str) -> str:
 def _client_loop(
     urls: list[str], deadline: float, stop: threading.Event, seed: int, counts: list[int]
 ) -> None:
-    """One client thread: random tiles back to back until the deadline; counts ok / errors."""
+    """One client thread: random tiles back to back until the deadline; counts ok / errors.
+
+    Like a browser, it says it accepts gzip (``requests`` does by default).
+    """
     rng = random.Random(seed)
     with requests.Session() as session:
         while not stop.is_set() and time.monotonic() < deadline:
@@ -160,6 +165,7 @@ class Samples:
 
     ms: list[float] = field(default_factory=list)
     size: list[int] = field(default_factory=list)
+    first_ms: list[float] = field(default_factory=list)
     errors: int = 0
 
 
@@ -205,6 +211,8 @@ def measure(tiles: list[Tile], query: str, passes: int, budget_s: float) -> tupl
                     continue
                 cell.ms.append(elapsed_ms)
                 cell.size.append(len(body))
+                if n == 0:
+                    cell.first_ms.append(elapsed_ms)
             else:
                 done += 1
     return samples, done
@@ -221,16 +229,21 @@ def main() -> None:
         "--no-baseline", action="store_true", help="skip the no-load phase (all time to load)"
     )
     parser.add_argument(
+        "--zooms", type=int, nargs="+", default=list(ZOOMS), help="zoom levels (default 12-16)"
+    )
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), help="layers to request")
+    parser.add_argument(
         "--city-filter",
         action="store_true",
         help="add ?city=<id> to every tile (only that city's features, as a city view asks)",
     )
     args = parser.parse_args()
 
+    zooms, layers = tuple(args.zooms), tuple(args.layers)
     city_id, bbox = city_bbox(args.city)
-    per_zoom = tiles_for_bbox(bbox, ZOOMS)
+    per_zoom = tiles_for_bbox(bbox, zooms)
     tiles: list[Tile] = [
-        (layer, z, x, y) for z in ZOOMS for layer in LAYERS for (x, y) in per_zoom[z]
+        (layer, z, x, y) for z in zooms for layer in layers for (x, y) in per_zoom[z]
     ]
     query = f"?city={city_id}" if args.city_filter else ""
     urls = [tile_url(t, query) for t in tiles]
@@ -246,7 +259,7 @@ def main() -> None:
         + ", ".join(f"{v:.4f}" for v in bbox)
     )
     print(
-        f"{len(tiles)} tile URLs ({', '.join(f'z{z}: {len(per_zoom[z])}' for z in ZOOMS)} "
+        f"{len(tiles)} tile URLs ({', '.join(f'z{z}: {len(per_zoom[z])}' for z in zooms)} "
         f"per layer), query {query or '(none)'}; up to {args.passes} passes per phase; "
         f"load: {args.clients} client threads in a second process"
     )
@@ -277,12 +290,12 @@ def main() -> None:
     for name in phases:
         header += f" p50 ms ({name}) | p95 ms ({name}) |"
         rule += "---:|---:|"
-    header += " mean bytes | samples/tile |"
-    rule += "---:|---|"
+    header += " first pass p50 / max ms | mean bytes | max bytes | samples/tile |"
+    rule += "---:|---:|---:|---|"
     print(header)
     print(rule)
-    for z in ZOOMS:
-        for layer in LAYERS:
+    for z in zooms:
+        for layer in layers:
             row = f"| {z} | {layer} | {len(per_zoom[z])} |"
             sizes: list[int] = []
             counts = []
@@ -292,8 +305,12 @@ def main() -> None:
                 sizes.extend(cell.size)
                 per_tile = len(cell.ms) / max(len(per_zoom[z]), 1)
                 counts.append(f"{per_tile:.1f}" + (f" ({cell.errors} err)" if cell.errors else ""))
+            first = next(iter(phases.values()))[0].get((z, layer), Samples()).first_ms
             mean_bytes = statistics.fmean(sizes) if sizes else float("nan")
-            row += f" {mean_bytes:.0f} | {' / '.join(counts)} |"
+            row += (
+                f" {percentile(first, 50):.0f} / {max(first, default=float('nan')):.0f} |"
+                f" {mean_bytes:.0f} | {max(sizes, default=0)} | {' / '.join(counts)} |"
+            )
             print(row)
     print()
     for name, (samples, done) in phases.items():

@@ -138,6 +138,21 @@ if os.environ.get("PYTEST_VERSION") and CELERY_BROKER_URL.startswith("redis://")
     _test_redis_db = os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")
     CELERY_BROKER_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + _test_redis_db
     os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL  # Celery reads the variable directly
+# Rendered vector tiles (layers.tiles.cache) in the broker's Redis, shared by every web worker;
+# keys hold the data's import time, so no stale tile outlives an import.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tiles": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+            "KEY_PREFIX": "citytwin-tiles",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
+        if CELERY_BROKER_URL.startswith("redis://")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tiles"}
+    ),
+}
 CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (jobs.models.Job)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -34,6 +34,7 @@ import rasterio
 import shapely
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from rasterio.shutil import copy as rio_copy
 from rasterio.warp import transform_bounds
@@ -362,6 +363,10 @@ def run_import(
             report.update(_write_roads(frame, params, report))
         elif target == "utilities":
             report.update(_write_utilities(frame, params, report))
+        touched = _city(params) if target != "layer" else None
+        if touched is not None:
+            # the city's tiles are cached under its import time (layers.tiles.cache)
+            City.objects.filter(pk=touched.pk).update(imported_at=timezone.now())
     report["seconds"] = round(time.perf_counter() - started, 3)
     progress(1.0, "done")
     return report

@@ -4,12 +4,19 @@
 roads, road-nodes, utilities, utility-nodes, facilities, areas) or the slug of an imported
 layer. ``?city=<id>`` limits a tile to one city. Geometries are simplified below zoom 14 with a
 tolerance of a quarter of a tile pixel, so low-zoom tiles stay small without visible change.
+
+Buildings below zoom 14 are thinned (see :func:`building_tile_sql`): footprints smaller than a
+screen pixel are left out, the rest are drawn on a grid of half a screen pixel with the few
+attributes the map styles them by. Rendered tiles up to zoom 15 are cached
+(:mod:`layers.tiles.cache`) under the state of the data they show, so an import makes them
+unreachable at once.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 from pathlib import Path
 
 from django.conf import settings
@@ -22,9 +29,18 @@ from rest_framework.request import Request
 
 from ..models import Layer, RasterLayer
 from ..services import visible_to
+from . import cache as tile_cache
 from . import raster
 
 EXTENT = 4096
+#: screen pixels across a tile as MapLibre draws vector tiles
+SCREEN_TILE_PX = 512
+#: below this zoom buildings are thinned
+THIN_BELOW_ZOOM = 14
+#: most buildings in a thinned tile (the largest footprints are kept)
+THIN_MAX_BUILDINGS = 12_000
+#: a rendered building tile never exceeds this (the limit is halved until it fits)
+MAX_BUILDING_TILE_BYTES = 500_000
 BUFFER = 64
 WEB_MERCATOR_WIDTH_M = 40075016.68557849
 
@@ -62,10 +78,13 @@ def _authenticated_user(request):
         return None
 
 
-def tile_sql(table: str, geom_col: str, attrs: str, z: int, extra_where: str = "") -> str:
-    pixel_m = WEB_MERCATOR_WIDTH_M / (2**z) / EXTENT
+def tile_sql(
+    table: str, geom_col: str, attrs: str, z: int, extra_where: str = "", extent: int = EXTENT
+) -> str:
+    pixel_m = WEB_MERCATOR_WIDTH_M / (2**z) / extent
     # the filter box in lon/lat, grown by the tile buffer (never wraps at z = 0, unlike a margin)
     margin_deg = 360.0 / (2**z) * BUFFER / EXTENT
+    buffer = max(1, BUFFER * extent // EXTENT)
     geom = f"ST_Transform(t.{geom_col}, 3857)"
     if z < 14:
         geom = f"ST_Simplify({geom}, {pixel_m / 4:.6f}, true)"
@@ -73,11 +92,55 @@ def tile_sql(table: str, geom_col: str, attrs: str, z: int, extra_where: str = "
         WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS g3857,
                                ST_Expand(ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326), {margin_deg}) AS g4326),
         mvt AS (
-            SELECT ST_AsMVTGeom({geom}, bounds.g3857, {EXTENT}, {BUFFER}, true) AS mvt_geom, {attrs}
+            SELECT ST_AsMVTGeom({geom}, bounds.g3857, {extent}, {buffer}, true) AS mvt_geom, {attrs}
             FROM {table} t, bounds
             WHERE t.{geom_col} && bounds.g4326 {extra_where}
         )
-        SELECT ST_AsMVT(mvt.*, %(name)s, {EXTENT}, 'mvt_geom') FROM mvt WHERE mvt_geom IS NOT NULL
+        SELECT ST_AsMVT(mvt.*, %(name)s, {extent}, 'mvt_geom') FROM mvt WHERE mvt_geom IS NOT NULL
+    """
+
+
+def screen_pixel_m(z: int, y: int) -> float:
+    """Ground metres of one screen pixel at the middle of tile row ``y`` of zoom ``z``."""
+    lat = math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / 2**z)))
+    return WEB_MERCATOR_WIDTH_M / 2**z / SCREEN_TILE_PX * math.cos(lat)
+
+
+def building_tile_sql(z: int, y: int, city_where: str) -> str:
+    """Buildings tile: below :data:`THIN_BELOW_ZOOM` thinned, else every footprint in full.
+
+    Thinning at zoom ``z`` (params: ``limit``): a footprint smaller than one screen pixel
+    (ground area at the tile's latitude) draws nothing and is left out; of the rest, the
+    ``limit`` largest are kept (dense districts at zoom 12 hold 20,000 buildings per tile,
+    where a screen has 262,144 pixels); they are drawn on a grid of half a screen pixel (MVT
+    extent 1024) with the attributes the map styles them by, heights rounded to the metre,
+    and the building id as the MVT feature id.
+    """
+    table, geom_col, attrs = CORE_LAYERS["buildings"]
+    if z >= THIN_BELOW_ZOOM:
+        return tile_sql(table, geom_col, attrs, z, city_where)
+    extent = 2 * SCREEN_TILE_PX
+    unit_m = WEB_MERCATOR_WIDTH_M / 2**z / extent
+    margin_deg = 360.0 / (2**z) * BUFFER / EXTENT
+    return f"""
+        WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS g3857,
+                               ST_Expand(ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326), {margin_deg}) AS g4326),
+        picked AS (
+            SELECT t.id, t.city_id, t.height_m, t.use, t.footprint
+            FROM layers_building t, bounds
+            WHERE t.footprint && bounds.g4326
+              AND t.footprint_area_m2 >= {screen_pixel_m(z, y) ** 2:.3f} {city_where}
+            ORDER BY t.footprint_area_m2 DESC, t.id
+            LIMIT %(limit)s
+        ),
+        mvt AS (
+            SELECT ST_AsMVTGeom(ST_Simplify(ST_Transform(p.footprint, 3857), {unit_m / 2:.6f}, true),
+                                bounds.g3857, {extent}, {BUFFER * extent // EXTENT}, true) AS mvt_geom,
+                   p.id, p.city_id, round(p.height_m)::int AS height_m, p.use
+            FROM picked p, bounds
+        )
+        SELECT ST_AsMVT(mvt.*, %(name)s, {extent}, 'mvt_geom', 'id') FROM mvt
+        WHERE mvt_geom IS NOT NULL
     """
 
 
@@ -97,15 +160,14 @@ def tile(request, layer: str, z: int, x: int, y: int):
         params["city"] = int(city)
         city_where = "AND t.city_id = %(city)s"
     private = False
+    found = None
     if layer in CORE_LAYERS:
         table, geom_col, attrs = CORE_LAYERS[layer]
-        where = city_where
-        if layer == "buildings" and z < 14:
-            # a footprint smaller than one tile pixel draws nothing; leaving it out keeps
-            # low-zoom tiles small where many buildings fall in one tile
-            pixel_m = WEB_MERCATOR_WIDTH_M / (2**z) / EXTENT
-            where += f" AND t.footprint_area_m2 >= {pixel_m**2:.3f}"
-        sql = tile_sql(table, geom_col, attrs, z, where)
+        if layer == "buildings":
+            sql = building_tile_sql(z, y, city_where)
+            params["limit"] = THIN_MAX_BUILDINGS
+        else:
+            sql = tile_sql(table, geom_col, attrs, z, city_where)
     else:
         user = _authenticated_user(request)
         found = visible_to(Layer.objects.filter(slug=layer), user).first()
@@ -116,25 +178,60 @@ def tile(request, layer: str, z: int, x: int, y: int):
         sql = tile_sql(
             "layers_feature", "geom", "t.fid, t.properties", z, "AND t.layer_id = %(layer_id)s"
         )
-    return mvt_response(request, sql, params, private)
+    key = None
+    if z <= tile_cache.MAX_CACHED_ZOOM:
+        version = tile_cache.data_version(layer, params.get("city"), found)
+        if version is not None:
+            key = tile_cache.tile_key(layer, z, x, y, version, f"city{params.get('city', '*')}")
+    return mvt_response(request, sql, params, private, cache_key=key)
 
 
-def mvt_response(request, sql: str, params: dict, private: bool) -> HttpResponse:
-    """Run a tile query; the response has an ETag (304 when unchanged) and cache headers."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    data = bytes(row[0]) if row and row[0] is not None else b""
-    etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+def render_tile(sql: str, params: dict) -> bytes:
+    """The MVT body of a tile query (empty when nothing falls in the tile).
+
+    A query with a ``limit`` parameter (thinned buildings) is run again with half the limit
+    while its tile is larger than :data:`MAX_BUILDING_TILE_BYTES`.
+    """
+    params = dict(params)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        data = bytes(row[0]) if row and row[0] is not None else b""
+        if "limit" not in params or len(data) <= MAX_BUILDING_TILE_BYTES or params["limit"] < 2:
+            return data
+        params["limit"] //= 2
+
+
+def mvt_response(
+    request, sql: str, params: dict, private: bool, cache_key: str | None = None
+) -> HttpResponse:
+    """Run a tile query (or take it from the tile cache under ``cache_key``); the response has
+    an ETag (304 when unchanged) and cache headers.
+
+    The cache keeps the ETag and the body as sent to most clients (gzipped when over 512
+    bytes), so a hit costs neither the query nor the compression.
+    """
+    cached = tile_cache.get(cache_key) if cache_key else None
+    if cached is None:
+        data = render_tile(sql, params)
+        etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+        # MVT compresses 2-4x; browsers and GDAL inflate it transparently
+        zipped = len(data) > 512
+        body = gzip.compress(data, compresslevel=5) if zipped else data
+        if cache_key:
+            tile_cache.put(cache_key, (etag, body, zipped))
+    else:
+        etag, body, zipped = cached
     cache = "private, max-age=60" if private else "public, max-age=300"
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
+    elif zipped and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = HttpResponse(body, content_type="application/vnd.mapbox-vector-tile")
+        response["Content-Encoding"] = "gzip"
     else:
-        response = HttpResponse(data, content_type="application/vnd.mapbox-vector-tile")
-        # MVT compresses 2-4x; browsers and GDAL inflate it transparently
-        if len(data) > 512 and "gzip" in request.headers.get("Accept-Encoding", ""):
-            response.content = gzip.compress(data, compresslevel=5)
-            response["Content-Encoding"] = "gzip"
+        plain = gzip.decompress(body) if zipped else body
+        response = HttpResponse(plain, content_type="application/vnd.mapbox-vector-tile")
     response["Vary"] = "Accept-Encoding"
     response["ETag"] = etag
     response["Cache-Control"] = cache

@@ -28,16 +28,21 @@ from numba import njit
 
 
 @njit(cache=True)
-def line_offsets(n: int, slope: float) -> np.ndarray:
-    """Secondary offset of the template digital line at each primary index (round-half-up)."""
+def line_offsets(n: int, slope: float, phase: int = 0) -> np.ndarray:
+    """Secondary offset of the template digital line at each primary index (round-half-up).
+
+    ``phase`` is the primary index of the array's first line in a larger raster: a window of
+    that raster given its phase gets the same digital lines (hence the same cells) as the
+    whole raster, which is what makes tiled sweeps equal to an untiled one.
+    """
     off = np.empty(n, np.int64)
     for i in range(n):
-        off[i] = int(math.floor(i * slope + 0.5))
+        off[i] = int(math.floor((i + phase) * slope + 0.5))
     return off
 
 
 @njit(cache=True)
-def line_spills(n: int, slope: float) -> np.ndarray:
+def line_spills(n: int, slope: float, phase: int = 0) -> np.ndarray:
     """Side (-1, 0, +1) on which the template's ideal line also crosses a neighbour cell.
 
     Between primary positions ``i - 1/2`` and ``i + 1/2`` the ideal line moves ``slope`` cells
@@ -47,7 +52,7 @@ def line_spills(n: int, slope: float) -> np.ndarray:
     """
     spill = np.zeros(n, np.int64)
     for i in range(n):
-        y = i * slope
+        y = (i + phase) * slope
         f = y - math.floor(y + 0.5)
         if f + 0.5 * slope > 0.5 + 1e-12:
             spill[i] = 1
@@ -73,8 +78,8 @@ def cast_height(z, i, j, row_primary, col_dir, spill_i, spill_j):
     return h
 
 
-@njit(cache=True)
-def shadow_sweep(z, slope, row_primary, col_dir, drop, out):
+@njit(cache=True, nogil=True)
+def shadow_sweep(z, slope, row_primary, col_dir, drop, out, phase=0):
     """Shadow mask by one sweep along parallel digital lines.
 
     Parameters
@@ -86,6 +91,8 @@ def shadow_sweep(z, slope, row_primary, col_dir, drop, out):
         not flipped there, so the inner loop stays in memory order and vectorizes).
     drop : float, metres the shadow surface falls per primary step, ``step * tan(elevation)``.
     out : 2-D uint8 array (same view layout as ``z``), set to 1 where shadowed, else 0.
+    phase : primary index of the view's first line in the raster it is a window of
+        (:func:`line_offsets`); 0 for a whole raster.
 
     Notes
     -----
@@ -102,8 +109,8 @@ def shadow_sweep(z, slope, row_primary, col_dir, drop, out):
     prev = np.empty(nc, np.float64)
     cur = np.empty(nc, np.float64)
     if row_primary:
-        off = line_offsets(nr, slope)
-        spill = line_spills(nr, slope)
+        off = line_offsets(nr, slope, phase)
+        spill = line_spills(nr, slope, phase)
         for j in range(nc):
             prev[j] = cast_height(z, 0, j, True, col_dir, spill[0], 0) + half
             out[0, j] = 0
@@ -131,8 +138,8 @@ def shadow_sweep(z, slope, row_primary, col_dir, drop, out):
                         out[i, j] = 0
             prev, cur = cur, prev
     else:
-        off = line_offsets(nc, slope)
-        spill = line_spills(nc, slope)
+        off = line_offsets(nc, slope, phase)
+        spill = line_spills(nc, slope, phase)
         for i in range(nr):
             cur[0] = cast_height(z, i, 0, False, 1, 0, spill[0]) + half
             out[i, 0] = 0
@@ -258,6 +265,16 @@ def horizon_sweep(z, slope, row_primary, col_dir, step, tan_h, hull_next, hull_s
             hull_next[p] = top
 
 
+@njit(cache=True, nogil=True)
+def accumulate_hours(shadow, weight_hours, hours):
+    """Add ``weight_hours`` to ``hours`` where ``shadow`` is 0 (a lit cell)."""
+    nr, nc = shadow.shape
+    for i in range(nr):
+        for j in range(nc):
+            if shadow[i, j] == 0:
+                hours[i, j] += weight_hours
+
+
 @njit(cache=True)
 def accumulate_lit(shadow, weight_hours, weight_beam, hours, beam):
     """Add ``weight_hours`` to ``hours`` and ``weight_beam`` to ``beam`` where not shadowed."""
@@ -307,6 +324,7 @@ def accumulate_sector(
     hours,
     beam,
     svf_sum,
+    min_elevation=0.0,
 ):
     """Fast-mode accumulation for one azimuth sector (horizon lookup + prefix sums).
 
@@ -314,7 +332,8 @@ def accumulate_sector(
     tilted cell, above the plane's own self-shading horizon) are found by a binary search in
     ``sorted_elev``; their summed durations / beam components come from the suffix sums
     (``suffix[k]`` = sum over positions ``k..end``). ``svf_sum`` accumulates
-    ``cos^2(max(horizon, 0))`` for the sky view factor.
+    ``cos^2(max(horizon, 0))`` for the sky view factor. A horizon below ``min_elevation``
+    (radians) is taken as flat (see :func:`simulators.solar.sunhours.irradiation`).
     """
     nr, nc = tan_h.shape
     m = sorted_elev.shape[0]
@@ -327,6 +346,8 @@ def accumulate_sector(
             else:
                 svf_sum[i, j] += 1.0
                 thr = -0.5 * math.pi if t == -np.inf else math.atan(t)
+            if thr < min_elevation and thr > 0.0:
+                thr = 0.0
             if tilted:
                 st = math.sqrt(sin_t_cos_a[i, j] ** 2 + sin_t_sin_a[i, j] ** 2)
                 if st > 1e-9:

@@ -31,13 +31,16 @@ class SolarParams:
         minimum=1,
         maximum=180,
     )
-    cell_m: float = param(
-        2.0,
+    cell_m: float | None = param(
+        None,
         label="Cell size",
-        description="Side of a raster cell",
+        description="Side of a raster cell; empty = the engine chooses the finest of "
+        "1, 2, 5, 10, 20, 50 m that keeps the raster within 120 million cells "
+        "(the run reports its choice)",
         unit="m",
         minimum=0.25,
         maximum=50.0,
+        nullable=True,
     )
     pv: bool = param(
         False,

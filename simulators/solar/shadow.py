@@ -46,8 +46,11 @@ def _travel(
     return flips, slope, row_primary, col_dir, step
 
 
-def _as_heights(dsm: np.ndarray) -> np.ndarray:
-    z = np.asarray(dsm, dtype=np.float64)
+def _as_heights(dsm: np.ndarray, keep_float32: bool = False) -> np.ndarray:
+    z = np.asarray(dsm)
+    # float32 heights are exact in float64 arithmetic, so the sweep can read them without a copy
+    if not (keep_float32 and z.dtype == np.float32):
+        z = np.asarray(z, dtype=np.float64)
     if np.isnan(z).any():
         # nodata: lowest surface, so it neither casts nor hides shadows more than the ground
         z = np.where(np.isnan(z), np.nanmin(z) if np.isfinite(z).any() else 0.0, z)
@@ -55,7 +58,11 @@ def _as_heights(dsm: np.ndarray) -> np.ndarray:
 
 
 def shadow_mask(
-    dsm: np.ndarray, cell_size_m: float, sun_azimuth_deg: float, sun_elevation_deg: float
+    dsm: np.ndarray,
+    cell_size_m: float,
+    sun_azimuth_deg: float,
+    sun_elevation_deg: float,
+    window: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
     """Cells in shadow for one sun position, by an O(N) line sweep.
 
@@ -65,18 +72,31 @@ def shadow_mask(
     cell_size_m : cell side in metres.
     sun_azimuth_deg : sun azimuth, degrees clockwise from north.
     sun_elevation_deg : sun elevation, degrees; at or below 0 every cell is shadowed.
+    window : ``(row0, col0, rows, cols)`` when ``dsm`` is the window at ``(row0, col0)`` of a
+        larger ``rows x cols`` raster: the sweep then follows that raster's digital lines, so
+        its cells get exactly the mask the whole raster would give them wherever their shadow
+        casters lie inside the window (see :mod:`simulators.solar.tiling`).
 
     Returns
     -------
     (rows, cols) uint8 array, 1 = shadowed, 0 = sunlit.
     """
-    z = _as_heights(dsm)
+    z = _as_heights(dsm, keep_float32=True)
     if sun_elevation_deg <= 0.0:
         return np.ones(z.shape, np.uint8)
     out = np.empty(z.shape, np.uint8)
     flips, slope, row_primary, col_dir, step = _travel(sun_azimuth_deg, cell_size_m)
     drop = step * math.tan(math.radians(sun_elevation_deg))
-    shadow_sweep(z[flips], slope, row_primary, col_dir, drop, out[flips])
+    phase = 0
+    if window is not None:
+        row0, col0, rows, cols = window
+        if row_primary:  # index of the view's first row in the whole raster's travel order
+            flipped = flips[0].step == -1
+            phase = rows - row0 - z.shape[0] if flipped else row0
+        else:
+            flipped = flips[1].step == -1
+            phase = cols - col0 - z.shape[1] if flipped else col0
+    shadow_sweep(z[flips], slope, row_primary, col_dir, drop, out[flips], phase)
     return out
 
 

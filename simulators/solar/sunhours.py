@@ -96,6 +96,8 @@ def irradiation(
     aspect_deg: np.ndarray | float | None = None,
     sun: pd.DataFrame | None = None,
     progress: Progress = None,
+    min_sun_elevation_deg: float = 0.0,
+    window: tuple[int, int, int, int] | None = None,
 ) -> Irradiation:
     """Sun hours and beam/diffuse irradiation per cell over ``[start, end)``.
 
@@ -113,6 +115,11 @@ def irradiation(
         the direction the plane faces). Horizontal when None.
     sun : precomputed :func:`sun_positions` (overrides start/end/step/weather).
     progress : optional ``progress(fraction, stage)`` callback.
+    min_sun_elevation_deg : horizons lower than this are taken as flat: a sun below it lights
+        a cell when nothing around rises above it (the cell's mask at this elevation). 0 keeps
+        every horizon; :mod:`simulators.solar.tiling` needs it > 0 to bound its halo.
+    window : exact mode: the DSM's place in a larger grid whose digital lines the sweeps follow
+        (see :func:`simulators.solar.shadow.shadow_mask`).
     """
     if mode not in ("exact", "fast"):
         raise ValueError("mode must be 'exact' or 'fast'")
@@ -167,7 +174,7 @@ def irradiation(
             accumulate_sector(
                 tan_h, math.radians(az), np.ascontiguousarray(e[order]),
                 suffix(sel_w), suffix(sel_a), suffix(sel_b), suffix(sel_c), tilted,
-                cos_t, st_ca, st_sa, hours, beam, svf_sum,
+                cos_t, st_ca, st_sa, hours, beam, svf_sum, math.radians(min_sun_elevation_deg),
             )  # fmt: skip
         else:
             t = np.where(tan_h > 0, tan_h.astype(np.float64), 0.0)
@@ -178,7 +185,8 @@ def irradiation(
     if mode == "exact":
         n = len(sun)
         for i in range(n):
-            mask = shadow_mask(z, cell, sun["azimuth_deg"].iat[i], sun["elevation_deg"].iat[i])
+            el = max(float(sun["elevation_deg"].iat[i]), min_sun_elevation_deg)
+            mask = shadow_mask(z, cell, sun["azimuth_deg"].iat[i], el, window=window)
             if tilted:
                 accumulate_lit_tilted(
                     mask, dt[i], dni_dt[i], math.sin(elev[i]),

@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import math
 
+import geopandas as gpd
 import mapbox_vector_tile
 import pytest
 import shapely
+from django.contrib.gis.geos import Polygon
 from rest_framework.test import APIClient
 
+from layers.importers.files import run_import
 from layers.models import Building, City, RoadEdge
 
 pytestmark = pytest.mark.django_db
@@ -159,19 +162,77 @@ def test_bad_tile_coordinates():
     assert client.get("/tiles/no-such-layer/3/1/1.pbf").status_code == 404
 
 
-def test_low_zoom_building_tiles_leave_out_subpixel_footprints():
+def _screen_pixel_m(z: int, lat: float) -> float:
+    """Ground metres of a screen pixel (512-pixel tiles, as MapLibre draws them) at ``lat``."""
+    return 40075016.68557849 / 2**z / 512 * math.cos(math.radians(lat))
+
+
+def test_low_zoom_building_tiles_are_thinned():
+    """z12: no footprint under a screen pixel; every larger one inside the tile is there (the
+    demo city is far below the 12,000-building cap), with only the attributes the map styles
+    it by and its id as the feature id."""
     city = City.objects.get(name="Helsinki")
     z = 12
-    features = _city_centre_tile(APIClient(), "buildings", city, z, city=city.id)
-    ids = {f["properties"]["id"] for f in features}
-    pixel_m = 40075016.68557849 / 2**z / 4096
-    tiny = set(
-        Building.objects.filter(city=city, footprint_area_m2__lt=pixel_m**2).values_list(
-            "id", flat=True
-        )
+    c = city.boundary.centroid
+    x, y = lonlat_to_tile(c.x, c.y, z)
+    response = APIClient().get(f"/tiles/buildings/{z}/{x}/{y}.pbf", {"city": city.id})
+    features = mapbox_vector_tile.decode(response.content)["buildings"]["features"]
+    ids = {f["id"] for f in features}  # the building id is the MVT feature id
+    west, north = tile_to_lonlat(z, x, y, 0, 4096)
+    east, south = tile_to_lonlat(z, x, y, 4096, 0)
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / 2**z))))
+    pixel_m2 = _screen_pixel_m(z, lat) ** 2  # about 90 m2 in Helsinki
+    inside = Building.objects.filter(
+        city=city, footprint__within=Polygon.from_bbox((west, south, east, north))
     )
-    assert tiny and not (ids & tiny)
-    assert ids  # the larger ones are there
+    tiny = set(inside.filter(footprint_area_m2__lt=pixel_m2).values_list("id", flat=True))
+    seen = set(inside.filter(footprint_area_m2__gte=pixel_m2).values_list("id", flat=True))
+    assert tiny and seen and not (ids & tiny)
+    assert seen <= ids
+    assert {k for f in features for k in f["properties"]} == {"city_id", "height_m", "use"}
+    # from zoom 14 on, every footprint and attribute is in the tile
+    x14, y14 = lonlat_to_tile(c.x, c.y, 14)
+    full = mapbox_vector_tile.decode(
+        APIClient().get(f"/tiles/buildings/14/{x14}/{y14}.pbf", {"city": city.id}).content
+    )["buildings"]["features"]
+    assert "height_source" in full[0]["properties"]
+
+
+def test_cached_building_tile_is_replaced_after_an_import(tmp_path):
+    """A rendered tile is served from the cache (a change that is no import is not seen) until
+    an import into the city: then the tile shows the imported building and the change."""
+    city = City.objects.get(name="Helsinki")
+    z = 13
+    c = city.boundary.centroid
+    x, y = lonlat_to_tile(c.x, c.y, z)
+    url = f"/tiles/buildings/{z}/{x}/{y}.pbf"
+
+    def heights() -> dict[int, float]:
+        body = APIClient().get(url, {"city": city.id}).content
+        features = mapbox_vector_tile.decode(body)["buildings"]["features"]
+        return {f["id"]: f["properties"]["height_m"] for f in features}
+
+    before = heights()
+    victim = max(before)
+    Building.objects.filter(pk=victim).update(height_m=123.0)  # not an import
+    assert heights() == before  # the cached tile
+    # import one large building next to the city centre (a buildings file, like the API's)
+    lon, lat = c.x, c.y
+    frame = gpd.GeoDataFrame(
+        {"h": [42.0]},
+        geometry=[shapely.box(lon, lat, lon + 0.001, lat + 0.0005)],
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "one.geojson"
+    frame.to_file(path)
+    report = run_import(
+        path, {"target": "buildings", "city": "Helsinki", "mapping": {"height_m": "h"}}
+    )
+    assert report["imported"] == 1
+    after = heights()
+    new = set(after) - set(before)
+    assert len(new) == 1 and after[new.pop()] == pytest.approx(42.0)
+    assert after[victim] == pytest.approx(123.0)
 
 
 def test_tiles_are_gzipped_for_clients_that_accept_it():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import time
@@ -199,14 +200,15 @@ def test_bad_run_parameters_are_rejected(api):
         ({"simulator": "evacuation"}, "simulator"),  # no hazard zone in the scenario
         ({"simulator": "solar", "params": {"date": "21 March"}}, "params.date"),
         ({"simulator": "weather"}, "simulator"),
-        # a bbox in metres, not degrees; a grid too fine for the whole city (refused before
-        # anything is allocated)
+        # a bbox in metres, not degrees; a cell under the engine's range; a cell size in words
+        # (refused before anything is allocated; null lets the engine choose)
         (
             {"simulator": "solar", "params": {"bbox": [385500, 6671500, 386000, 6672000]}},
             "params.bbox",
         ),
         ({"simulator": "solar", "params": {"bbox": [0.0, 0.0, 0.1, 0.1]}}, "params.bbox"),
-        ({"simulator": "solar", "params": {"cell_m": 0.25}}, "params.cell_m"),
+        ({"simulator": "solar", "params": {"cell_m": 0.1}}, "params.cell_m"),
+        ({"simulator": "solar", "params": {"cell_m": "auto"}}, "params.cell_m"),
     ]:
         response = api.post(url, body, format="json")
         assert response.status_code == 400, response.content
@@ -337,6 +339,12 @@ def test_a_tall_building_takes_sun_north_of_it_and_nowhere_else(
     run = _run(api, scenario["id"], "solar", params)
     before, transform = _sun_hours(base_run)
     after, transform_after = _sun_hours(run)
+    # the run says how the engine cut the raster (the halo: 80 m tower, sun above 5 deg)
+    plan = Run.objects.get(pk=run.pk).meta["solar_plan"]
+    assert plan["cell_m"] == 2.0 and plan["tiles"] >= 1
+    assert (
+        80 / math.tan(math.radians(5.0)) <= plan["halo_m"] <= 80 / math.tan(math.radians(5.0)) + 20
+    )
     assert transform == transform_after and before.shape == after.shape
     diff = after.astype(float) - before.astype(float)
     to_local = Transformer.from_crs(4326, city.local_epsg, always_xy=True)
@@ -622,6 +630,9 @@ def test_progress_stream_and_cli(api, committed_city, celery_worker_process, cap
     percents = [s["progress_percent"] for s in states]
     assert len(set(percents)) >= 3 and percents == sorted(percents)
     assert states[-1]["status"] == "succeeded" and live.rstrip().endswith("data: {}")
+    # no cell size given: the engine chose 1 m for this small city and says so
+    solar = Run.objects.get(pk=started["id"])
+    assert solar.meta["solar_plan"]["cell_m"] == 1.0 == solar.kpis["cell_m"]
     events = api.get(f"/api/runs/{run.pk}/events/")
     assert events["Content-Type"] == "text/event-stream"
     text = b"".join(events.streaming_content).decode()
