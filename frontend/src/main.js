@@ -11,6 +11,7 @@ import { pickFeature, showAttributes } from "./inspect.js";
 import { initScenarios } from "./scenarios.js";
 import { initRuns } from "./runs.js";
 import { initUpload } from "./upload.js";
+import { showQuality } from "./quality.js";
 import { readHash, set, state, writeHash } from "./state.js";
 import { activeTool } from "./draw.js";
 
@@ -106,6 +107,7 @@ async function main() {
   applyAll();
   writeHash();
   loadCityLayers(state.city).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
+  showQuality($("#quality-panel"), state.city);
 
   // 2D / 3D
   const set3d = (d, animate = true) => {
@@ -130,6 +132,7 @@ async function main() {
     const b = cityBounds(app.city());
     if (b) map.fitBounds(b, { padding: 20 });
     await loadCityLayers(id).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
+    showQuality($("#quality-panel"), id);
     app.scenarios?.reload();
   });
 

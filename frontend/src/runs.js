@@ -396,6 +396,10 @@ export function initRuns(app, container, kpiPanel) {
     const { run, layers } = shown;
     const cmp = kpiContext.compare?.kpis;
     kpiPanel.append(el("h3", {}, "Key figures"));
+    // a run that succeeded on empty or implausible inputs says so (Run.warnings)
+    if (run.warnings?.length) {
+      kpiPanel.append(el("ul", { class: "run-warnings" }, ...run.warnings.map((w) => el("li", { "data-code": w.code }, w.message))));
+    }
     const table = el("table", { class: "kv kpis" });
     table.innerHTML = `<tr><th></th><th>scenario</th>${cmp ? "<th>baseline</th><th>Δ</th>" : ""}</tr>` + Object.entries(run.kpis || {})
       .map(([k, v]) => {

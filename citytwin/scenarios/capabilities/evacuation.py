@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import shapely
 
 from simulators.evacuation import EvacuationParams, run_evacuation
 
 from .. import inputs
 from ..models import BuildingResult, EdgeResult, Run, RunSeries
+from ..warnings import evacuation_warnings
 from . import Kpi, Progress, Simulator, register, same_names
 from .storage import edge_result, finite, multipolygon
 
@@ -25,7 +27,7 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     params = engine_params(run.params, edits)
     result = run_evacuation(
         G,
-        buildings[["id", "residents", "workers", "geometry"]].copy(),
+        buildings[["id", "residents", "workers", "floor_area_m2", "use", "geometry"]].copy(),
         inputs.hazards(city, edits),
         shelters=shelters if len(shelters) else None,
         params=params,
@@ -43,6 +45,13 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     summary = result.summary()
     summary.pop("seconds", None)
     summary["bottlenecks"] = queues
+    zones = inputs.hazards(city, edits)
+    in_zone = int(
+        np.any(
+            [shapely.intersects(buildings.geometry.to_numpy(), h.geometry) for h in zones], axis=0
+        ).sum()
+    ) if zones and len(buildings) else 0  # fmt: skip
+    run.warnings = evacuation_warnings(summary, run.params, in_zone)
     return summary
 
 
