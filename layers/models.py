@@ -22,6 +22,14 @@ class City(models.Model):
     osm_timestamp = models.DateTimeField(null=True, blank=True, help_text="newest OSM object")
     imported_at = models.DateTimeField(null=True, blank=True)
     import_report = models.JSONField(default=dict, blank=True)
+    population_source = models.CharField(
+        max_length=16,
+        default="default_rates",
+        help_text="default_rates (floor area / documented rates), city_total or census",
+    )
+    population_reference = models.JSONField(
+        default=dict, blank=True, help_text="the official figures given: total or census layer"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -38,6 +46,17 @@ class Building(models.Model):
         OSM_LEVELS = "osm_levels", "OSM building:levels x storey height"
         TYPE_DEFAULT = "type_default", "default for the building type"
         IMPORTED = "imported", "imported attribute"
+        RASTER = "raster", "height raster (nDSM/DSM) over the footprint"
+        ESTIMATE = "estimate", "estimated from type, use, size and known heights nearby"
+
+    class UseSource(models.TextChoices):
+        OSM_TAG = "osm_tag", "OSM tags of the building"
+        POI = "poi", "POIs inside or on the building"
+        LANDUSE = "landuse", "land-use polygon it stands in"
+        NEIGHBOURS = "neighbours", "uses of the tagged buildings nearby"
+        SIZE = "size", "footprint size"
+        DEFAULT = "default", "default (residential)"
+        IMPORTED = "imported", "imported attribute"
 
     class Use(models.TextChoices):
         RESIDENTIAL = "residential"
@@ -52,6 +71,10 @@ class Building(models.Model):
     height_source = models.CharField(max_length=16, choices=HeightSource.choices)
     levels = models.PositiveSmallIntegerField(null=True, blank=True)
     use = models.CharField(max_length=16, choices=Use.choices, default=Use.OTHER)
+    use_source = models.CharField(
+        max_length=12, choices=UseSource.choices, default=UseSource.OSM_TAG
+    )
+    use_confidence = models.FloatField(default=1.0, help_text="0-1; 1 when tagged")
     building_type = models.CharField(
         max_length=60, blank=True, default="", help_text="OSM building=*"
     )

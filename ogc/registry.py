@@ -257,6 +257,8 @@ for _entry in (
             "height_source",
             "levels",
             "use",
+            "use_source",
+            "use_confidence",
             "building_type",
             "name",
             "footprint_area_m2",

@@ -77,7 +77,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "scenario", "scenario_version", "city", "simulator", "params", "status",
             "progress_percent", "stage", "error", "created_at", "started_at", "finished_at",
-            "seconds", "worker", "engine_version", "input_checksum", "kpis", "meta",
+            "seconds", "worker", "engine_version", "input_checksum", "kpis", "meta", "warnings",
         ]  # fmt: skip
 
 

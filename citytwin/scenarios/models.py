@@ -68,6 +68,12 @@ class Run(models.Model):
     input_checksum = models.CharField(max_length=64, db_index=True)
     kpis = models.JSONField(default=dict, blank=True)
     meta = models.JSONField(default=dict, blank=True, help_text="e.g. raster grid, series step")
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"code": "no_trips", "message": "words with numbers and units"}]: inputs '
+        "empty or implausible; the run succeeded, but its result needs reading with care",
+    )
 
     class Meta:
         ordering = ["-job__created_at"]

@@ -38,7 +38,7 @@ RUN = register_kind(
 def _simulate(job: Job, progress: JobProgress) -> None:
     run = Run.objects.select_related("scenario__city", "job").get(pk=job.pk)
     run.kpis = capabilities.get(run.simulator).run(run, progress)
-    run.save(update_fields=["kpis", "meta"])
+    run.save(update_fields=["kpis", "meta", "warnings"])
     progress(1.0, "storing")
 
 

@@ -40,7 +40,12 @@ class CitySerializer(GeoFeatureModelSerializer):
 
 class CityDetailSerializer(CitySerializer):
     class Meta(CitySerializer.Meta):
-        fields = [*CitySerializer.Meta.fields, "import_report"]
+        fields = [
+            *CitySerializer.Meta.fields,
+            "import_report",
+            "population_source",
+            "population_reference",
+        ]
 
 
 class BuildingSerializer(GeoFeatureModelSerializer):
@@ -212,3 +217,37 @@ class UploadSerializer(serializers.Serializer):
         except CRSError as exc:
             raise serializers.ValidationError(f"unknown CRS {value!r}") from exc
         return value
+
+
+class PopulationSerializer(serializers.Serializer):
+    """One of: ``total`` (+ ``jobs``), ``census_layer`` + ``population_field`` (+ ``jobs_field``),
+    or ``default_rates: true``."""
+
+    total = serializers.FloatField(required=False, min_value=0, max_value=1e9)
+    jobs = serializers.FloatField(required=False, min_value=0, max_value=1e9)
+    census_layer = serializers.SlugField(required=False)
+    population_field = serializers.CharField(required=False, max_length=200)
+    jobs_field = serializers.CharField(required=False, max_length=200)
+    default_rates = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        modes = [k for k in ("total", "census_layer", "default_rates") if attrs.get(k)]
+        if "total" in attrs and "total" not in modes:
+            modes.append("total")  # a total of 0 is a total
+        if len(modes) != 1:
+            raise serializers.ValidationError(
+                {"total": "give exactly one of total, census_layer or default_rates"}
+            )
+        if modes[0] == "census_layer" and not attrs.get("population_field"):
+            raise serializers.ValidationError(
+                {"population_field": "name the census layer's population attribute"}
+            )
+        return attrs
+
+
+class HeightRasterSerializer(serializers.Serializer):
+    raster = serializers.SlugField(help_text="slug of an imported raster (GeoTIFF)")
+    statistic = serializers.RegexField(
+        r"^(median|max|p(100|[0-9]{1,2}))$", default="p90", help_text="median, max or pNN"
+    )
+    kind = serializers.ChoiceField(["ndsm", "dsm"], default="ndsm")

@@ -19,7 +19,8 @@ from rest_framework_gis.filters import InBBoxFilter
 from jobs.models import Job
 from jobs.runner import kind_of
 
-from .. import services
+from .. import population, services
+from ..importers import ImportRejected
 from ..models import (
     AreaFeature,
     Building,
@@ -65,6 +66,42 @@ class CityViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return s.CityDetailSerializer if self.action == "retrieve" else s.CitySerializer
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def quality(self, request, pk=None):
+        """Where heights, uses and people come from, with what to import to improve them."""
+        return Response(population.quality(self.get_object()))
+
+    @extend_schema(request=s.PopulationSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAdminUser])
+    def population(self, request, pk=None):
+        """Calibrate residents/jobs: a city total, a census layer, or back to default rates."""
+        form = s.PopulationSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return Response(
+            population.set_population(self.get_object(), form.validated_data, request.user)
+        )
+
+    @extend_schema(request=s.HeightRasterSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAdminUser])
+    def heights(self, request, pk=None):
+        """Heights from an imported height raster (nDSM or DSM) over each footprint."""
+        form = s.HeightRasterSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        raster = (
+            services.visible_to(RasterLayer.objects.all(), request.user)
+            .filter(slug=data["raster"])
+            .first()
+        )
+        if raster is None:
+            raise ImportRejected("raster", f"no raster {data['raster']!r}", status=404)
+        return Response(
+            population.apply_height_raster(
+                self.get_object(), raster, data["statistic"], data["kind"]
+            )
+        )
 
 
 class BuildingFilter(filters.FilterSet):

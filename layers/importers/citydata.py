@@ -107,6 +107,12 @@ def write_buildings(city_id: int, buildings: gpd.GeoDataFrame) -> int:
             "height_source": buildings["height_source"],
             "levels": buildings["levels"].map(lambda x: None if pd.isna(x) else int(round(x))),
             "use": buildings["use"],
+            "use_source": buildings.get(
+                "use_source", pd.Series("imported", index=buildings.index)
+            ).fillna("imported"),
+            "use_confidence": buildings.get(
+                "use_confidence", pd.Series(1.0, index=buildings.index)
+            ).astype(float),
             "building_type": buildings.get(
                 "building_type", pd.Series("", index=buildings.index)
             ).fillna(""),

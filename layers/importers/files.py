@@ -503,7 +503,7 @@ def _write_buildings(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dic
     floor = [
         floor_area_m2(a, h, None if pd.isna(lv) else lv) for a, h, lv in zip(area, heights, levels)
     ]
-    pop = [residents_and_workers(u, f) for u, f in zip(uses, floor)]
+    pop = [residents_and_workers(u, f, a) for u, f, a in zip(uses, floor, area, strict=True)]
     out = gpd.GeoDataFrame(
         {
             "height_m": heights.to_numpy(float),

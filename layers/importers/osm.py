@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,13 +23,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.progress import ProgressCallback, null_progress
-from simulators.common.occupancy import floor_area_m2, residents_and_workers
+from simulators.common.occupancy import STOREY_HEIGHT_M, residents_and_workers_arrays
 from simulators.common.road_defaults import parse_number
 
 from ..geo import sha256_file, to_geos, utm_epsg
 from ..models import AreaFeature, City, Facility, UtilityLink, UtilityNode
 from . import ImportRejected
-from .building_rules import building_use, derive_height
+from .building_heights import estimate_heights, prior_heights
+from .building_rules import derive_height
+from .building_use import LANDUSE_USE, infer_uses, poi_use, tagged_use
 from .citydata import edges_frame_from_graph, write_buildings, write_road_network
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,15 @@ NON_EMERGENCY_SHELTER_TYPES = {
     "field_shelter",
     "rock_shelter",
     "changing_rooms",
+}
+#: facilities plus the POIs that tell a building's use (shops, offices, crafts, hotels)
+POI_FILTER = {
+    **FACILITY_FILTER,
+    "amenity": True,
+    "shop": True,
+    "office": True,
+    "craft": True,
+    "tourism": ["hotel", "hostel", "guest_house", "motel", "apartment"],
 }
 UTILITY_FILTER = {
     "power": True,
@@ -120,10 +132,50 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
 
 
+@dataclass
+class UseContext:
+    """Evidence for untagged uses, in the local CRS: (geometries, uses) of landuse and POIs."""
+
+    landuse: tuple[np.ndarray, np.ndarray]
+    pois: tuple[np.ndarray, np.ndarray]
+
+
+def use_context(
+    areas: gpd.GeoDataFrame | None, pois: gpd.GeoDataFrame | None, local_crs: str
+) -> UseContext:
+    """Landuse polygons and POIs with the use they point to (see building_use), local CRS."""
+    empty = (np.array([], dtype=object), np.array([], dtype=object))
+    landuse, points = empty, empty
+    if areas is not None and len(areas) and "landuse" in areas:
+        lu = areas["landuse"].map(lambda v: LANDUSE_USE.get(v) if isinstance(v, str) else None)
+        keep = (
+            lu.notna().to_numpy()
+            & areas.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        )
+        if keep.any():
+            geoms = shapely.make_valid(areas.geometry[keep].to_crs(local_crs).to_numpy())
+            landuse = (geoms, lu[keep].to_numpy(dtype=object))
+    if pois is not None and len(pois):
+        cols = [c for c in ("amenity", "shop", "office", "craft", "tourism") if c in pois]
+        records = pois[cols].to_dict("records")
+        uses = np.array(
+            [poi_use({k: v for k, v in r.items() if isinstance(v, str)}) for r in records],
+            dtype=object,
+        )
+        keep = np.array([u is not None for u in uses], dtype=bool)
+        if keep.any():
+            points = (pois.geometry[keep].to_crs(local_crs).to_numpy(), uses[keep])
+    return UseContext(landuse, points)
+
+
 def prepare_buildings(
-    raw: gpd.GeoDataFrame | None, local_crs: str
+    raw: gpd.GeoDataFrame | None, local_crs: str, context: UseContext | None = None
 ) -> tuple[gpd.GeoDataFrame, dict]:
-    """Buildings frame for the twin plus the report of repairs, rejections and height sources."""
+    """Buildings frame for the twin plus the report of repairs, rejections and height sources.
+
+    Heights: tags (building_rules), else the estimate of building_heights; uses: tags, else
+    the vote of building_use on ``context`` (landuse polygons, POIs), neighbours and size.
+    """
     report: dict = {"read": 0, "imported": 0, "repaired": 0, "rejected": [], "height_problems": []}
     if raw is None or raw.empty:
         return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs="EPSG:4326"), report
@@ -158,40 +210,57 @@ def prepare_buildings(
             [polygonal[i] for i in np.flatnonzero(keep)], index=frame.index, crs="EPSG:4326"
         )
     )
-    area = frame.to_crs(local_crs).geometry.area.to_numpy()
+    local = frame.to_crs(local_crs).geometry.to_numpy()
+    area = shapely.area(local)
     tags = [_tags(t) for t in _col(frame, "tags")]
-    heights, sources, levels_out, floor, residents, workers, uses = [], [], [], [], [], [], []
-    for i, (_, row) in enumerate(frame.iterrows()):
+    btypes = _col(frame, "building").fillna("yes").astype(str).to_numpy()
+    heights = np.full(len(frame), np.nan)
+    sources = np.full(len(frame), "estimate", dtype=object)
+    levels_tag = np.full(len(frame), np.nan)
+    known_use = np.empty(len(frame), dtype=object)
+    for i, row in enumerate(_records(frame)):
         row_tags = {
             **tags[i],
             **{
                 k: row.get(k)
-                for k in ("amenity", "shop", "office")
+                for k in ("amenity", "shop", "office", "craft")
                 if k in row and isinstance(row.get(k), str)
             },
         }
-        btype = str(row.get("building") or "yes")
         height, source, levels, problems = derive_height(
-            btype, row.get("height"), row.get("building:levels"), row_tags.get("roof:levels")
+            btypes[i], row.get("height"), row.get("building:levels"), row_tags.get("roof:levels")
         )
         for problem in problems:
             report["height_problems"].append({"osm_id": int(row["id"]), "problem": problem})
-        use = building_use(btype, row_tags)
-        fa = floor_area_m2(area[i], height, levels)
-        res, wrk = residents_and_workers(use, fa)
-        heights.append(height)
-        sources.append(source)
-        levels_out.append(levels if levels is not None else max(1, round(height / 3.0)))
-        floor.append(fa)
-        residents.append(res)
-        workers.append(wrk)
-        uses.append(use)
+        if source != "type_default":
+            heights[i], sources[i] = height, source
+        if levels is not None:
+            levels_tag[i] = levels
+        known_use[i] = tagged_use(btypes[i], row_tags)
+    use, use_source, use_confidence = infer_uses(
+        local,
+        known_use,
+        *(context.landuse if context is not None else (None, None)),
+        *(context.pois if context is not None else (None, None)),
+    )
+    rep = shapely.point_on_surface(local)
+    xy = np.column_stack([shapely.get_x(rep), shapely.get_y(rep)])
+    prior = prior_heights(btypes, use, area)
+    heights, height_model = estimate_heights(xy, prior, heights)
+    levels_out = np.where(
+        np.isfinite(levels_tag), levels_tag, np.maximum(1, np.round(heights / STOREY_HEIGHT_M))
+    )
+    floor = area * np.maximum(1.0, levels_out)
+    residents, workers = residents_and_workers_arrays(use, floor, area)
+    report["height_model"] = height_model
     out = gpd.GeoDataFrame(
         {
             "height_m": heights,
             "height_source": sources,
             "levels": levels_out,
-            "use": uses,
+            "use": use,
+            "use_source": use_source,
+            "use_confidence": use_confidence,
             "building_type": _col(frame, "building").fillna("yes").astype(str).str[:60].to_numpy(),
             "name": _col(frame, "name").fillna("").astype(str).to_numpy(),
             "footprint_area_m2": area,
@@ -209,6 +278,7 @@ def prepare_buildings(
     )
     report["imported"] = len(out)
     report["height_sources"] = out["height_source"].value_counts().to_dict()
+    report["use_sources"] = out["use_source"].value_counts().to_dict()
     return out, report
 
 
@@ -239,7 +309,7 @@ def building_ids_in_file(path: str | Path) -> set[tuple[str, int]]:
     return found
 
 
-def _utility_network(tags: dict, row: pd.Series) -> tuple[str, str, str] | None:
+def _utility_network(tags: dict, row: dict) -> tuple[str, str, str] | None:
     """(network, kind, substance) of a utility feature, or None if it is not one."""
     power = row.get("power") or tags.get("power")
     if isinstance(power, str) and power:
@@ -284,7 +354,9 @@ def import_osm(
     epsg = _local_epsg(data["buildings"], data["nodes"])
     local_crs = f"EPSG:{epsg}"
     progress(0.45, "deriving building heights and uses")
-    buildings, building_report = prepare_buildings(data["buildings"], local_crs)
+    buildings, building_report = prepare_buildings(
+        data["buildings"], local_crs, use_context(data["areas"], data["facilities"], local_crs)
+    )
     _report_incomplete_buildings(path, data["buildings"], building_report)
     graph = data["graph"]
     nodes, edges = edges_frame_from_graph(graph, local_crs) if graph is not None else (None, None)
@@ -362,7 +434,7 @@ def _read_pbf(path: Path, progress: ProgressCallback) -> dict:
             keep_ways=True,
             keep_relations=True,
         ),
-        "facilities": osm.get_pois(custom_filter=FACILITY_FILTER),
+        "facilities": osm.get_pois(custom_filter=POI_FILTER),  # also the use evidence
         "areas": osm.get_data_by_custom_criteria(
             custom_filter=AREA_FILTER,
             filter_type="keep",
@@ -428,10 +500,10 @@ def _write_utilities(city: City, frame: gpd.GeoDataFrame | None, local_crs: str)
     if frame is None or frame.empty:
         return counts
     node_objs, link_rows = [], []
-    for _, row in frame.iterrows():
+    for row in _records(frame):
         tags = _tags(row.get("tags"))
         kind = _utility_network(tags, row)
-        geom = row.geometry
+        geom = row["geometry"]
         if kind is None or geom is None or geom.is_empty:
             continue
         network, subtype, substance = kind
@@ -537,12 +609,26 @@ def _write_utilities(city: City, frame: gpd.GeoDataFrame | None, local_crs: str)
     return counts
 
 
+def _facility_candidates(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rows of the POI frame that can be facilities (the rest are shops, cafes, benches...)."""
+    keep = _col(frame, "amenity").isin(FACILITY_FILTER["amenity"]).to_numpy().copy()
+    for key in ("emergency", "social_facility"):
+        keep |= _col(frame, key).notna().to_numpy()
+        keep |= _col(frame, "tags").astype(str).str.contains(key, regex=False).to_numpy()
+    return frame.loc[keep]
+
+
 def _write_facilities(city: City, frame: gpd.GeoDataFrame | None) -> dict:
     counts: dict[str, int] = {}
     if frame is None or frame.empty:
         return counts
+    frame = _narrow(
+        _facility_candidates(frame),
+        ["amenity", "emergency", "social_facility", "shelter_type", "capacity", "name", "id",
+         "osm_type", "tags"],
+    )  # fmt: skip
     objs = []
-    for _, row in frame.iterrows():
+    for row in _records(frame):
         tags = _tags(row.get("tags"))
         amenity = row.get("amenity") if isinstance(row.get("amenity"), str) else tags.get("amenity")
         emergency = tags.get("emergency") or (
@@ -566,7 +652,7 @@ def _write_facilities(city: City, frame: gpd.GeoDataFrame | None) -> dict:
             kind = amenity
         else:
             continue
-        geom = row.geometry
+        geom = row["geometry"]
         if geom is None or geom.is_empty:
             continue
         point = geom if geom.geom_type == "Point" else geom.representative_point()
@@ -592,13 +678,27 @@ def _write_facilities(city: City, frame: gpd.GeoDataFrame | None) -> dict:
     return counts
 
 
+def _records(frame: gpd.GeoDataFrame) -> list[dict]:
+    """Rows as dicts (geometry under "geometry"): much faster than iterrows."""
+    records = pd.DataFrame(frame.drop(columns=frame.geometry.name)).to_dict("records")
+    for record, geom in zip(records, frame.geometry.to_numpy(), strict=True):
+        record["geometry"] = geom
+    return records
+
+
+def _narrow(frame: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """Only the columns a writer reads: iterrows over pyrosm's wide frames is slow."""
+    return frame[[c for c in columns if c in frame] + [frame.geometry.name]]
+
+
 def _write_areas(city: City, frame: gpd.GeoDataFrame | None) -> dict:
     counts: dict[str, int] = {}
     if frame is None or frame.empty:
         return counts
+    frame = _narrow(frame, ["natural", "leisure", "landuse", "water", "name", "id"])
     objs = []
-    for _, row in frame.iterrows():
-        geom = row.geometry
+    for row in _records(frame):
+        geom = row["geometry"]
         if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
             continue
         if not geom.is_valid:

@@ -49,8 +49,9 @@ CORE_LAYERS: dict[str, tuple[str, str, str]] = {
     "buildings": (
         "layers_building",
         "footprint",
-        "t.id, t.city_id, t.height_m, t.height_source, t.levels, t.use, t.building_type, t.name, "
-        "t.floor_area_m2, t.residents, t.workers, t.external_id",
+        "t.id, t.city_id, t.height_m, t.height_source, t.levels, t.use, t.use_source, "
+        "t.use_confidence, t.building_type, t.name, t.floor_area_m2, t.residents, t.workers, "
+        "t.external_id",
     ),
     "roads": (
         "layers_roadedge",

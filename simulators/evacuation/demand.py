@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulators.common.presence import home_share, work_share
+
 
 def presence_shares(hour: float) -> tuple[float, float]:
     """(share of residents at home, share of workers at work) at local ``hour``.
 
-    A simple weekday profile (an assumption, not a survey): workers are present 8-16 h
-    (ramping over one hour either side), residents are home except for the workers'
-    share of the day, with 35 % of residents away at mid-day.
+    See :mod:`simulators.common.presence` (visitors there too).
     """
-    h = hour % 24.0
-    work = float(np.clip(min(h - 7.0, 17.0 - h), 0.0, 1.0))
-    return 1.0 - 0.35 * work, work
+    return home_share(hour), work_share(hour)
 
 
 def departure_delays_s(

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from simulators.common.presence import persons_present
 from simulators.common.road_defaults import highway_class
 from simulators.dynamics.loading import (
     ARRIVED,
@@ -33,7 +34,7 @@ from simulators.dynamics.loading import (
 )
 from simulators.dynamics.network import LinkNetwork, _is_true, from_graph, storage_from_geometry
 from simulators.dynamics.routing import trees
-from simulators.evacuation.demand import departure_delays_s, presence_shares, split_households
+from simulators.evacuation.demand import departure_delays_s, split_households
 from simulators.evacuation.lower_bound import (
     LowerBound,
     expanded_lower_bound,
@@ -259,13 +260,16 @@ def _points(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _persons(population: gpd.GeoDataFrame, params: EvacuationParams) -> np.ndarray:
+    """Persons present per building: residents, workers and visitors at the run's hour."""
     zero = pd.Series(0.0, index=population.index)
     residents = population.get("residents", population.get("count", zero))
-    workers = population.get("workers", zero)
-    home, work = (
-        (1.0, 0.0) if params.time_of_day_h is None else presence_shares(params.time_of_day_h)
+    return persons_present(
+        residents.fillna(0).to_numpy(float),
+        population.get("workers", zero).fillna(0).to_numpy(float),
+        params.time_of_day_h,
+        population["floor_area_m2"].to_numpy(float) if "floor_area_m2" in population else None,
+        population["use"].to_numpy(object) if "use" in population else None,
     )
-    return residents.fillna(0).to_numpy(float) * home + workers.fillna(0).to_numpy(float) * work
 
 
 def _snap(net: LinkNetwork, x: np.ndarray, y: np.ndarray, into: bool = False) -> np.ndarray:

@@ -51,7 +51,8 @@ class EvacuationParams:
         ``mobilisation_scale_min`` (minutes) and ``weibull_shape``; Rayleigh = Weibull
         shape 2, the usual S-shaped loading curve of evacuation models (e.g. Tweedie et al.
         1986 on the Weibull/Rayleigh form).
-    time_of_day_h : if set, residents and workers present follow :func:`presence_shares`.
+    time_of_day_h : if set, residents, workers and visitors present follow
+        :mod:`simulators.common.presence`; None: every resident at home, nobody else.
     shadow_share : share of residents within ``shadow_buffer_m`` outside the zones who
         leave too (shadow evacuation; they load the roads but are not evacuees).
     background_share : share of every link's capacity taken by other traffic.

@@ -32,7 +32,17 @@ from .network import Demand
 from .osm import node_index
 from .paths import shortest_path_tree
 
-__all__ = ["DemandParameters", "demand_from_buildings", "furness", "building_trip_ends"]
+__all__ = [
+    "DemandParameters",
+    "ExternalParameters",
+    "demand_from_buildings",
+    "external_demand",
+    "gateways",
+    "combine",
+    "hour_factor",
+    "furness",
+    "building_trip_ends",
+]
 
 
 @dataclass(frozen=True)
@@ -312,4 +322,211 @@ def demand_from_buildings(
             "zone_pairs_without_path": int(no_path.sum()),
             "parameters": asdict(params),
         },
+    )
+
+
+# -- traffic across the edge of the extract --------------------------------------------------
+
+#: share of a weekday's car trips in each hour 0..23 (local time). Shape of the Finnish National
+#: Travel Survey 2016 departure-time distribution (Liikennevirasto, Henkilöliikennetutkimus
+#: 2016, weekday trips by hour), rounded; the busiest hours (07-08 and 15-17) carry about 0.09-
+#: 0.10 of the day, the design-hour share ``DemandParameters.peak_hour_share``.
+HOURLY_TRIP_SHARE = np.array(
+    [0.004, 0.002, 0.001, 0.001, 0.002, 0.006, 0.020, 0.065, 0.080, 0.050, 0.045, 0.050,
+     0.057, 0.055, 0.060, 0.085, 0.097, 0.090, 0.070, 0.055, 0.040, 0.030, 0.020, 0.010]
+)  # fmt: skip
+HOURLY_TRIP_SHARE = HOURLY_TRIP_SHARE / HOURLY_TRIP_SHARE.sum()
+
+
+def hour_factor(hour: float | None) -> float:
+    """Traffic of local ``hour`` relative to the design (busiest) hour; 1 for None."""
+    if hour is None:
+        return 1.0
+    return float(HOURLY_TRIP_SHARE[int(hour) % 24] / HOURLY_TRIP_SHARE.max())
+
+
+@dataclass(frozen=True)
+class ExternalParameters:
+    """Traffic that enters, leaves or crosses the modelled area where its roads are cut.
+
+    Rule (documented, to be calibrated with counts by the live-sensors work)
+    -----------------------------------------------------------------------
+    A *gateway* is a road node within ``edge_distance_m`` of the boundary (convex hull) of the
+    network whose road continues outside the extract (it has a single neighbour: the road was
+    cut there) on a road of class tertiary or higher. In the design hour it carries
+    ``load_factor[class] x capacity`` veh/h into the area (on its outgoing links) and as much
+    out of it (on its incoming links): peak-hour volume/capacity of urban roads at a city's
+    cordon is about 0.6-0.8 on motorways and trunk roads and lower on collectors (HCM 2010
+    ch. 10/16 LOS D-E service volumes; Helsinki's inner-city cordon counts, City of Helsinki
+    Liikenteen kehitys 2019: 1,500-2,000 veh/h per direction on the main radial streets).
+    ``through_share[class]`` of it crosses the area to another gateway (a longer road carries
+    more through traffic); the rest ends in (starts from) the area's buildings, spread by
+    their attractions (productions) and ``exp(-beta x minutes)`` at ``fallback_speed_kph``
+    straight-line speed. Through trips pick their exit in proportion to its outbound flow x
+    the straight-line distance (they cross the area rather than clip a corner).
+    """
+
+    load_factor: dict[str, float] = field(
+        default_factory=lambda: {
+            "motorway": 0.75, "trunk": 0.7, "primary": 0.6, "secondary": 0.45, "tertiary": 0.3,
+        }
+    )  # fmt: skip
+    through_share: dict[str, float] = field(
+        default_factory=lambda: {
+            "motorway": 0.6, "trunk": 0.5, "primary": 0.3, "secondary": 0.2, "tertiary": 0.1,
+        }
+    )  # fmt: skip
+    edge_distance_m: float = 250.0
+    deterrence_beta: float = 0.08
+    fallback_speed_kph: float = 25.0
+    #: local hour modelled (None: the design hour); scales with HOURLY_TRIP_SHARE
+    hour: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.edge_distance_m <= 0:
+            raise ValueError("edge_distance_m must be positive")
+        for name in ("load_factor", "through_share"):
+            values = getattr(self, name).values()
+            if any(not 0 <= v <= 1 for v in values):
+                raise ValueError(f"{name} values must be between 0 and 1")
+
+
+def _base_class(highway: object) -> str:
+    text = highway[0] if isinstance(highway, list) and highway else highway
+    return str(text or "").removesuffix("_link")
+
+
+def gateways(G: nx.MultiDiGraph, params: ExternalParameters | None = None) -> dict:
+    """Gateway nodes where roads leave the extract, with their class and peak flows (veh/h).
+
+    Returns
+    -------
+    dict of arrays: ``node`` (graph node ids), ``index`` (node indices of :func:`node_index`),
+    ``highway``, ``inbound_veh_h`` (into the area), ``outbound_veh_h``, ``x``, ``y`` (m).
+    """
+    import shapely
+
+    params = params or ExternalParameters()
+    index = node_index(G)
+    xs, ys, geographic = _projected_xy(G)
+    mx, my = _local_metres(xs, ys, geographic)
+    empty = {k: np.array([]) for k in ("node", "index", "highway", "inbound_veh_h",
+                                       "outbound_veh_h", "x", "y")}  # fmt: skip
+    if len(index) < 3:
+        return empty
+    hull = shapely.convex_hull(shapely.multipoints(np.column_stack([mx, my]))).exterior
+    rows = []
+    for node in G.nodes:
+        neighbours = set(G.successors(node)) | set(G.predecessors(node))
+        neighbours.discard(node)
+        if len(neighbours) != 1:
+            continue
+        i = index[node]
+        if shapely.distance(hull, shapely.Point(mx[i], my[i])) > params.edge_distance_m:
+            continue
+        links = [(d, "out") for _, _, d in G.out_edges(node, data=True)] + [
+            (d, "in") for _, _, d in G.in_edges(node, data=True)
+        ]
+        classes = [_base_class(d.get("highway")) for d, _ in links]
+        known = [c for c in classes if c in params.load_factor]
+        if not known:
+            continue
+        cls = max(known, key=lambda c: params.load_factor[c])
+        factor = params.load_factor[cls] * hour_factor(params.hour)
+        cap_in = sum(float(d.get("capacity", 0.0)) for d, way in links if way == "out")
+        cap_out = sum(float(d.get("capacity", 0.0)) for d, way in links if way == "in")
+        rows.append((node, i, cls, factor * cap_in, factor * cap_out, mx[i], my[i]))
+    if not rows:
+        return empty
+    cols = list(zip(*rows, strict=True))
+    return {
+        "node": np.array(cols[0], dtype=object),
+        "index": np.array(cols[1], dtype=np.int64),
+        "highway": np.array(cols[2], dtype=object),
+        "inbound_veh_h": np.array(cols[3], dtype=float),
+        "outbound_veh_h": np.array(cols[4], dtype=float),
+        "x": np.array(cols[5], dtype=float),
+        "y": np.array(cols[6], dtype=float),
+    }
+
+
+def external_demand(
+    G: nx.MultiDiGraph,
+    internal: Demand,
+    params: ExternalParameters | None = None,
+) -> Demand:
+    """Through, inbound and outbound peak-hour trips (veh/h) at the extract's gateways.
+
+    Parameters
+    ----------
+    G : the road graph given to :func:`demand_from_buildings`.
+    internal : its result; the zones' productions and attractions (``info``) spread the
+        inbound and outbound trips.
+    params : :class:`ExternalParameters` (rule and sources there).
+
+    Returns
+    -------
+    Demand between node indices (gateways and the internal zone nodes), with ``info``:
+    ``gateways`` (table), ``through_veh_h``, ``inbound_veh_h``, ``outbound_veh_h``.
+    """
+    params = params or ExternalParameters()
+    gw = gateways(G, params)
+    n_gw = len(gw["index"])
+    info = {"gateways": gw, "through_veh_h": 0.0, "inbound_veh_h": 0.0, "outbound_veh_h": 0.0}
+    zones = np.asarray((internal.info or {}).get("zone_nodes", []), dtype=np.int64)
+    if n_gw == 0:
+        return Demand(np.array([]), np.array([]), np.array([]), info=info)
+    through = np.array([params.through_share[c] for c in gw["highway"]])
+    t_in, t_out = gw["inbound_veh_h"] * through, gw["outbound_veh_h"] * through
+    origins, destinations, flows = [], [], []
+    if n_gw > 1 and t_in.sum() > 0 and t_out.sum() > 0:
+        d = np.hypot(gw["x"][:, None] - gw["x"][None, :], gw["y"][:, None] - gw["y"][None, :])
+        np.fill_diagonal(d, 0.0)
+        matrix = furness(t_in, t_out, d)
+        r, c = np.nonzero(matrix > 1e-9)
+        origins.append(gw["index"][r])
+        destinations.append(gw["index"][c])
+        flows.append(matrix[r, c])
+        info["through_veh_h"] = float(matrix.sum())
+    if len(zones):
+        xs, ys, geographic = _projected_xy(G)
+        mx, my = _local_metres(xs, ys, geographic)
+        minutes = (
+            np.hypot(gw["x"][:, None] - mx[zones][None, :], gw["y"][:, None] - my[zones][None, :])
+            / 1000.0 / params.fallback_speed_kph * 60.0
+        )  # fmt: skip
+        deterrence = np.exp(-params.deterrence_beta * minutes)
+        for weight_key, volume, inbound in (
+            ("zone_attractions_day", gw["inbound_veh_h"] * (1 - through), True),
+            ("zone_productions_day", gw["outbound_veh_h"] * (1 - through), False),
+        ):
+            weight = np.asarray(internal.info[weight_key], dtype=float)
+            share = deterrence * weight[None, :]
+            total = share.sum(axis=1, keepdims=True)
+            share = np.divide(share, total, out=np.zeros_like(share), where=total > 0)
+            matrix = share * volume[:, None]
+            r, c = np.nonzero(matrix > 1e-9)
+            if inbound:
+                origins.append(gw["index"][r])
+                destinations.append(zones[c])
+                info["inbound_veh_h"] = float(matrix.sum())
+            else:
+                origins.append(zones[c])
+                destinations.append(gw["index"][r])
+                info["outbound_veh_h"] = float(matrix.sum())
+            flows.append(matrix[r, c])
+    if not flows:
+        return Demand(np.array([]), np.array([]), np.array([]), info=info)
+    origin, destination, flow = (np.concatenate(a) for a in (origins, destinations, flows))
+    keep = origin != destination
+    return Demand(origin[keep], destination[keep], flow[keep], info=info)
+
+
+def combine(*demands: Demand) -> Demand:
+    """One demand from several (same network node indices); infos kept under their order."""
+    return Demand(
+        np.concatenate([d.origin for d in demands]),
+        np.concatenate([d.destination for d in demands]),
+        np.concatenate([d.flow for d in demands]),
+        info={"parts": [d.info for d in demands]},
     )

@@ -57,5 +57,22 @@ class TrafficParams:
         maximum=1.0,
     )
 
+    external_traffic: bool = param(
+        True,
+        label="Traffic across the city's edge",
+        description="Trips entering, leaving and crossing the area where its roads are cut "
+        "(sized from road class and capacity)",
+        kind="boolean",
+    )
+    time_of_day_h: float | None = param(
+        None,
+        label="Time of day",
+        unit="h",
+        minimum=0.0,
+        maximum=24.0,
+        nullable=True,
+        description="Hour modelled (weekday profile of trips); empty = the design peak hour",
+    )
+
     def __post_init__(self) -> None:
         check_fields(self)

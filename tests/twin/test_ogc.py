@@ -26,6 +26,8 @@ PROPERTIES = [
     "height_source",
     "levels",
     "use",
+    "use_source",
+    "use_confidence",
     "building_type",
     "name",
     "footprint_area_m2",

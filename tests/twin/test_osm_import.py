@@ -53,7 +53,7 @@ def test_building_count_matches_independent_count(city, demo):
 def test_heights_and_provenance_follow_documented_rules():
     b = Building.objects.filter(city__name="Helsinki")
     sources = set(b.values_list("height_source", flat=True))
-    assert {"osm_height", "osm_levels", "type_default"} <= sources
+    assert {"osm_height", "osm_levels", "estimate"} <= sources
     for bld in b.filter(height_source="osm_levels")[:50]:
         roof = 1.5 * float(bld.tags.get("roof:levels", 0) or 0)
         # levels are stored rounded to whole storeys ("3.5" -> 4), heights use the tag as given
@@ -61,8 +61,14 @@ def test_heights_and_provenance_follow_documented_rules():
     for bld in b.filter(height_source="osm_height")[:50]:
         assert 0.5 <= bld.height_m <= 1000
         assert bld.levels >= 1
-    residential = b.filter(use="residential").first()
-    assert residential.residents == pytest.approx(residential.floor_area_m2 / 40.0)
+    residential = b.filter(use="residential", levels__lt=4).first()
+    # dwellings: 0.8 of the gross floor area, 0.85 of them lived in, 40 m2 per person
+    assert residential.residents == pytest.approx(residential.floor_area_m2 * 0.8 * 0.85 / 40.0)
+    block = b.filter(use="residential", levels__gte=4).first()
+    # a block of 4+ storeys has a non-residential ground floor
+    assert block.residents == pytest.approx(
+        (block.floor_area_m2 - block.footprint_area_m2) * 0.8 * 0.85 / 40.0, rel=0.02
+    )
     assert residential.floor_area_m2 == pytest.approx(
         residential.footprint_area_m2 * residential.levels, rel=0.01
     )

@@ -621,3 +621,52 @@ def test_only_the_simulator_views_name_a_simulator(client):
     assert "close_road" in edit_types
     outside = literals_naming(edit_types, lambda rel: rel == "edits.js")
     assert not outside, f"an edit type named outside frontend/src/edits.js: {outside}"
+
+
+def test_a_run_with_nobody_to_evacuate_shows_its_warning(
+    committed_city, live_server, page, person, celery_worker_process
+):
+    import shapely
+    from django.contrib.gis.geos import Point
+
+    city = committed_city("Helsinki")
+    footprints = shapely.from_wkb(
+        [
+            bytes(g.wkb)
+            for g in Building.objects.filter(city=city).values_list("footprint", flat=True)
+        ]
+    )
+    tree = shapely.STRtree(footprints)
+    x0, y0, x1, y1 = city.boundary.extent
+    empty = next(
+        (lon, lat)
+        for lon in np.linspace(x0, x1, 40)
+        for lat in np.linspace(y0, y1, 40)
+        if len(tree.query(shapely.Point(lon, lat), predicate="dwithin", distance=0.0012)) == 0
+        and city.boundary.contains(Point(lon, lat, srid=4326))
+    )
+    lon, lat = empty
+    open_map(page, f"{live_server.url}/#city={city.id}&view={lon},{lat},17,0,0&d=2")
+    # the city's data quality, in words, under the layers
+    page.wait_for_selector("#quality-panel tr[data-key='heights estimated']")
+    quality = page.inner_text("#quality-panel")
+    assert "floor area x default rates" in quality and "height raster" in quality
+    sign_in(page, person)
+    create_scenario(page, "Empty zone")
+    page.click("#edit-tools button[data-tool=hazard_zone]")
+    d = 0.0004
+    for dx, dy in ((-d, -d / 2), (d, -d / 2), (d, d / 2), (-d, d / 2)):
+        click_lnglat(page, lon + dx, lat + dy)
+    page.keyboard.press("Enter")
+    page.fill("#edit-form input[name=start_min]", "0")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-list li[data-type=hazard_zone]")
+    page.click("nav.tabs button[data-tab=results]")
+    page.select_option("#run-simulator", "evacuation")
+    page.fill("#run-params input[name=time_of_day_h]", "3")
+    page.click("#run-start")
+    wait_for_result(page, "evacuation")
+    item = page.wait_for_selector(".run-warnings li[data-code=no_evacuees]")
+    assert "nobody is in the hazard zone at 3 h" in item.inner_text()
+    run = Run.objects.get(scenario__name="Empty zone")
+    assert run.job.status == "succeeded" and run.kpis["evacuees"] == 0

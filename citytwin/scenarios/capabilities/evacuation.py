@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from simulators.evacuation import EvacuationParams, run_evacuation
 from simulators.evacuation.reachability import REASONS as STRANDED_REASONS
 
 from .. import inputs
 from ..models import BuildingResult, EdgeResult, Run, RunSeries
+from ..warnings import evacuation_warnings
 from . import Kpi, Progress, Simulator, register, same_names
 from .storage import edge_result, finite, multipolygon
 
@@ -32,7 +34,7 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     params = engine_params(run.params, edits)
     result = run_evacuation(
         G,
-        buildings[["id", "residents", "workers", "geometry"]].copy(),
+        buildings[["id", "residents", "workers", "floor_area_m2", "use", "geometry"]].copy(),
         inputs.hazards(city, edits),
         shelters=shelters if len(shelters) else None,
         params=params,
@@ -47,7 +49,6 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
         "samples": int(result.car_occupancy_veh.shape[0]),
         "shelters": _shelter_points(city, shelters),
         "stranded": _stranded_geojson(city, result.unroutable),
-        "warnings": _warnings(result),
     }
     summary = result.summary()
     for key in ("seconds", "simulation_seconds", "lower_bound_seconds", "unroutable_reasons"):
@@ -59,6 +60,14 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     reasons = result.unroutable_by_reason()
     for code in STRANDED_REASONS:
         summary[f"stranded_{code}_persons"] = reasons.get(code, {}).get("persons", 0.0)
+    zones = inputs.hazards(city, edits)
+    in_zone = int(
+        np.any(
+            [shapely.intersects(buildings.geometry.to_numpy(), h.geometry) for h in zones], axis=0
+        ).sum()
+    ) if zones and len(buildings) else 0  # fmt: skip
+    # nobody to evacuate (credible inputs), people with no route and a reached cap (engine)
+    run.warnings = evacuation_warnings(summary, run.params, in_zone) + _warnings(result)
     return summary
 
 

@@ -6,13 +6,21 @@ import numpy as np
 import shapely
 
 from simulators.traffic import assign
-from simulators.traffic.demand import DemandParameters, demand_from_buildings
+from simulators.traffic.demand import (
+    DemandParameters,
+    ExternalParameters,
+    combine,
+    demand_from_buildings,
+    external_demand,
+    hour_factor,
+)
 from simulators.traffic.osm import network_from_graph
 from simulators.traffic.params import TrafficParams
 from simulators.traffic.scenarios import close_links, scale_demand
 
 from .. import inputs
 from ..models import EdgeResult, Run
+from ..warnings import traffic_warnings
 from . import Kpi, Progress, Simulator, register, same_names
 from .storage import edge_result, finite
 
@@ -41,6 +49,16 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         DemandParameters(peak_hour_factor=params.peak_hour_factor),
         progress=lambda f, s: progress(0.05 + 0.15 * f, f"demand: {s}"),
     )
+    external = None
+    if params.external_traffic:
+        # trips entering, leaving and crossing the area where its roads are cut
+        external = external_demand(
+            base_graph, demand, ExternalParameters(hour=params.time_of_day_h)
+        )  # fmt: skip
+    # another hour than the design hour: the weekday profile of trips by hour
+    demand = scale_demand(demand, hour_factor(params.time_of_day_h))
+    if external is not None:
+        demand = combine(demand, external)
     node_xy = np.array([[G.nodes[n]["x"], G.nodes[n]["y"]] for n in network.node_ids])
     zone_nodes = np.unique(np.concatenate([demand.origin, demand.destination]))
     for factor, polygon in inputs.demand_zone_polygons(city, edits):
@@ -60,7 +78,7 @@ def run_traffic(run: Run, progress: Progress) -> dict:
     progress(0.92, "storing the edge results")
     _store_edges(run, G, edge_keys, result)
     summary = result.summary()
-    return {
+    kpis = {
         "vehicle_hours": summary["vehicle_hours_travelled"],
         "vehicle_km": summary["vehicle_km_travelled"],
         "delay_vehicle_hours": summary["vehicle_hours_delay"],
@@ -72,7 +90,14 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         "unassignable_pairs": summary["unassignable_pairs"],
         "closed_links": len(closed),
         "max_vc_ratio": float(np.max(result.volume_capacity_ratio, initial=0.0)),
+        "max_volume_veh_h": float(np.max(result.volume, initial=0.0)),
+        "gateways": len(external.info["gateways"]["index"]) if external is not None else 0,
+        "through_trips": external.info["through_veh_h"] if external is not None else 0.0,
+        "inbound_trips": external.info["inbound_veh_h"] if external is not None else 0.0,
+        "outbound_trips": external.info["outbound_veh_h"] if external is not None else 0.0,
     }
+    run.warnings = traffic_warnings(kpis)
+    return kpis
 
 
 def _store_edges(run: Run, G, edge_keys, result) -> None:
@@ -104,7 +129,14 @@ SPEC = register(
         description="Peak-hour car traffic: user-equilibrium assignment of trips from the "
         "buildings",
         params_class=TrafficParams,
-        params=same_names("algorithm", "gap", "max_iter", "peak_hour_factor"),
+        params=same_names(
+            "algorithm",
+            "gap",
+            "max_iter",
+            "peak_hour_factor",
+            "external_traffic",
+            "time_of_day_h",
+        ),  # fmt: skip
         run=run_traffic,
         kpis=(
             Kpi("vehicle_hours", "Vehicle hours travelled", "h"),
@@ -118,6 +150,11 @@ SPEC = register(
             Kpi("unassignable_pairs", "Origin-destination pairs without a route", "1"),
             Kpi("closed_links", "Closed road links", "1"),
             Kpi("max_vc_ratio", "Highest volume/capacity ratio", "1"),
+            Kpi("max_volume_veh_h", "Highest link volume", "veh/h"),
+            Kpi("gateways", "Roads leaving the area (external zones)", "1"),
+            Kpi("through_trips", "Trips crossing the area", "veh/h"),
+            Kpi("inbound_trips", "Trips entering the area", "veh/h"),
+            Kpi("outbound_trips", "Trips leaving the area", "veh/h"),
         ),
         results=("edges",),
         engine_packages=("traffic", "common"),

@@ -2,14 +2,20 @@
 
 import { applyAll, initCatalogue, loadCityLayers } from "../catalogue.js";
 import { el, say } from "../dom.js";
+import { showQuality } from "../quality.js";
 import { onChange, state } from "../state.js";
 
 function init(section, { status }) {
   const container = el("div", { id: "catalogue" });
-  section.append(container);
+  // where the city's heights, uses and people come from, and what to import to improve them
+  const quality = el("div", { id: "quality-panel" });
+  section.append(container, quality);
   initCatalogue(state.map, container);
   applyAll();
-  const load = () => loadCityLayers(state.city).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
+  const load = () => {
+    loadCityLayers(state.city).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
+    showQuality(quality, state.city);
+  };
   load();
   const stop = onChange((changes, meta) => {
     if ("d" in changes) applyAll(); // 2D or 3D: which building layer is drawn

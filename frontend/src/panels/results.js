@@ -243,7 +243,12 @@ function init(section) {
     const view = viewOf(run.simulator);
     await runForm.loaded; // the KPIs' labels and units
     if (shown?.run !== run) return; // another run (or none) is shown meanwhile
-    kpiPanel.append(el("h3", {}, "Key figures"), kpiTable(run, runForm.spec(run.simulator)?.kpis, compared));
+    kpiPanel.append(el("h3", {}, "Key figures"));
+    // a run that succeeded on empty or implausible inputs says so (Run.warnings)
+    if (run.warnings?.length) {
+      kpiPanel.append(el("ul", { class: "run-warnings" }, ...run.warnings.map((w) => el("li", { "data-code": w.code }, w.message))));
+    }
+    kpiPanel.append(kpiTable(run, runForm.spec(run.simulator)?.kpis, compared));
     const charts = el("div", { class: "charts" });
     kpiPanel.append(charts);
     cursor = (await view.charts?.(charts, { run, layers, compare: compared, t: timeBar.t() })) || null;
