@@ -133,6 +133,8 @@ MAX_UPLOAD_BYTES = int(float(os.environ.get("CITYTWIN_MAX_UPLOAD_MB", "200")) * 
 # Uncompressed size and ratio limits for zip uploads (zip-bomb guard).
 MAX_UNZIPPED_BYTES = int(float(os.environ.get("CITYTWIN_MAX_UNZIPPED_MB", "2000")) * 1024 * 1024)
 MAX_ZIP_RATIO = 200.0
+# Rasters over this many pixels (width x height) are refused before any pixel is read.
+MAX_RASTER_PIXELS = int(float(os.environ.get("CITYTWIN_MAX_RASTER_MPIX", "400")) * 1_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -150,7 +152,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "layers.api.errors.exception_handler",
+    # failed sign-ins (API token and admin login), counted in the cache (layers.api.signin)
+    "DEFAULT_THROTTLE_RATES": {
+        "signin_user": os.environ.get("CITYTWIN_SIGNIN_FAILURES_PER_USER", "10/hour"),
+        "signin_address": os.environ.get("CITYTWIN_SIGNIN_FAILURES_PER_ADDRESS", "30/hour"),
+    },
 }
+# the page's session cookie: never readable by scripts, not sent by other sites' requests
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CityTwin API",

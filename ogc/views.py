@@ -6,6 +6,7 @@ import json
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.gdal import GDALException
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse
@@ -29,15 +30,28 @@ def ogc_view(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except OgcError as exc:
-            return exc.response()
+            response = exc.response()
         except (DataError, GDALException, RecursionError) as exc:
             # a value the database or GDAL cannot take (out of range, too deeply nested):
             # the request's fault, not the server's
-            return OgcError(f"the request cannot be evaluated: {exc}").response()
+            response = OgcError(f"the request cannot be evaluated: {exc}").response()
+        if not _public(request, view.__name__, kwargs.get("collection_id")):
+            del response["Access-Control-Allow-Origin"]
+        return response
 
     return wrapper
+
+
+def _public(request: HttpRequest, view_name: str, collection_id: str | None) -> bool:
+    """Whether the answer is what anyone gets (then other sites' pages may read it): an
+    anonymous request, the static documents, or a collection visible to anonymous users."""
+    if not request_user(request).is_authenticated or view_name in ("landing", "conformance"):
+        return True
+    if collection_id is None:
+        return False  # the list (and the OpenAPI document) name the user's private layers
+    return registry.get_collection(collection_id, AnonymousUser()) is not None
 
 
 def _collection(request: HttpRequest, collection_id: str) -> registry.Collection:

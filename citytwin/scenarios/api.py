@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 
 from layers.api.pagination import PlainPagination
+from layers.geo import BBoxError, parse_bbox
 from layers.models import City
 
 from . import capabilities, results, services
@@ -224,12 +225,9 @@ def _bbox(request):
     if raw is None:
         return None
     try:
-        box = [float(v) for v in raw.split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4 or box[0] > box[2] or box[1] > box[3]:
-        raise ValidationError({"bbox": "must be four numbers: minx,miny,maxx,maxy (lon/lat)"})
-    return box
+        return list(parse_bbox(raw))
+    except BBoxError as exc:
+        raise ValidationError({"bbox": str(exc)}) from exc
 
 
 def _geojson_response(text: str) -> HttpResponse:

@@ -128,7 +128,8 @@ def mvt_response(request, sql: str, params: dict, private: bool) -> HttpResponse
     response["Vary"] = "Accept-Encoding"
     response["ETag"] = etag
     response["Cache-Control"] = cache
-    response["Access-Control-Allow-Origin"] = "*"
+    if not private:  # other sites' pages may read public tiles, never private ones
+        response["Access-Control-Allow-Origin"] = "*"
     if private:
         response["Vary"] = "Accept-Encoding, Authorization, Cookie"
     return response

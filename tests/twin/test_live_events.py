@@ -21,22 +21,13 @@ from citytwin.scenarios.models import Run
 from citytwin.scenarios.services import baseline_of
 from jobs.models import Job
 
-from .conftest import start_web_server, stop_web_server
-
-STREAMS_PER_USER = 20
+STREAMS_PER_USER = 20  # the web_server fixture's cap
 USERS = 10  # 10 x 20 = 200 streams
 
 
 @pytest.fixture
-def server(transactional_db):
-    proc, url = start_web_server(
-        "sse",
-        CITYTWIN_WEB_WORKERS="2",
-        CITYTWIN_SSE_MAX_PER_CLIENT=str(STREAMS_PER_USER),
-        CITYTWIN_SSE_KEEPALIVE_S="2",
-    )
-    yield url
-    stop_web_server(proc)
+def server(web_server):
+    return web_server
 
 
 def _running_baseline_run(city) -> Run:

@@ -524,7 +524,11 @@ def test_a_password_never_goes_into_the_url_and_a_mangled_link_still_starts(
     sign_in(page, person)
     assert PASSWORD not in page.url
     assert all(PASSWORD not in url for url in page.requests)
-    assert page.evaluate("localStorage.getItem('citytwin.token')") not in (None, "a-revoked-token")
+    # the credential is an HttpOnly session cookie, not a token in localStorage
+    assert page.evaluate("localStorage.getItem('citytwin.token')") is None
+    session = [c for c in page.context.cookies() if c["name"] == "sessionid"]
+    assert len(session) == 1 and session[0]["httpOnly"]
+    assert "sessionid" not in page.evaluate("document.cookie")
     page.wait_for_function("document.querySelector('#map-status').textContent === 'Signed in.'")
 
 
