@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
@@ -27,7 +28,9 @@ def _address() -> str:
 def _client(user=None, address: str | None = None) -> APIClient:
     client = APIClient(REMOTE_ADDR=address or _address())
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}"
+        )
     return client
 
 
@@ -73,7 +76,7 @@ def test_new_city_from_osm_needs_staff(user, tmp_path):
     from layers.importers.osm import demo_pbf
 
     path = tmp_path / "kotka.osm.pbf"
-    path.write_bytes(demo_pbf("kotka").read_bytes())
+    path.write_bytes(Path(demo_pbf("kotka")).read_bytes())
     refused = _upload(_client(user), path, target="osm", city="Brand new city")
     assert refused.status_code == 403 and refused.json()["field"] == "city"
     # replacing an existing city's data needs an editor of it
