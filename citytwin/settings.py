@@ -109,7 +109,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgis://citytwin@127.0.0.1:54329/citytwin"),
-        conn_max_age=60,
+        # `bin/citytwin serve` sets 0: under ASGI each request runs in a thread of its own, so a
+        # kept connection would never be used again (Django's advice for async servers)
+        conn_max_age=int(os.environ.get("CITYTWIN_DB_CONN_MAX_AGE", "60")),
     )
 }
 # dj-database-url maps postgis:// to the PostGIS backend; make sure postgres:// does too.
@@ -147,6 +149,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "layers.api.errors.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "layers.api.pagination.GeoJsonPagination",
     "PAGE_SIZE": 100,
