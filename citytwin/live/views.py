@@ -29,16 +29,16 @@ def _client(request, user) -> str:
     return f"addr:{request.META.get('REMOTE_ADDR', '')}"
 
 
-def _open(request, pk: uuid.UUID) -> tuple[str | None, str | None]:
-    """(client, first event data) when the run is visible to the user, else (None, None)."""
+def _open(request, pk: uuid.UUID) -> str | None:
+    """The client (for the stream cap) when the run is visible to the user, else None."""
     from citytwin.scenarios import services
     from citytwin.scenarios.models import Run
 
     user = request_user(request)
     scenarios = services.scenarios_visible_to(user)
     if not Run.objects.filter(pk=pk, scenario__in=scenarios).exists():
-        return None, None
-    return _client(request, user), _state(pk)[0]
+        return None
+    return _client(request, user)
 
 
 def _state(pk: uuid.UUID) -> tuple[str, bool]:
@@ -59,7 +59,7 @@ _in_pool = {"thread_sensitive": False}
 async def run_events(request, pk: uuid.UUID):
     if request.method != "GET":
         return JsonResponse({"error": "only GET", "field": "method"}, status=405)
-    client, _ = await sync_to_async(_open, **_in_pool)(request, pk)
+    client = await sync_to_async(_open, **_in_pool)(request, pk)
     if client is None:
         return JsonResponse({"error": "Not found.", "field": "id"}, status=404)
     stream_id = await sync_to_async(limits.acquire, **_in_pool)(client)
@@ -75,8 +75,11 @@ async def run_events(request, pk: uuid.UUID):
         )
         response["Retry-After"] = str(int(settings.SSE_KEEPALIVE_S))
         return response
+    # under a WSGI server (runserver, the tests' live server) an async stream would be read to
+    # its end before anything is sent: there, the stream polls in its thread as it used to
+    stream = _stream if hasattr(request, "scope") else _polling_stream
     response = StreamingHttpResponse(
-        _stream(pk, client, stream_id), content_type="text/event-stream"
+        stream(pk, client, stream_id), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -111,3 +114,21 @@ async def _stream(pk: uuid.UUID, client: str, stream_id: str):
     finally:
         hub.unsubscribe(sub)
         await sync_to_async(limits.release, **_in_pool)(client, stream_id)
+
+
+def _polling_stream(pk: uuid.UUID, client: str, stream_id: str, poll_s: float = 0.5):
+    """The same events for a WSGI server: one thread per stream, a look every ``poll_s``."""
+    try:
+        deadline = time.monotonic() + settings.SSE_MAX_DURATION_S
+        last = None
+        while time.monotonic() < deadline:
+            data, finished = _state(pk)
+            if data != last:
+                yield f"event: run\ndata: {data}\n\n"
+                last = data
+            if finished:
+                yield "event: end\ndata: {}\n\n"
+                return
+            time.sleep(poll_s)
+    finally:
+        limits.release(client, stream_id)

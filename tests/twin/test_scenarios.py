@@ -613,7 +613,7 @@ def test_progress_stream_and_cli(api, committed_city, celery_worker_process, cap
     ).json()
     stream = api.get(f"/api/runs/{started['id']}/events/", HTTP_ACCEPT="text/event-stream")
     assert stream.status_code == 200  # what a browser's EventSource asks for
-    live = _read_stream(stream)
+    live = b"".join(stream.streaming_content).decode()
     states = [
         json.loads(chunk.split("data: ", 1)[1])
         for chunk in live.split("\n\n")
@@ -624,7 +624,7 @@ def test_progress_stream_and_cli(api, committed_city, celery_worker_process, cap
     assert states[-1]["status"] == "succeeded" and live.rstrip().endswith("data: {}")
     events = api.get(f"/api/runs/{run.pk}/events/")
     assert events["Content-Type"] == "text/event-stream"
-    text = _read_stream(events)
+    text = b"".join(events.streaming_content).decode()
     assert "event: run" in text and text.rstrip().endswith("data: {}")
     first = json.loads(text.split("data: ", 1)[1].split("\n", 1)[0])
     assert first["status"] == "succeeded" and first["progress_percent"] == 100
