@@ -86,7 +86,7 @@ def start_server(workers: int, max_streams: int) -> tuple[subprocess.Popen, str]
 
 
 def tile_paths(city: City) -> list[str]:
-    from django.db.models import Extent
+    from django.contrib.gis.db.models import Extent
 
     west, south, east, north = Building.objects.filter(city=city).aggregate(e=Extent("footprint"))[
         "e"
@@ -191,7 +191,7 @@ def main() -> int:
     if city is None:
         raise SystemExit("import Helsinki first: bin/citytwin up")
     job = Job.objects.create(
-        kind="run_bench",
+        kind="bench_load",  # not run_*: the reaper of lost runs leaves it alone
         status=Job.Status.RUNNING,
         started_at=timezone.now(),
         heartbeat_at=timezone.now(),

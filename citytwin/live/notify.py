@@ -60,6 +60,8 @@ class Hub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        #: per job, how many notifications came (a read started after one sees its change)
+        self._generation: dict[str, int] = defaultdict(int)
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()
 
@@ -80,14 +82,24 @@ class Hub:
                 subs.discard(sub)
                 if not subs:
                     del self._subs[sub.job_id]
+                    self._generation.pop(sub.job_id, None)
+
+    def generation(self, job_id: str) -> int:
+        with self._lock:
+            return self._generation.get(job_id, 0)
+
+    def has_subscribers(self, job_id: str) -> bool:
+        with self._lock:
+            return bool(self._subs.get(job_id))
 
     def _wake(self, job_id: str | None) -> None:
         with self._lock:
-            targets = (
-                list(self._subs.get(job_id, ()))
-                if job_id is not None
-                else [s for subs in self._subs.values() for s in subs]
-            )
+            keys = [job_id] if job_id is not None else list(self._subs)
+            targets = []
+            for key in keys:
+                if key in self._subs:
+                    self._generation[key] += 1
+                    targets.extend(self._subs[key])
         for sub in targets:
             sub.wake()
 

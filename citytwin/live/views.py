@@ -55,6 +55,20 @@ def _state(pk: uuid.UUID) -> tuple[str, bool]:
 # database connection) between events
 _in_pool = {"thread_sensitive": False}
 
+#: per job: (notification generation, the read of the run for it); the streams of one job in
+#: this process share one database read per change instead of one each
+_reads: dict[str, tuple[int, asyncio.Future]] = {}
+
+
+async def _shared_state(pk: uuid.UUID) -> tuple[str, bool]:
+    key = str(pk)
+    generation = hub.generation(key)
+    entry = _reads.get(key)
+    if entry is None or entry[0] != generation or entry[1].get_loop() != asyncio.get_running_loop():
+        entry = (generation, asyncio.ensure_future(sync_to_async(_state, **_in_pool)(pk)))
+        _reads[key] = entry
+    return await asyncio.shield(entry[1])
+
 
 async def run_events(request, pk: uuid.UUID):
     if request.method != "GET":
@@ -96,23 +110,27 @@ async def _stream(pk: uuid.UUID, client: str, stream_id: str):
             await asyncio.sleep(0.05)
         deadline = time.monotonic() + settings.SSE_MAX_DURATION_S
         last = None
-        changed = True
+        fresh = False
         while time.monotonic() < deadline:
-            if changed:
-                data, finished = await sync_to_async(_state, **_in_pool)(pk)
-                if data != last:
-                    yield f"event: run\ndata: {data}\n\n"
-                    last = data
-                if finished:
-                    yield "event: end\ndata: {}\n\n"
-                    return
-            changed = await sub.wait(settings.SSE_KEEPALIVE_S)
-            if not changed:
+            # after a keep-alive, a read of its own (it may reap a run whose worker died);
+            # after a NOTIFY, one read shared by this process's streams of the run
+            read = sync_to_async(_state, **_in_pool)(pk) if fresh else _shared_state(pk)
+            data, finished = await read
+            if data != last:
+                yield f"event: run\ndata: {data}\n\n"
+                last = data
+            if finished:
+                yield "event: end\ndata: {}\n\n"
+                return
+            notified = await sub.wait(settings.SSE_KEEPALIVE_S)
+            if not notified:
                 yield ": keep-alive\n\n"
                 await sync_to_async(limits.refresh, **_in_pool)(client, stream_id)
-                changed = True  # read again: a reaped run sends no NOTIFY of its own worker
+            fresh = not notified
     finally:
         hub.unsubscribe(sub)
+        if not hub.has_subscribers(str(pk)):
+            _reads.pop(str(pk), None)
         await sync_to_async(limits.release, **_in_pool)(client, stream_id)
 
 

@@ -243,13 +243,13 @@ def web_server(django_db_setup):
     """The real web server (``bin/citytwin serve``: ASGI, DEBUG off) on the test database.
 
     Tests that use it write committed rows (``transaction=True``) so that the server sees them.
-    At most 20 event streams per client; keep-alive every 2 s.
+    At most 20 event streams per client; keep-alive every 60 s (changes arrive by NOTIFY).
     """
     proc, url = start_web_server(
         "web",
         CITYTWIN_WEB_WORKERS="2",
         CITYTWIN_SSE_MAX_PER_CLIENT="20",
-        CITYTWIN_SSE_KEEPALIVE_S="2",
+        CITYTWIN_SSE_KEEPALIVE_S="60",  # longer than any wait in the tests: NOTIFY it is
     )
     yield url
     stop_web_server(proc)
