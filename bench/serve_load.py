@@ -49,9 +49,9 @@ import numpy as np  # noqa: E402
 import requests  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from citytwin.jobs.models import Job  # noqa: E402
 from citytwin.scenarios.models import Run  # noqa: E402
 from citytwin.scenarios.services import baseline_of  # noqa: E402
+from jobs.models import Job  # noqa: E402
 from layers.models import Building, City  # noqa: E402
 
 

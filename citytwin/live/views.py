@@ -2,8 +2,8 @@
 
 An async view: an open stream is a coroutine waiting on the job's NOTIFY (see ``notify``), not
 a worker thread polling the database. The database is read (in a shared thread pool) only when
-the job changed, and at each keep-alive (``SSE_KEEPALIVE_S``), which also notices a run whose
-worker died. A client may hold ``SSE_MAX_STREAMS_PER_CLIENT`` streams (429 beyond).
+the job changed (once per change for all of a process's streams of the run; the beat reaper's
+writes notify too), and at each keep-alive (``SSE_KEEPALIVE_S``). A client may hold ``SSE_MAX_STREAMS_PER_CLIENT`` streams (429 beyond).
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ async def _stream(pk: uuid.UUID, client: str, stream_id: str):
         last = None
         fresh = False
         while time.monotonic() < deadline:
-            # after a keep-alive, a read of its own (it may reap a run whose worker died);
-            # after a NOTIFY, one read shared by this process's streams of the run
+            # after a NOTIFY, one read shared by this process's streams of the run; after a
+            # keep-alive, a read of its own (a safety net: every write of the job notifies)
             read = sync_to_async(_state, **_in_pool)(pk) if fresh else _shared_state(pk)
             data, finished = await read
             if data != last:
