@@ -5,7 +5,9 @@ Everything deployment-specific comes from the environment:
 - ``DATABASE_URL``: PostGIS database (default: the project-local cluster that
   ``bin/citytwin`` starts on 127.0.0.1:54329).
 - ``CELERY_BROKER_URL``: Redis broker (default: the local Redis on 127.0.0.1:63790).
-- ``CITYTWIN_SECRET_KEY``, ``CITYTWIN_DEBUG``, ``CITYTWIN_ALLOWED_HOSTS``.
+- ``CITYTWIN_SECRET_KEY``: the secret key; without it, one is generated once and kept in
+  ``.run/secret_key`` (mode 600).
+- ``CITYTWIN_DEBUG`` (default off; ``1`` only on a developer's machine), ``CITYTWIN_ALLOWED_HOSTS``.
 - ``CITYTWIN_MEDIA_ROOT``: where uploads and raster layers (COG files) live.
 - ``CITYTWIN_MAX_UPLOAD_MB``: the upload size limit (default 200 MB).
 """
@@ -20,8 +22,36 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
 
-SECRET_KEY = os.environ.get("CITYTWIN_SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = os.environ.get("CITYTWIN_DEBUG", "1") == "1"
+
+def _secret_key(path: Path) -> str:
+    """The key from the environment, else the one kept in ``.run/secret_key`` (made once)."""
+    from_env = os.environ.get("CITYTWIN_SECRET_KEY")
+    if from_env:
+        return from_env
+    if not path.is_file():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting at once keep the same key (the second one reads it)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(50))
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        import time
+
+        time.sleep(0.02)  # another process is writing it
+    raise RuntimeError(f"{path} is empty; delete it or set CITYTWIN_SECRET_KEY")
+
+
+SECRET_KEY = _secret_key(Path(os.environ.get("CITYTWIN_SECRET_KEY_FILE", RUN_DIR / "secret_key")))
+DEBUG = os.environ.get("CITYTWIN_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("CITYTWIN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(
     ","
 )
@@ -40,6 +70,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "jobs",
+    "citytwin.live",
     "citytwin.scenarios",
     "layers",
     "ogc",
@@ -58,6 +89,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "citytwin.urls"
 WSGI_APPLICATION = "citytwin.wsgi.application"
+ASGI_APPLICATION = "citytwin.asgi.application"
 
 TEMPLATES = [
     {
@@ -77,7 +109,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgis://citytwin@127.0.0.1:54329/citytwin"),
-        conn_max_age=60,
+        # `bin/citytwin serve` sets 0: under ASGI each request runs in a thread of its own, so a
+        # kept connection would never be used again (Django's advice for async servers)
+        conn_max_age=int(os.environ.get("CITYTWIN_DB_CONN_MAX_AGE", "60")),
     )
 }
 # dj-database-url maps postgis:// to the PostGIS backend; make sure postgres:// does too.
@@ -101,6 +135,8 @@ MAX_UPLOAD_BYTES = int(float(os.environ.get("CITYTWIN_MAX_UPLOAD_MB", "200")) * 
 # Uncompressed size and ratio limits for zip uploads (zip-bomb guard).
 MAX_UNZIPPED_BYTES = int(float(os.environ.get("CITYTWIN_MAX_UNZIPPED_MB", "2000")) * 1024 * 1024)
 MAX_ZIP_RATIO = 200.0
+# Rasters over this many pixels (width x height) are refused before any pixel is read.
+MAX_RASTER_PIXELS = int(float(os.environ.get("CITYTWIN_MAX_RASTER_MPIX", "400")) * 1_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -114,11 +150,24 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "layers.api.errors.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "layers.api.pagination.GeoJsonPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "layers.api.errors.exception_handler",
+    # failed sign-ins (API token and admin login), counted in the cache (layers.api.signin)
+    "DEFAULT_THROTTLE_RATES": {
+        "signin_user": os.environ.get("CITYTWIN_SIGNIN_FAILURES_PER_USER", "10/hour"),
+        "signin_address": os.environ.get("CITYTWIN_SIGNIN_FAILURES_PER_ADDRESS", "30/hour"),
+    },
 }
+# the page's session cookie: never readable by scripts, not sent by other sites' requests
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CityTwin API",
@@ -138,21 +187,38 @@ if os.environ.get("PYTEST_VERSION") and CELERY_BROKER_URL.startswith("redis://")
     _test_redis_db = os.environ.get("CITYTWIN_TEST_REDIS_DB", "15")
     CELERY_BROKER_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/" + _test_redis_db
     os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL  # Celery reads the variable directly
-# Rendered vector tiles (layers.tiles.cache) in the broker's Redis, shared by every web worker;
-# keys hold the data's import time, so no stale tile outlives an import.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "tiles": (
-        {
+# Redis (the broker's database) also holds the caches: throttling of sign-ins and the count of
+# open event streams are shared by all web worker processes ("default"); rendered vector tiles
+# (layers.tiles.cache, "tiles") too, under keys holding the data's import time, so no stale tile
+# outlives an import.
+REDIS_URL = os.environ.get("CITYTWIN_REDIS_URL", CELERY_BROKER_URL)
+if REDIS_URL.startswith("redis://"):
+    CACHES = {
+        "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CELERY_BROKER_URL,
+            "LOCATION": REDIS_URL,
+            # under pytest a prefix per run, so one run's sign-in failures never throttle the next
+            "KEY_PREFIX": f"citytwin-test-{os.getpid()}"
+            if os.environ.get("PYTEST_VERSION")
+            else "citytwin",
+        },
+        "tiles": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
             "KEY_PREFIX": "citytwin-tiles",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
-        }
-        if CELERY_BROKER_URL.startswith("redis://")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tiles"}
-    ),
-}
+        },
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "tiles": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tiles"},
+    }
+# Server-sent events (citytwin.live): streams per client (user, else address), keep-alive
+# interval and the longest a stream stays open.
+SSE_MAX_STREAMS_PER_CLIENT = int(os.environ.get("CITYTWIN_SSE_MAX_PER_CLIENT", "20"))
+SSE_KEEPALIVE_S = float(os.environ.get("CITYTWIN_SSE_KEEPALIVE_S", "15"))
+SSE_MAX_DURATION_S = 3600.0
 CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL (jobs.models.Job)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -3,6 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from citytwin.scenarios import urls as scenario_urls
+from layers.api.signin import throttled_admin_login
+
+# failed admin sign-ins are limited like the API's (per user name and per address)
+admin.site.login = throttled_admin_login(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,3 +19,9 @@ urlpatterns = [
     path("ogc/", include("ogc.urls")),
     path("", include("frontend.urls")),
 ]
+
+# with DEBUG off (as `up` serves): JSON errors for the API, a plain page for the web
+handler400 = "citytwin.errors.bad_request"
+handler403 = "citytwin.errors.permission_denied"
+handler404 = "citytwin.errors.page_not_found"
+handler500 = "citytwin.errors.server_error"

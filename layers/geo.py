@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import shapely
@@ -40,3 +41,41 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_bytes), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class BBoxError(ValueError):
+    """A malformed ``bbox`` parameter; the message says what is wrong, in words."""
+
+
+def bbox_numbers(raw: str, allow_heights: bool = False) -> tuple[float, float, float, float]:
+    """The four finite numbers of ``minx,miny,maxx,maxy`` (with ``allow_heights``, also the
+    six of ``minx,miny,minz,maxx,maxy,maxz``, heights dropped), in the order given.
+
+    The one parser of bbox numbers in the service (API lists, run results, OGC): ``nan`` and
+    ``inf`` are refused here, before any query sees them.
+    """
+    counts = "4 or 6" if allow_heights else "4"
+    try:
+        numbers = [float(part) for part in str(raw).split(",")]
+    except ValueError:
+        raise BBoxError(f"bbox must be {counts} comma-separated numbers, not {raw!r}") from None
+    if allow_heights and len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4:
+        raise BBoxError(f"bbox must be {counts} comma-separated numbers, not {raw!r}")
+    if not all(math.isfinite(n) for n in numbers):
+        raise BBoxError(f"bbox {raw!r}: every number must be finite (no nan or inf)")
+    return numbers[0], numbers[1], numbers[2], numbers[3]
+
+
+def parse_bbox(raw: str) -> tuple[float, float, float, float]:
+    """A lon/lat box ``minx,miny,maxx,maxy`` in degrees (EPSG:4326): finite, min <= max, within
+    [-180, 180] x [-90, 90]; raises ``BBoxError``."""
+    west, south, east, north = bbox_numbers(raw)
+    if west > east or south > north:
+        raise BBoxError(f"bbox {raw!r}: minx,miny,maxx,maxy with min <= max on both axes")
+    if west < -180 or east > 180 or south < -90 or north > 90:
+        raise BBoxError(
+            f"bbox {raw!r} is outside longitude [-180, 180] / latitude [-90, 90] (degrees)"
+        )
+    return west, south, east, north

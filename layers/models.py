@@ -247,3 +247,28 @@ class RasterLayer(models.Model):
     extent = models.PolygonField(srid=4326)
     statistics = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class CityRole(models.Model):
+    """A user's role in one city. Anyone signed in reads and keeps personal layers; an editor
+    of a city may import into its base data (buildings, roads, utilities, OSM) and replace it;
+    staff (``User.is_staff``) may do so in every city and create cities. Given with
+    ``manage.py city_role`` or in the admin (see docs/operations.md)."""
+
+    class Role(models.TextChoices):
+        EDITOR = "editor", "editor: may import into and replace the city's base data"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="city_roles"
+    )
+    city = models.ForeignKey(City, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.EDITOR)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "city", "role"], name="one_role_per_city")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.city}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from django.db.models import Q, QuerySet
 from jobs.models import Job
 
 from .importers import ImportRejected
-from .importers.files import cleanup, inspect_upload
+from .importers.files import cleanup, describe, inspect_upload
+from .roles import check_import_allowed
+
+log = logging.getLogger(__name__)
 
 
 def visible_to(queryset: QuerySet, user) -> QuerySet:
@@ -24,9 +28,14 @@ def visible_to(queryset: QuerySet, user) -> QuerySet:
 
 
 def start_upload_import(uploaded_file, params: dict, user) -> Job:
-    """Save an upload, check it, queue the import job; raises ImportRejected (4xx) at once."""
+    """Save an upload, check it, queue the import job; raises ImportRejected (4xx) at once.
+
+    Whatever goes wrong before the job is queued, the upload folder is removed and the client
+    gets a 4xx naming the field (never a 500 and never a server path).
+    """
     from .tasks import run_import_job
 
+    check_import_allowed(user, params)
     size = getattr(uploaded_file, "size", 0)
     if size > settings.MAX_UPLOAD_BYTES:
         raise ImportRejected(
@@ -41,14 +50,18 @@ def start_upload_import(uploaded_file, params: dict, user) -> Job:
     workdir = Path(settings.MEDIA_ROOT) / "uploads" / str(job_id)
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / name
-    with open(path, "wb") as out:
-        for chunk in uploaded_file.chunks():
-            out.write(chunk)
     try:
+        with open(path, "wb") as out:
+            for chunk in uploaded_file.chunks():
+                out.write(chunk)
         found = inspect_upload(path, params)
     except ImportRejected:
         cleanup(workdir)
         raise
+    except Exception as exc:
+        cleanup(workdir)
+        log.warning("upload %s rejected by an unexpected error", name, exc_info=True)
+        raise ImportRejected("file", f"the file cannot be read ({describe(exc)})") from exc
     job = Job.objects.create(
         id=job_id,
         kind="import_file",

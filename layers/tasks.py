@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from pathlib import Path
 
 from celery import shared_task
 
 from jobs.models import Job
-from jobs.progress import JobProgress
+from jobs.progress import JobCancelled, JobProgress
 from jobs.runner import JobKind, register_kind, run_job
 
 from .importers import ImportRejected
-from .importers.files import cleanup, run_import
+from .importers.files import cleanup, describe, run_import
+
+log = logging.getLogger(__name__)
 
 
 def _rejected(exc: Exception) -> dict | None:
@@ -35,7 +39,14 @@ IMPORT_FILE = register_kind(
 
 
 def _import(job: Job, progress: JobProgress) -> dict:
-    return run_import(Path(job.params["path"]), job.params, job.owner_id, progress)
+    try:
+        return run_import(Path(job.params["path"]), job.params, job.owner_id, progress)
+    except (ImportRejected, JobCancelled):
+        raise
+    except Exception as exc:
+        # the log gets the traceback; the user a sentence without the server's paths
+        log.error("import %s failed:\n%s", job.pk, traceback.format_exc())
+        raise ImportRejected("file", f"the import failed: {describe(exc)}") from exc
 
 
 @shared_task(name="layers.run_import_job", acks_late=True, bind=True)

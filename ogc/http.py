@@ -7,24 +7,8 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.request import Request
 
 from .errors import OgcError
-
-
-def user_of(request: HttpRequest):
-    """The user of a token (``Authorization: Token ...``) or session, as in ``layers.api``.
-
-    A bad token reads as anonymous here: private layers then stay hidden, which is the answer
-    the caller gets anyway.
-    """
-    drf_request = Request(request, authenticators=[TokenAuthentication(), SessionAuthentication()])
-    try:
-        return drf_request.user
-    except AuthenticationFailed:
-        return None
 
 
 def base_url(request: HttpRequest) -> str:

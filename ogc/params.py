@@ -15,6 +15,8 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
 from pyproj import Transformer
 
+from layers.geo import BBoxError, bbox_numbers
+
 from . import crs as crs_mod
 from .cql import LANGS
 from .errors import OgcError
@@ -87,17 +89,10 @@ def parse_bbox(raw: str, box_crs: crs_mod.Crs) -> tuple[float, float, float, flo
     Returns the box as (x min, y min, x max, y max) with x = longitude / easting, that is with
     the axes of a latitude-first CRS already swapped back.
     """
-    parts = raw.split(",")
     try:
-        numbers = [float(p) for p in parts]
-    except ValueError as exc:
-        raise OgcError(
-            f"bbox must be 4 or 6 comma-separated numbers, not {raw!r}", field="bbox"
-        ) from exc
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise OgcError(f"bbox must be 4 or 6 comma-separated numbers, not {raw!r}", field="bbox")
+        numbers = bbox_numbers(raw, allow_heights=True)
+    except BBoxError as exc:
+        raise OgcError(str(exc), field="bbox") from exc
     a1, a2, b1, b2 = numbers
     if box_crs.lat_first:
         a1, a2, b1, b2 = a2, a1, b2, b1

@@ -6,14 +6,17 @@ import json
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.gdal import GDALException
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from layers.auth import request_user
+
 from . import documents, exports, features, html, openapi, registry
 from .errors import NotFound, OgcError
-from .http import base_url, json_response, now_iso, user_of, wants_html
+from .http import base_url, json_response, now_iso, wants_html
 from .params import EXPORT_FORMATS, parse_items
 
 #: the most features one export file may hold
@@ -27,19 +30,32 @@ def ogc_view(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except OgcError as exc:
-            return exc.response()
+            response = exc.response()
         except (DataError, GDALException, RecursionError) as exc:
             # a value the database or GDAL cannot take (out of range, too deeply nested):
             # the request's fault, not the server's
-            return OgcError(f"the request cannot be evaluated: {exc}").response()
+            response = OgcError(f"the request cannot be evaluated: {exc}").response()
+        if not _public(request, view.__name__, kwargs.get("collection_id")):
+            del response["Access-Control-Allow-Origin"]
+        return response
 
     return wrapper
 
 
+def _public(request: HttpRequest, view_name: str, collection_id: str | None) -> bool:
+    """Whether the answer is what anyone gets (then other sites' pages may read it): an
+    anonymous request, the static documents, or a collection visible to anonymous users."""
+    if not request_user(request).is_authenticated or view_name in ("landing", "conformance"):
+        return True
+    if collection_id is None:
+        return False  # the list (and the OpenAPI document) name the user's private layers
+    return registry.get_collection(collection_id, AnonymousUser()) is not None
+
+
 def _collection(request: HttpRequest, collection_id: str) -> registry.Collection:
-    found = registry.get_collection(collection_id, user_of(request))
+    found = registry.get_collection(collection_id, request_user(request))
     if found is None:
         raise NotFound(f"no collection {collection_id!r}")
     return found
@@ -66,7 +82,7 @@ def conformance(request):
 @ogc_view
 def api(request):
     base = base_url(request)
-    document = openapi.definition(base, registry.collections_for(user_of(request)))
+    document = openapi.definition(base, registry.collections_for(request_user(request)))
     if wants_html(request):
         rows = [[path, op["get"]["summary"]] for path, op in document["paths"].items()]
         return html.render(base, "API definition", document, columns=["path", "summary"], rows=rows)
@@ -76,7 +92,7 @@ def api(request):
 @ogc_view
 def collections(request):
     base = base_url(request)
-    user = user_of(request)
+    user = request_user(request)
     document = documents.collections(base, registry.collections_for(user), user)
     if wants_html(request):
         rows = [
@@ -99,7 +115,7 @@ def collections(request):
 def collection(request, collection_id: str):
     base = base_url(request)
     item = _collection(request, collection_id)
-    document = documents.collection(base, item, user_of(request))
+    document = documents.collection(base, item, request_user(request))
     if wants_html(request):
         rows = [[p.name, p.type, p.title] for p in item.properties]
         return html.render(
@@ -137,7 +153,7 @@ def _page_url(request: HttpRequest, **changes) -> str:
 @ogc_view
 def items(request, collection_id: str):
     base = base_url(request)
-    user = user_of(request)
+    user = request_user(request)
     item = _collection(request, collection_id)
     allowed = documents.allowed_crs(item)
     query = parse_items(request.GET, item, allowed)
@@ -218,7 +234,7 @@ def item(request, collection_id: str, feature_id: str):
         number = int(feature_id)
     except ValueError as exc:
         raise NotFound(f"no feature {feature_id!r} in {collection_id}") from exc
-    row = features.one(collection_, user_of(request), number, out)
+    row = features.one(collection_, request_user(request), number, out)
     if row is None:
         raise NotFound(f"no feature {feature_id!r} in {collection_id}")
     url = f"{base}/collections/{collection_.id}/items/{feature_id}"
@@ -257,7 +273,7 @@ def export(request, collection_id: str):
             raise OgcError(f"{name} is not taken by exports; filter instead", field=name)
     query = parse_items(request.GET, item, allowed, extra=("format",))
     out = query.crs or allowed[0]
-    queryset = features.select(item, query, user_of(request))
+    queryset = features.select(item, query, request_user(request))
     # exports are built in memory: a cap keeps one download from exhausting the server
     if queryset.order_by()[: MAX_EXPORT_FEATURES + 1].count() > MAX_EXPORT_FEATURES:
         raise OgcError(

@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from jobs.models import Job
 from layers.api.pagination import PlainPagination
+from layers.geo import BBoxError, parse_bbox
 from layers.models import City
 
 from . import capabilities, results, services
 from . import edits as edit_registry
 from .edits import validate_edits
 from .models import Run, RunRaster, RunSeries, Scenario
-
-
-class EventStreamRenderer(BaseRenderer):
-    """Lets a client ask for ``text/event-stream`` (what EventSource sends) without a 406; the
-    stream itself is a StreamingHttpResponse, which bypasses renderers."""
-
-    media_type = "text/event-stream"
-    format = "event-stream"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data, default=str).encode()
 
 
 class ScenarioSerializer(serializers.ModelSerializer):
@@ -240,12 +225,9 @@ def _bbox(request):
     if raw is None:
         return None
     try:
-        box = [float(v) for v in raw.split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4 or box[0] > box[2] or box[1] > box[3]:
-        raise ValidationError({"bbox": "must be four numbers: minx,miny,maxx,maxy (lon/lat)"})
-    return box
+        return list(parse_bbox(raw))
+    except BBoxError as exc:
+        raise ValidationError({"bbox": str(exc)}) from exc
 
 
 def _geojson_response(text: str) -> HttpResponse:
@@ -279,30 +261,6 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied("only the user who started a run can cancel it")
         services.cancel_run(run)
         return Response(RunSerializer(run).data)
-
-    @action(detail=True, methods=["get"], renderer_classes=[EventStreamRenderer, JSONRenderer])
-    def events(self, request, pk=None):
-        """Server-sent events: the run as JSON at every change, until it finishes."""
-        run = self.get_object()
-
-        def stream(poll_s: float = 0.5, limit_s: float = 3600.0):
-            last = None
-            deadline = time.monotonic() + limit_s
-            while time.monotonic() < deadline:
-                fresh = Run.objects.select_related("job", "scenario").get(pk=run.pk)
-                data = json.dumps(RunSerializer(fresh).data, default=str)
-                if data != last:
-                    yield f"event: run\ndata: {data}\n\n"
-                    last = data
-                if fresh.job.status in Job.FINISHED:
-                    yield "event: end\ndata: {}\n\n"
-                    return
-                time.sleep(poll_s)
-
-        response = StreamingHttpResponse(stream(), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
 
     @action(detail=True, methods=["get"])
     def edges(self, request, pk=None):

@@ -14,8 +14,9 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.utils import render
 
+from layers.auth import request_user
 from layers.tiles import raster as raster_png
-from layers.tiles.views import _authenticated_user, mvt_response, tile_sql
+from layers.tiles.views import mvt_response, tile_sql
 
 from . import results, services
 from .models import Run, RunRaster
@@ -32,7 +33,7 @@ def _visible_run(request, run_id: str) -> Run:
         pk = uuid.UUID(run_id)
     except ValueError:
         raise Http404("no such run") from None
-    scenarios = services.scenarios_visible_to(_authenticated_user(request))
+    scenarios = services.scenarios_visible_to(request_user(request))
     run = Run.objects.filter(pk=pk, scenario__in=scenarios).select_related("job", "scenario")
     found = run.first()
     if found is None:

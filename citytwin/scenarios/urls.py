@@ -1,6 +1,8 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from citytwin.live.views import run_events
+
 from . import api, tiles
 
 # the slash is optional: `POST /api/scenarios/<id>/runs` (as clients write it) must not be
@@ -14,6 +16,8 @@ api_urlpatterns = [
     path("cities/<int:pk>/baseline/", api.city_baseline, name="city-baseline"),
     path("simulators/", api.simulators, name="simulators"),
     path("edit-types/", api.edit_types, name="edit-types"),
+    # an async view (server-sent events without a thread each), before the router's routes
+    path("runs/<uuid:pk>/events/", run_events, name="run-events"),
     path("", include(router.urls)),
 ]
 

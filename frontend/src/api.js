@@ -2,16 +2,39 @@
 
 import { set } from "./state.js";
 
-const TOKEN_KEY = "citytwin.token";
+// The page's credential is an HttpOnly session cookie (set when signing in from the page, with
+// CSRF): no script can read it and nothing is kept in localStorage. The API token lives in this
+// tab's memory only; after a reload the session gives it back (POST /api/auth/session/).
+const OLD_TOKEN_KEY = "citytwin.token"; // where earlier versions kept the token
+let memoryToken = "";
 
 export function token() {
-  return localStorage.getItem(TOKEN_KEY) || "";
+  return memoryToken;
 }
 
 export function setToken(value) {
-  if (value) localStorage.setItem(TOKEN_KEY, value);
-  else localStorage.removeItem(TOKEN_KEY);
+  memoryToken = value || "";
+  localStorage.removeItem(OLD_TOKEN_KEY);
+  if (!value) {
+    // signing out ends the session too
+    fetch("/api/auth/session/", { method: "DELETE", headers: authHeaders(), credentials: "same-origin" }).catch(() => {});
+  }
 }
+
+/** This tab's token from the page's session (if any): awaited once before the page starts. */
+async function restoreSession() {
+  localStorage.removeItem(OLD_TOKEN_KEY);
+  if (!csrf()) return;
+  try {
+    const response = await fetch("/api/auth/session/", { method: "POST", headers: authHeaders({ Accept: "application/json" }), credentials: "same-origin" });
+    const body = response.ok ? await response.json() : null;
+    memoryToken = (body && body.token) || "";
+    if (!memoryToken) localStorage.removeItem("citytwin.user");
+  } catch {
+    /* the server cannot be reached: the page starts signed out */
+  }
+}
+await restoreSession();
 
 function csrf() {
   const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,3 +33,24 @@ def exception_handler(exc, context):
                 "details": response.data,
             }
     return response
+
+
+class BodyTooLarge(APIException):
+    status_code = 413
+    default_code = "body_too_large"
+
+    def api_error(self) -> tuple[dict, int]:
+        return {"error": str(self.detail), "field": "body"}, self.status_code
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON bodies up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (DRF reads the request stream,
+    past Django's own check): a larger body is a 413 in JSON before a byte is parsed."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        length = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if limit is not None and length and str(length).isdigit() and int(length) > limit:
+            raise BodyTooLarge(f"the request body is {int(length):,} bytes, over {limit:,}")
+        return super().parse(stream, media_type, parser_context)

@@ -1,8 +1,7 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import signin, views
 
 router = DefaultRouter()
 router.register("cities", views.CityViewSet)
@@ -19,6 +18,7 @@ router.register("imports", views.ImportViewSet, basename="import")
 router.register("jobs", views.JobViewSet, basename="job")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", signin.obtain_token, name="api-token"),
+    path("auth/session/", signin.session, name="api-session"),
     path("", include(router.urls)),
 ]

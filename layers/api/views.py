@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.gis.geos import Polygon
 from django.http import FileResponse, Http404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -20,6 +21,7 @@ from jobs.models import Job
 from jobs.runner import kind_of
 
 from .. import population, services
+from ..geo import BBoxError, parse_bbox
 from ..importers import ImportRejected
 from ..models import (
     AreaFeature,
@@ -47,14 +49,10 @@ class BBoxFilter(InBBoxFilter):
         if raw is None:
             return None
         try:
-            parts = [float(p) for p in raw.split(",")]
-        except ValueError as exc:
-            raise ValidationError({"bbox": "must be four numbers: minx,miny,maxx,maxy"}) from exc
-        if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
-            raise ValidationError(
-                {"bbox": "must be four numbers: minx,miny,maxx,maxy with min <= max"}
-            )
-        return super().get_filter_bbox(request)
+            box = parse_bbox(raw)
+        except BBoxError as exc:
+            raise ValidationError({"bbox": str(exc)}) from exc
+        return Polygon.from_bbox(box)
 
 
 GEO_BACKENDS = [filters.DjangoFilterBackend, OrderingFilter, BBoxFilter]

@@ -18,18 +18,22 @@ Targets: ``layer`` (a new generic layer), ``buildings``, ``roads``, ``utilities`
 
 from __future__ import annotations
 
+import codecs
 import math
+import re
 import shutil
 import stat
 import time
 import uuid
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import rasterio
 import shapely
 from django.conf import settings
@@ -87,61 +91,53 @@ def file_kind(name: str) -> str:
     )
 
 
-def safe_unzip(path: Path, dest: Path) -> Path:
-    """Extract a zip safely and return the .shp inside.
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx"}
 
-    Rejects absolute paths and ``..`` (path traversal), symlinks, more than 1,000 members, and
-    archives whose uncompressed size exceeds ``MAX_UNZIPPED_BYTES`` or whose compression ratio
-    exceeds ``MAX_ZIP_RATIO`` (zip bombs). Sizes are checked from the header and enforced again
-    while extracting (headers can lie).
-    """
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ImportRejected("file", "not a valid zip archive") from exc
-    with archive:
+
+
+def check_zip(path: Path) -> str:
+    """Check a zip from its directory alone (nothing unpacked) and return the .shp member.
+
+    Rejects absolute paths and ``..`` (path traversal), symlinks, more than 1,000 members, a
+    declared uncompressed total over ``MAX_UNZIPPED_BYTES`` and members whose compression ratio
+    exceeds ``MAX_ZIP_RATIO`` (zip bombs), and zips without exactly one shapefile.
+    """
+    with _open_zip(path) as archive:
         members = archive.infolist()
-        if len(members) > 1000:
-            raise ImportRejected("file", "zip has more than 1,000 members")
-        total = 0
-        for info in members:
-            name = PurePosixPath(info.filename.replace("\\", "/"))
-            if name.is_absolute() or ".." in name.parts or info.filename.startswith(("/", "\\")):
-                raise ImportRejected(
-                    "file", f"zip member {info.filename!r} escapes the archive (path traversal)"
-                )
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise ImportRejected("file", f"zip member {info.filename!r} is a symbolic link")
-            total += info.file_size
-            if (
-                info.compress_size
-                and info.file_size / max(info.compress_size, 1) > settings.MAX_ZIP_RATIO
-                and info.file_size > 1 << 20
-            ):
-                raise ImportRejected(
-                    "file",
-                    f"zip member {info.filename!r} has a compression ratio over {settings.MAX_ZIP_RATIO:.0f} (zip bomb?)",
-                )
-        if total > settings.MAX_UNZIPPED_BYTES:
+    if len(members) > 1000:
+        raise ImportRejected("file", "zip has more than 1,000 members")
+    total = 0
+    for info in members:
+        name = PurePosixPath(info.filename.replace("\\", "/"))
+        if name.is_absolute() or ".." in name.parts or info.filename.startswith(("/", "\\")):
+            raise ImportRejected(
+                "file", f"zip member {info.filename!r} escapes the archive (path traversal)"
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ImportRejected("file", f"zip member {info.filename!r} is a symbolic link")
+        total += info.file_size
+        if (
+            info.compress_size
+            and info.file_size / max(info.compress_size, 1) > settings.MAX_ZIP_RATIO
+            and info.file_size > 1 << 20
+        ):
             raise ImportRejected(
                 "file",
-                f"zip expands to {total} bytes, over the limit of {settings.MAX_UNZIPPED_BYTES}",
+                f"zip member {info.filename!r} has a compression ratio over "
+                f"{settings.MAX_ZIP_RATIO:.0f} (zip bomb?)",
             )
-        dest.mkdir(parents=True, exist_ok=True)
-        written = 0
-        for info in members:
-            if info.is_dir():
-                continue
-            target = dest / PurePosixPath(info.filename.replace("\\", "/")).name
-            with archive.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > settings.MAX_UNZIPPED_BYTES:
-                        raise ImportRejected(
-                            "file", "zip expands beyond the size limit (zip bomb?)"
-                        )
-                    out.write(chunk)
-    shps = sorted(dest.glob("*.shp"))
+    if total > settings.MAX_UNZIPPED_BYTES:
+        raise ImportRejected(
+            "file",
+            f"zip expands to {total:,} bytes, over the limit of {settings.MAX_UNZIPPED_BYTES:,}",
+        )
+    shps = [m.filename for m in members if m.filename.lower().endswith(".shp") and not m.is_dir()]
     if not shps:
         raise ImportRejected("file", "the zip holds no .shp file")
     if len(shps) > 1:
@@ -149,12 +145,96 @@ def safe_unzip(path: Path, dest: Path) -> Path:
     return shps[0]
 
 
+def safe_unzip(path: Path, dest: Path) -> Path:
+    """Unpack the shapefile of a checked zip (``check_zip``) and return its .shp (in the job).
+
+    Only the shapefile's own parts are written; sizes are enforced again while writing (headers
+    can lie) and a damaged member (bad CRC) is a rejection naming the file.
+    """
+    shp = check_zip(path)
+    stem = PurePosixPath(shp).with_suffix("").as_posix()
+    dest.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with _open_zip(path) as archive:
+        for info in archive.infolist():
+            member = PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir() or member.with_suffix("").as_posix() != stem:
+                continue
+            if member.suffix.lower() not in SHAPEFILE_PARTS:
+                continue
+            target = dest / (Path(member.name).stem + member.suffix.lower())
+            try:
+                with archive.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > settings.MAX_UNZIPPED_BYTES:
+                            raise ImportRejected(
+                                "file", "zip expands beyond the size limit (zip bomb?)"
+                            )
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise ImportRejected(
+                    "file",
+                    f"the zip is damaged: member {member.name!r} does not unpack "
+                    f"({describe(exc)}); make the zip again",
+                ) from exc
+    return dest / (Path(PurePosixPath(shp).name).stem + ".shp")
+
+
 def _vector_path(path: Path, workdir: Path) -> Path:
     return safe_unzip(path, workdir / "unzipped") if path.suffix.lower() == ".zip" else path
 
 
+def _inspect_path(path: Path) -> str:
+    """What GDAL reads in the request: a zipped shapefile through /vsizip/, never unpacked."""
+    if path.suffix.lower() == ".zip":
+        return f"/vsizip/{path}/{check_zip(path)}"
+    return str(path)
+
+
+def describe(exc: BaseException, limit: int = 200) -> str:
+    """An exception as words for a user: its first line, with no server path, cut at a word.
+
+    Paths (an upload folder, the media root) say nothing to the user and tell an attacker
+    about the server; they become the file's name.
+    """
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = re.sub(r"(/vsizip/)?/[^\s'\":,)]*/([^/\s'\":,)]+)", r"\2", text)
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " ..."
+    return text
+
+
+def _check_utf8(path: Path, chunk_bytes: int = 1 << 20) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk[: exc.start].count(b"\n")
+                raise ImportRejected(
+                    "file",
+                    f"the CSV is not UTF-8 text (line {line}); save it as UTF-8 and upload again",
+                ) from exc
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ImportRejected("file", "the CSV is not UTF-8 text (its last line)") from exc
+
+
 def _csv_geometry_options(path: Path) -> dict:
-    header = pd.read_csv(path, nrows=0).columns
+    _check_utf8(path)
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except pd.errors.EmptyDataError as exc:
+        raise ImportRejected(
+            "file", "the CSV has no header row (it is empty or only blank lines)"
+        ) from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ImportRejected("file", f"the CSV cannot be read ({describe(exc)})") from exc
     lower = {c.lower(): c for c in header}
     for name in CSV_WKT_COLUMNS:
         if name in lower:
@@ -176,13 +256,82 @@ def read_vector(path: Path, params: dict) -> gpd.GeoDataFrame:
     except ImportRejected:
         raise
     except Exception as exc:
-        raise ImportRejected(
-            "file", f"cannot read the file ({str(exc).splitlines()[0][:200]})"
-        ) from exc
+        raise ImportRejected("file", f"cannot read the file ({describe(exc)})") from exc
     if path.suffix.lower() == ".csv" and frame.crs is None:
         crs = params.get("crs") or "EPSG:4326"  # lon/lat or WKT text in CSV is WGS 84 unless told
         frame = frame.set_crs(crs)
     return frame
+
+
+def _check_raster_size(width: int, height: int) -> None:
+    pixels = int(width) * int(height)
+    if pixels > settings.MAX_RASTER_PIXELS:
+        raise ImportRejected(
+            "file",
+            f"the raster has {width:,} x {height:,} = {pixels:,} pixels, over the limit of "
+            f"{settings.MAX_RASTER_PIXELS:,} pixels (CITYTWIN_MAX_RASTER_MPIX)",
+            status=413,
+        )
+
+
+def _inspect_raster(path: Path) -> dict:
+    try:
+        with rasterio.open(path) as ds:
+            if ds.driver != "GTiff":
+                raise ImportRejected(
+                    "file", f"the file is {ds.driver}, not a GeoTIFF as its extension says"
+                )
+            _check_raster_size(ds.width, ds.height)
+            if ds.crs is None or ds.transform.is_identity:
+                raise ImportRejected(
+                    "file", "the GeoTIFF has no georeferencing (no CRS or geotransform)"
+                )
+            return {
+                "kind": "raster",
+                "crs": ds.crs.to_string(),
+                "width": ds.width,
+                "height": ds.height,
+            }
+    except ImportRejected:
+        raise
+    except Exception as exc:
+        raise ImportRejected("file", f"not a readable GeoTIFF ({describe(exc)})") from exc
+
+
+def _lonlat_problem(bounds, crs, given_crs: str | None) -> ImportRejected | None:
+    """Why bounds read as lon/lat cannot be lon/lat (projected metres without a CRS, or
+    out-of-range degrees), or None."""
+    if bounds is None or given_crs:
+        return None
+    west, south, east, north = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        return None  # empty or unknown extent: the rows are checked one by one in the job
+    if crs is not None and not pyproj.CRS.from_user_input(crs).is_geographic:
+        return None
+    if -180 <= west <= east <= 180 and -90 <= south <= north <= 90:
+        return None
+    if max(abs(west), abs(east), abs(south), abs(north)) > 1000:
+        return ImportRejected(
+            "crs",
+            f"the coordinates look projected (x {west:.0f} .. {east:.0f}, y {south:.0f} .. "
+            f"{north:.0f}), not longitude/latitude, and the file names no other CRS; give the "
+            "file's CRS with the crs parameter (e.g. EPSG:3067)",
+        )
+    return ImportRejected(
+        "file",
+        f"longitude must be within [-180, 180] and latitude within [-90, 90] degrees; the file "
+        f"spans x {west:g} .. {east:g}, y {south:g} .. {north:g}",
+    )
+
+
+def _check_mapping(params: dict, fields) -> None:
+    names = {str(f) for f in fields}
+    for field, column in (params.get("mapping") or {}).items():
+        if column not in names:
+            raise ImportRejected(
+                f"mapping.{field}",
+                f"the file has no attribute {column!r} (it has {sorted(names)})",
+            )
 
 
 def inspect_upload(path: Path, params: dict) -> dict:
@@ -202,44 +351,46 @@ def inspect_upload(path: Path, params: dict) -> dict:
             status=413,
         )
     kind = file_kind(path.name)
-    if kind == "raster":
-        try:
-            with rasterio.open(path) as ds:
-                if ds.crs is None or ds.transform.is_identity:
-                    raise ImportRejected(
-                        "file", "the GeoTIFF has no georeferencing (no CRS or geotransform)"
-                    )
-                return {
-                    "kind": "raster",
-                    "crs": ds.crs.to_string(),
-                    "width": ds.width,
-                    "height": ds.height,
-                }
-        except ImportRejected:
-            raise
-        except Exception as exc:
-            raise ImportRejected("file", f"not a readable GeoTIFF ({str(exc)[:200]})") from exc
     if kind == "osm":
         if not params.get("city"):
             raise ImportRejected("city", "an OSM import needs a city name")
         return {"kind": "osm"}
-    workdir = path.parent
-    vector = _vector_path(path, workdir)
-    if vector.suffix.lower() == ".csv":
-        _csv_geometry_options(vector)
-        return {"kind": "vector", "driver": "CSV"}
+    if params.get("city"):
+        _city(params)  # an unknown city is a 400 now, not a failed job later
+    if kind == "raster":
+        return _inspect_raster(path)
+    if target in ("buildings", "roads", "utilities") and not params.get("city"):
+        raise ImportRejected("city", f"importing into {target} needs a city")
+    source = _inspect_path(path)
+    suffix = path.suffix.lower()
+    options = {}
+    if suffix == ".csv":
+        options = _csv_geometry_options(path)
+    expected = VECTOR_SUFFIXES[suffix]
     try:
-        info = pyogrio.read_info(vector)
+        info = pyogrio.read_info(source, force_total_bounds=True, **options)
     except Exception as exc:
+        detail = describe(exc).split("; It might help")[0]
         raise ImportRejected(
-            "file", f"cannot read the file ({str(exc).splitlines()[0][:200]})"
+            "file",
+            f"cannot read the file: it is not {expected} as its extension {suffix} says, or it "
+            f"is damaged ({detail})",
         ) from exc
+    driver = str(info.get("driver") or "")
+    if driver != expected and not (expected == "GeoJSON" and driver.startswith("GeoJSON")):
+        raise ImportRejected(
+            "file", f"the file is {driver}, not {expected} as its extension {suffix} says"
+        )
     if info.get("features", 0) == 0:
         raise ImportRejected("file", "the file has no features")
-    if not info.get("crs") and not params.get("crs"):
+    crs = info.get("crs") or (None if suffix != ".csv" else "EPSG:4326")
+    if not crs and not params.get("crs"):
         raise ImportRejected(
             "crs", "the file declares no CRS; give one with the crs parameter (e.g. EPSG:3067)"
         )
+    problem = _lonlat_problem(info.get("total_bounds"), crs, params.get("crs"))
+    if problem is not None:
+        raise problem
     geometry_type = str(info.get("geometry_type") or "").replace(" Z", "").replace(" M", "")
     allowed = TARGET_GEOMETRIES.get(target)
     if allowed and geometry_type not in allowed and geometry_type != "Unknown":
@@ -247,11 +398,10 @@ def inspect_upload(path: Path, params: dict) -> dict:
             "file",
             f"geometry type {geometry_type} cannot go into {target} (needs {sorted(allowed)})",
         )
-    if target in ("buildings", "roads", "utilities") and not params.get("city"):
-        raise ImportRejected("city", f"importing into {target} needs a city")
+    _check_mapping(params, info.get("fields", []))
     return {
         "kind": "vector",
-        "driver": info.get("driver"),
+        "driver": driver,
         "crs": info.get("crs"),
         "features": info.get("features"),
         "geometry_type": geometry_type,
@@ -274,6 +424,24 @@ def _json_value(value):
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
+def _finite_bounds(frame: gpd.GeoDataFrame):
+    coords = shapely.get_coordinates(frame.geometry.to_numpy())
+    coords = coords[np.isfinite(coords).all(axis=1)]
+    if not len(coords):
+        return None
+    return (*coords.min(axis=0), *coords.max(axis=0))
+
+
+def _coordinate_problem(geom) -> str | None:
+    """Why a geometry's lon/lat coordinates cannot be stored, or None."""
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all():
+        return "coordinates must be finite numbers (found NaN or infinity)"
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        return "coordinates outside longitude [-180, 180] / latitude [-90, 90] degrees"
+    return None
+
+
 def _clean_geometries(
     frame: gpd.GeoDataFrame, allowed: set[str] | None, report: dict
 ) -> gpd.GeoDataFrame:
@@ -286,6 +454,11 @@ def _clean_geometries(
         if geom is None or geom.is_empty:
             keep[i] = False
             report["rejected"].append({"row": row, "reason": "missing or empty geometry"})
+            continue
+        problem = _coordinate_problem(geom)
+        if problem is not None:
+            keep[i] = False
+            report["rejected"].append({"row": row, "reason": problem})
             continue
         if not geom.is_valid:
             fixed = shapely.make_valid(geom)
@@ -339,12 +512,18 @@ def run_import(
         "repaired": 0,
         "rejected": [],
     }
+    given = params.get("crs")
     if frame.crs is None:
-        if not params.get("crs"):
+        if not given:
             raise ImportRejected("crs", "the file declares no CRS; give one with the crs parameter")
-        frame = frame.set_crs(params["crs"])
-    elif params.get("crs"):
-        report["crs_override_ignored"] = params["crs"]
+        frame = frame.set_crs(given)
+    elif given and _lonlat_problem(_finite_bounds(frame), frame.crs, None) is not None:
+        # GeoJSON is lon/lat by definition, so GDAL says EPSG:4326 even for a file written in
+        # metres: the CRS the user gives wins when the coordinates cannot be degrees
+        report["crs_given_for_projected_coordinates"] = given
+        frame = frame.set_crs(given, allow_override=True)
+    elif given:
+        report["crs_override_ignored"] = given
     report["crs_detected"] = frame.crs.to_string()
     if frame.crs.to_epsg() != 4326:
         report["reprojection"] = f"{frame.crs.to_string()} -> EPSG:4326"
@@ -652,6 +831,21 @@ def _write_utilities(frame: gpd.GeoDataFrame, params: dict, report: dict) -> dic
     }
 
 
+def _band_statistics(ds, band: int = 1) -> dict:
+    """Min, max and mean of a band's valid pixels, read block by block (memory: one block)."""
+    low, high, total, count = math.inf, -math.inf, 0.0, 0
+    for _, window in ds.block_windows(band):
+        block = ds.read(band, window=window, masked=True)
+        valid = block.compressed()
+        if valid.size:
+            valid = valid[np.isfinite(valid)] if valid.dtype.kind == "f" else valid
+        if valid.size:
+            low, high = min(low, float(valid.min())), max(high, float(valid.max()))
+            total += float(valid.sum(dtype="float64"))
+            count += int(valid.size)
+    return {"min": low, "max": high, "mean": total / count} if count else {}
+
+
 def import_raster(
     path: Path, params: dict, owner_id: int | None, progress: ProgressCallback = null_progress
 ) -> dict:
@@ -663,12 +857,10 @@ def import_raster(
             raise ImportRejected(
                 "file", "the GeoTIFF has no georeferencing (no CRS or geotransform)"
             )
+        _check_raster_size(ds.width, ds.height)
         crs = ds.crs.to_string()
         west, south, east, north = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
-        stats = {}
-        band = ds.read(1, masked=True)
-        if band.count():
-            stats = {"min": float(band.min()), "max": float(band.max()), "mean": float(band.mean())}
+        stats = _band_statistics(ds)
         meta = {
             "width": ds.width,
             "height": ds.height,

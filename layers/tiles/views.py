@@ -23,10 +23,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views.decorators.http import require_GET
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.request import Request
 
+from ..auth import request_user
 from ..models import Layer, RasterLayer
 from ..services import visible_to
 from . import cache as tile_cache
@@ -69,14 +67,6 @@ CORE_LAYERS: dict[str, tuple[str, str, str]] = {
     "facilities": ("layers_facility", "geom", "t.id, t.city_id, t.kind, t.name, t.capacity"),
     "areas": ("layers_areafeature", "geom", "t.id, t.city_id, t.kind, t.subtype, t.name"),
 }
-
-
-def _authenticated_user(request):
-    drf_request = Request(request, authenticators=[TokenAuthentication(), SessionAuthentication()])
-    try:
-        return drf_request.user
-    except AuthenticationFailed:
-        return None
 
 
 def tile_sql(
@@ -170,7 +160,7 @@ def tile(request, layer: str, z: int, x: int, y: int):
         else:
             sql = tile_sql(table, geom_col, attrs, z, city_where)
     else:
-        user = _authenticated_user(request)
+        user = request_user(request)
         found = visible_to(Layer.objects.filter(slug=layer), user).first()
         if found is None:
             raise Http404(f"no layer {layer!r}")
@@ -236,7 +226,8 @@ def mvt_response(
     response["Vary"] = "Accept-Encoding"
     response["ETag"] = etag
     response["Cache-Control"] = cache
-    response["Access-Control-Allow-Origin"] = "*"
+    if not private:  # other sites' pages may read public tiles, never private ones
+        response["Access-Control-Allow-Origin"] = "*"
     if private:
         response["Vary"] = "Accept-Encoding, Authorization, Cookie"
     return response
@@ -245,7 +236,7 @@ def mvt_response(
 def tilejson(request, layer: str):
     """TileJSON 3.0 for a layer (what MapLibre and QGIS read)."""
     if layer not in CORE_LAYERS:
-        user = _authenticated_user(request)
+        user = request_user(request)
         if not visible_to(Layer.objects.filter(slug=layer), user).exists():
             raise Http404(f"no layer {layer!r}")
     base = request.build_absolute_uri(f"/tiles/{layer}/")
@@ -268,7 +259,7 @@ def raster_layer_tile(request, slug: str, z: int, x: int, y: int):
     ``?rescale=min,max``; default range: the band's min and max from the import)."""
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         return JsonResponse({"error": "tile z/x/y out of range", "field": "z/x/y"}, status=400)
-    found = visible_to(RasterLayer.objects.filter(slug=slug), _authenticated_user(request)).first()
+    found = visible_to(RasterLayer.objects.filter(slug=slug), request_user(request)).first()
     if found is None:
         raise Http404(f"no raster {slug!r}")
     colormap = request.GET.get("colormap", "viridis")

@@ -174,3 +174,82 @@ def committed_city(transactional_db):
         return city
 
     return get
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_web_server(name: str = "web", **env_extra: str) -> tuple[subprocess.Popen, str]:
+    """``bin/citytwin serve`` (what ``up`` serves) on the test database, on a free port."""
+    import requests
+
+    db_name = settings.DATABASES["default"]["NAME"]
+    base = settings.DATABASES["default"]
+    addr = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgis://{base['USER']}@{base['HOST']}:{base['PORT']}/{db_name}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CITYTWIN_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CITYTWIN_WEB_ADDR": addr,
+        **env_extra,
+    }
+    env.pop("PYTEST_VERSION", None)  # the server is not under pytest (no test Redis db switch)
+    env.pop("CITYTWIN_DEBUG", None)
+    log_path = Path(settings.MEDIA_ROOT).parent / f"{name}-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(REPO_ROOT / "bin" / "citytwin"), "serve"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://{addr}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the web server exited: {log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(url + "/api/", timeout=2).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    stop_web_server(proc)
+    raise RuntimeError(f"the web server did not answer: {log_path.read_text()[-3000:]}")
+
+
+def stop_web_server(proc: subprocess.Popen) -> None:
+    """Stop gunicorn (its pid is the process's: `serve` execs it) and its workers."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup):
+    """The real web server (``bin/citytwin serve``: ASGI, DEBUG off) on the test database.
+
+    Tests that use it write committed rows (``transaction=True``) so that the server sees them.
+    At most 20 event streams per client; keep-alive every 60 s (changes arrive by NOTIFY).
+    """
+    proc, url = start_web_server(
+        "web",
+        CITYTWIN_WEB_WORKERS="2",
+        CITYTWIN_SSE_MAX_PER_CLIENT="20",
+        CITYTWIN_SSE_KEEPALIVE_S="60",  # longer than any wait in the tests: NOTIFY it is
+    )
+    yield url
+    stop_web_server(proc)

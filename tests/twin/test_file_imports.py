@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from layers.importers.osm import demo_pbf
 from layers.models import Building, City, Feature, Layer, RasterLayer
+from layers.roles import grant
 
 from .conftest import wait_for_job
 
@@ -113,8 +114,9 @@ def test_vector_formats_round_trip(api, sample, tmp_path, fmt, celery_worker_pro
         assert "EPSG:3067" in report["reprojection"]
 
 
-def test_buildings_target_with_field_mapping(api, sample, tmp_path, celery_worker_process):
+def test_buildings_target_with_field_mapping(api, user, sample, tmp_path, celery_worker_process):
     city = City.objects.create(name="Testville", local_epsg=3067)
+    grant(user, city)  # an editor of the city may import into its buildings
     path = _write(sample, tmp_path, "gpkg")
     response = _upload(
         api, path, target="buildings", city="Testville", mapping=json.dumps({"height_m": "h"})
@@ -131,17 +133,16 @@ def test_buildings_target_with_field_mapping(api, sample, tmp_path, celery_worke
     assert area == pytest.approx(300.0, rel=1e-3)  # 20 m x 15 m, measured in the local CRS
 
 
-def test_mapping_to_missing_attribute_fails_the_job_and_writes_nothing(
-    api, sample, tmp_path, celery_worker_process
+def test_mapping_to_missing_attribute_is_400_at_once_and_writes_nothing(
+    api, user, sample, tmp_path
 ):
-    City.objects.create(name="Testville", local_epsg=3067)
+    grant(user, City.objects.create(name="Testville", local_epsg=3067))
     path = _write(sample, tmp_path, "gpkg")
     response = _upload(
         api, path, target="buildings", city="Testville", mapping=json.dumps({"height_m": "hoehe"})
     )
-    job = wait_for_job(response.json()["id"])
-    assert job.status == "failed"
-    assert job.error["field"] == "mapping.height_m" and "hoehe" in job.error["message"]
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "mapping.height_m" and "hoehe" in response.json()["error"]
     assert Building.objects.count() == 0
 
 
@@ -208,8 +209,11 @@ def test_geotiff_becomes_a_cog(api, tmp_path, celery_worker_process):
     assert APIClient().get(f"/tiles/rasters/{raster.slug}/{z}/{x}/{y}.png").status_code == 404
 
 
-def test_osm_pbf_upload(api, celery_worker_process, tmp_path):
+def test_osm_pbf_upload(api, user, celery_worker_process, tmp_path):
     import shutil
+
+    user.is_staff = True  # a new city: staff only
+    user.save()
 
     path = tmp_path / "kotka.osm.pbf"
     shutil.copy(demo_pbf("kotka"), path)
@@ -261,8 +265,8 @@ def test_unknown_crs_parameter(api, sample, tmp_path):
     assert "crs" in response.json()["details"]
 
 
-def test_wrong_geometry_type_for_target(api, tmp_path):
-    City.objects.create(name="Testville", local_epsg=3067)
+def test_wrong_geometry_type_for_target(api, user, tmp_path):
+    grant(user, City.objects.create(name="Testville", local_epsg=3067))
     frame = gpd.GeoDataFrame({"h": [1.0]}, geometry=[shapely.Point(24.9, 60.1)], crs=4326)
     path = tmp_path / "points.gpkg"
     frame.to_file(path, driver="GPKG")

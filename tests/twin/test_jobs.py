@@ -26,6 +26,11 @@ from layers.tasks import run_import_job
 from .conftest import wait_for_job, worker_log
 
 
+def _make_staff(user) -> None:
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+
+
 def _upload_osm(api, tmp_path, city: str) -> str:
     path = tmp_path / "helsinki.osm.pbf"
     shutil.copy(demo_pbf("helsinki"), path)
@@ -116,7 +121,8 @@ def test_a_task_whose_job_is_missing_logs_one_warning_line(celery_worker_process
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_cancel_stops_an_import_and_writes_nothing(api, tmp_path, celery_worker_process):
+def test_cancel_stops_an_import_and_writes_nothing(api, user, tmp_path, celery_worker_process):
+    _make_staff(user)  # an OSM import that creates a city: staff only
     job_id = _upload_osm(api, tmp_path, "Cancelled import")
     _wait_for_progress(job_id, 20.0)
     body = api.post(f"/api/jobs/{job_id}/cancel/").json()
@@ -137,9 +143,10 @@ def test_cancel_stops_an_import_and_writes_nothing(api, tmp_path, celery_worker_
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_leaves_the_import_failed_and_nothing_written(
-    api, tmp_path, celery_worker_process, beat
+    api, user, tmp_path, celery_worker_process, beat
 ):
     """SIGKILL in the middle of the import's transaction; beat's reaper fails it in a minute."""
+    _make_staff(user)  # an OSM import that creates a city: staff only
     job_id = _upload_osm(api, tmp_path, "Killed import")
     job = _wait_for_progress(job_id, 55.0)  # writing to the database, in its transaction
     assert "/" in job.worker

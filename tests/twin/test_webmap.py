@@ -57,7 +57,10 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    # Playwright's wait_for_function evaluates its string predicates with eval, which the page's
+    # Content-Security-Policy forbids; test_the_map_runs_under_its_content_security_policy
+    # checks the page itself under its policy
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []
@@ -524,7 +527,11 @@ def test_a_password_never_goes_into_the_url_and_a_mangled_link_still_starts(
     sign_in(page, person)
     assert PASSWORD not in page.url
     assert all(PASSWORD not in url for url in page.requests)
-    assert page.evaluate("localStorage.getItem('citytwin.token')") not in (None, "a-revoked-token")
+    # the credential is an HttpOnly session cookie, not a token in localStorage
+    assert page.evaluate("localStorage.getItem('citytwin.token')") is None
+    session = [c for c in page.context.cookies() if c["name"] == "sessionid"]
+    assert len(session) == 1 and session[0]["httpOnly"]
+    assert "sessionid" not in page.evaluate("document.cookie")
     page.wait_for_function("document.querySelector('#map-status').textContent === 'Signed in.'")
 
 
@@ -670,3 +677,30 @@ def test_a_run_with_nobody_to_evacuate_shows_its_warning(
     assert "nobody is in the hazard zone at 3 h" in item.inner_text()
     run = Run.objects.get(scenario__name="Empty zone")
     assert run.job.status == "succeeded" and run.kpis["evacuees"] == 0
+
+
+def test_the_map_runs_under_its_content_security_policy(committed_city, live_server, browser):
+    """No bypass here: the page, MapLibre's workers and the tiles work under the page's CSP."""
+    city = committed_city("Helsinki")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    response = page.goto(f"{live_server.url}/#city={city.id}")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    ready = "document.body.dataset.mapReady === '1' && window.citytwinMap.loaded()"
+    ready += " && window.citytwinMap.areTilesLoaded()"
+    deadline = time.monotonic() + 90
+    while not page.evaluate(ready) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)  # polling from here: page.evaluate is not subject to the CSP
+    assert page.evaluate(ready), "the map did not load under its CSP"
+    drawn = page.evaluate(
+        "window.citytwinMap.queryRenderedFeatures({layers: ['buildings-3d']}).length"
+    )
+    context.close()
+    assert drawn > 0
+    assert not problems, problems
