@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("layers", "0001_initial"),
+        ("layers", "0002_city_role"),
     ]
 
     operations = [
