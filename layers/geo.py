@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from pathlib import Path
@@ -17,6 +18,23 @@ def utm_epsg(lon: float, lat: float) -> int:
     if 56.0 <= lat < 64.0 and 3.0 <= lon < 12.0:
         zone = 32
     return (32600 if lat >= 0 else 32700) + zone
+
+
+@functools.cache
+def _time_zone_finder():
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
+
+
+def time_zone_at(lon: float, lat: float) -> str:
+    """IANA time zone name at (lon, lat) in degrees (EPSG:4326); ``"UTC"`` where none is known.
+
+    Offline (timezonefinder's shipped polygons), so imports never need the internet.
+    """
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return "UTC"
+    return _time_zone_finder().timezone_at(lng=float(lon), lat=float(lat)) or "UTC"
 
 
 def wkb_to_geos(wkb: bytes, srid: int = 4326) -> GEOSGeometry:

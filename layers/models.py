@@ -17,6 +17,12 @@ class City(models.Model):
     name = models.CharField(max_length=120, unique=True)
     boundary = models.MultiPolygonField(srid=4326, null=True, blank=True)
     local_epsg = models.PositiveIntegerField(help_text="local metric CRS: UTM zone of the centroid")
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="IANA time zone of the city (from its centroid): the clock of every time shown "
+        "and of the hours modelled (solar day, peak hour, sensor profiles)",
+    )
     source_file = models.CharField(max_length=500, blank=True, default="")
     source_sha256 = models.CharField(max_length=64, blank=True, default="")
     osm_timestamp = models.DateTimeField(null=True, blank=True, help_text="newest OSM object")

@@ -20,8 +20,9 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 export function fmt(value, digits = 1) {
   if (value == null || value === "") return "–";
   if (typeof value === "number") {
-    if (Number.isInteger(value)) return value.toLocaleString("en");
-    return value.toLocaleString("en", { maximumFractionDigits: digits });
+    // the reader's own locale (decimal comma in Helsinki, point in Cairns)
+    if (Number.isInteger(value)) return value.toLocaleString();
+    return value.toLocaleString(undefined, { maximumFractionDigits: digits });
   }
   return String(value);
 }

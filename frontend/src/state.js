@@ -110,3 +110,10 @@ export function onChange(fn) {
 /** The city shown (its GeoJSON feature) and its name. */
 export const currentCity = () => state.cities.find((c) => c.id === state.city) || null;
 export const cityName = () => currentCity()?.properties.name || "";
+
+/** A moment on the city's clock, in the reader's locale ("20.3.2026 klo 14.05", "3/20/2026, 2:05 PM"). */
+export function cityTime(iso, options = { dateStyle: "short", timeStyle: "short" }) {
+  if (!iso) return "";
+  const timeZone = currentCity()?.properties.time_zone || undefined;
+  return new Date(iso).toLocaleString(undefined, { ...options, timeZone });
+}

@@ -31,6 +31,7 @@ class CitySerializer(GeoFeatureModelSerializer):
             "id",
             "name",
             "local_epsg",
+            "time_zone",
             "source_file",
             "source_sha256",
             "osm_timestamp",

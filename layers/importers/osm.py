@@ -26,7 +26,7 @@ from jobs.progress import ProgressCallback, null_progress
 from simulators.common.occupancy import STOREY_HEIGHT_M, residents_and_workers_arrays
 from simulators.common.road_defaults import parse_number
 
-from ..geo import sha256_file, to_geos, utm_epsg
+from ..geo import sha256_file, time_zone_at, to_geos, utm_epsg
 from ..models import AreaFeature, City, Facility, UtilityLink, UtilityNode
 from . import ImportRejected
 from .building_heights import estimate_heights, prior_heights
@@ -369,6 +369,7 @@ def import_osm(
             name=city_name,
             boundary=to_geos(boundary) if boundary is not None else None,
             local_epsg=epsg,
+            time_zone=_time_zone(boundary),
             source_file=path.name,
             source_sha256=sha256_file(path),
             osm_timestamp=_max_timestamp(data["buildings"], data["edges"], data["nodes"]),
@@ -483,6 +484,14 @@ def _boundary(buildings, nodes) -> shapely.MultiPolygon | None:
         hull_parts.append(shapely.multipoints(nodes.geometry.to_numpy()))
     boundary = shapely.convex_hull(shapely.union_all(hull_parts))
     return shapely.MultiPolygon([boundary]) if boundary.geom_type == "Polygon" else None
+
+
+def _time_zone(boundary: shapely.MultiPolygon | None) -> str:
+    """The city's IANA time zone from the centre of its extent (UTC when it has none)."""
+    if boundary is None:
+        return "UTC"
+    centre = boundary.centroid
+    return time_zone_at(centre.x, centre.y)
 
 
 def _write_roads(city: City, nodes, edges) -> dict:

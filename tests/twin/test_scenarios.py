@@ -374,6 +374,12 @@ def test_a_tall_building_takes_sun_north_of_it_and_nowhere_else(
     listing = api.get(f"/api/runs/{run.pk}/rasters/").json()
     names = [r["name"] for r in listing]
     assert "sun_hours" in names and sum(n.startswith("shadow_") for n in names) >= 20
+    # the masks follow Helsinki's clock (EET, UTC+2 on 20 March): the sun rises at about 06:20
+    # local time (04:20 UTC) and sets at about 18:30 (16:30 UTC)
+    shadows = sorted(n for n in names if n.startswith("shadow_"))
+    assert "shadow_0600" <= shadows[0] <= "shadow_0630", shadows[0]
+    assert "shadow_1800" <= shadows[-1] <= "shadow_1830", shadows[-1]
+    assert city.time_zone == "Europe/Helsinki"
     z = 16
     x = int((lon + 180) / 360 * 2**z)
     y = int((1 - np.arcsinh(np.tan(np.radians(tower_lat))) / np.pi) / 2 * 2**z)
@@ -395,7 +401,7 @@ def test_a_tall_building_takes_sun_north_of_it_and_nowhere_else(
     assert shadow_png.status_code == 200
     assert (
         shadow_png.content
-        != api.get(f"/tiles/runs/{run.pk}/rasters/shadow_0600/{z}/{x}/{y}.png").content
+        != api.get(f"/tiles/runs/{run.pk}/rasters/shadow_0700/{z}/{x}/{y}.png").content
     )
 
 

@@ -372,6 +372,10 @@ def test_solar_time_slider_changes_the_shadow_layer(
     assert run.params["bbox"] and run.params["step_min"] == step_min
     page.wait_for_selector("#time-bar:not([hidden])")
     slider = page.locator("#time-slider")
+    # the first daylight step on Helsinki's clock (sunrise about 06:20 EET; 04:20 in UTC)
+    slider.fill("0")
+    first_label = page.inner_text("#time-label")
+    assert "Helsinki" in first_label and ": 06:" in first_label, first_label
     # the morning (two hours after the first daylight step): low sun, long shadows; the
     # afternoon (two hours before the last): other shadows
     two_hours = 120 // step_min

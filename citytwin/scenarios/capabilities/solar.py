@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,10 @@ def run_solar(run: Run, progress: Progress) -> dict:
         "cell_m": plan.cell_m,
         "shape": [rows, cols],
         "bounds": list(rasterio.transform.array_bounds(rows, cols, plan.transform)),
-        "times_utc": [t.isoformat() for t in (daylight.index - step / 2)],
+        "time_zone": city.time_zone,
+        "times_local": [
+            t.isoformat() for t in (daylight.index - step / 2).tz_convert(city.time_zone)
+        ],
         "solar_plan": plan.describe(),
         "shadow_rasters": "stored"
         if kept
@@ -150,9 +153,14 @@ def run_solar(run: Run, progress: Progress) -> dict:
 
 
 def _daylight_sun(city, day: date, step: timedelta, transform, shape) -> pd.DataFrame:
-    """Sun positions above the horizon at the middle of each step of the day (UTC index)."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    times = pd.date_range(start, start + timedelta(days=1), freq=step, inclusive="left")
+    """Sun positions above the horizon at the middle of each step of the day (UTC index).
+
+    The day is the city's own calendar day (local midnight to midnight, 23 or 25 hours on the
+    days the clocks change): a UTC day would be a day from 10:00 to 10:00 in Cairns.
+    """
+    start = pd.Timestamp(day).tz_localize(city.time_zone)
+    end = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(city.time_zone)
+    times = pd.date_range(start, end, freq=step, inclusive="left").tz_convert("UTC")
     centre = shapely.Point(*rasterio.transform.xy(transform, shape[0] // 2, shape[1] // 2))
     lon, lat = inputs.to_local(city).transform(centre.x, centre.y, direction="INVERSE")
     # each sample stands for its step; the sun is taken in the middle of the step
@@ -168,7 +176,9 @@ def _shadows_and_sun_hours(run, buildings, plan: TilePlan, daylight, step, progr
     rows, cols = plan.shape
     # same rule as solar_grid's memory plan (all steps of the day counted there)
     keep_masks = math.ceil(timedelta(days=1) / step) * rows * cols <= MAX_SHADOW_RASTER_CELLS
-    names = [f"shadow_{(t - step / 2).strftime('%H%M')}" for t in daylight.index]
+    # named by the city's clock: the slider of the web map shows local time of day
+    local = (daylight.index - step / 2).tz_convert(run.scenario.city.time_zone)
+    names = [f"shadow_{t.strftime('%H%M')}" for t in local]
     folder = run_files_dir(run.pk)
     folder.mkdir(parents=True, exist_ok=True)
     hours_out = GridWriter(plan, "float32", folder)

@@ -11,12 +11,12 @@ import { addDiffLayer, addRunLayers } from "../results.js";
 import { FieldError, initRunForm } from "../runform.js";
 import { ACTIVE, errorText, followRun } from "../runs.js";
 import { viewOf } from "../simulators/registry.js";
-import { onChange, set, state } from "../state.js";
+import { cityTime, onChange, set, state } from "../state.js";
 import { initTimeBar } from "../timebar.js";
 import { showProgress } from "../upload.js";
 
 function runLabel(r) {
-  const when = r.created_at ? new Date(r.created_at).toLocaleTimeString() : "";
+  const when = cityTime(r.created_at);
   return `${r.simulator} · ${r.status}${r.status === "running" ? ` ${Math.round(r.progress_percent)}%` : ""} · v${r.scenario_version} · ${when}`;
 }
 
@@ -229,7 +229,7 @@ function init(section) {
     for (const entry of layers.entries) register(entry);
     if (layers.timeline) timeBar.show(layers.timeline, run.simulator, view.initialTime);
     document.body.dataset.result = run.simulator;
-    say(status, `Showing the ${run.simulator} run of ${new Date(run.created_at).toLocaleString()}.`, "ok");
+    say(status, `Showing the ${run.simulator} run of ${cityTime(run.created_at)}.`, "ok");
     await loadBaseRuns();
     await renderKpis();
     if (state.base && state.compare) await startCompare(state.compare);

@@ -62,7 +62,10 @@ async function addLayers({ map, run, prefix, d3, addSource, addLayer, isOn }) {
       legend: [{ kind: "fill", color: "rgba(20,20,20,0.6)", label: "in shadow" }],
       visible: (layerId) => layerId === shadowIds[current],
     });
-    out.timeline = { values: shadows.map((s) => s.minute), format: hhmm, label: "time of day" };
+    // the masks are named by the city's clock (run.meta.time_zone); say which clock it is
+    const zone = run.meta?.time_zone;
+    const label = zone && zone !== "UTC" ? `local time of day (${zone.replaceAll("_", " ")})` : "time of day (UTC)";
+    out.timeline = { values: shadows.map((s) => s.minute), format: hhmm, label };
     out.setTime = (minute) => {
       let best = 0;
       shadows.forEach((sh, i) => {

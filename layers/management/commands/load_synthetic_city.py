@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.progress import ConsoleProgress
-from layers.geo import to_geos
+from layers.geo import time_zone_at, to_geos
 from layers.importers.citydata import write_buildings, write_road_network
 from layers.models import City
 from simulators.synthetic import generate_city
@@ -84,6 +84,7 @@ class Command(BaseCommand):
             row = City.objects.create(
                 name=opts["name"],
                 local_epsg=epsg,
+                time_zone=time_zone_at(boundary_4326.centroid.x, boundary_4326.centroid.y),
                 boundary=to_geos(shapely.MultiPolygon([boundary_4326])),
                 source_file=f"synthetic(links={opts['links']}, seed={opts['seed']})",
             )
