@@ -2,6 +2,7 @@
 // (state.user), where the panels hear it.
 
 import { post, setToken, token } from "./api.js";
+import { initAccount } from "./account.js";
 import { $, say } from "./dom.js";
 import { onChange, set } from "./state.js";
 
@@ -9,9 +10,11 @@ export function initLogin(status) {
   const form = $("#login");
   const who = $("#whoami");
   const out = $("#logout");
+  const help = $("#account-help");
+  const change = $("#change-password");
   const show = (name) => {
-    form.hidden = !!name;
-    who.hidden = out.hidden = !name;
+    form.hidden = help.hidden = !!name;
+    who.hidden = out.hidden = change.hidden = !name;
     who.textContent = name ? `signed in as ${name}` : "";
     document.body.dataset.user = name || "";
   };
@@ -35,6 +38,7 @@ export function initLogin(status) {
       say(status, `Sign-in failed: ${err.status === 400 ? "wrong user name or password" : err.message}`, "error");
     }
   });
+  initAccount(status);
   out.addEventListener("click", () => {
     setToken("");
     localStorage.removeItem("citytwin.user");

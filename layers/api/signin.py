@@ -155,3 +155,42 @@ def throttled_admin_login(view):
         return response
 
     return wrapper
+
+
+@api_view(["POST"])
+@permission_classes([permissions.IsAuthenticated])
+def change_password(request):
+    """Change one's own password: ``{"old_password": ..., "new_password": ...}``.
+
+    The old API token stops working (a new one is answered) and the page's session stays
+    signed in; other sessions of the user end (Django's session hash).
+    """
+    from django.contrib.auth import update_session_auth_hash
+
+    from layers.accounts import AccountRejected
+    from layers.accounts import change_password as change
+
+    user = request.user
+    throttles = _throttles(request, user.username)
+    wait_s = _blocked(throttles)
+    if wait_s is not None:
+        return _too_many(wait_s)
+    try:
+        change(
+            user,
+            str(request.data.get("old_password", "")),
+            str(request.data.get("new_password", "")),
+        )
+    except AccountRejected as exc:
+        if exc.field == "old_password":
+            for throttle in throttles:
+                throttle.record()
+        return Response(
+            {"error": f"{exc.field}: {exc.message}", "field": exc.field},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    if request._request.user.is_authenticated:
+        update_session_auth_hash(request._request, user)
+    return Response({"token": token.key, "username": user.username})

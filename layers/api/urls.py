@@ -20,5 +20,6 @@ router.register("jobs", views.JobViewSet, basename="job")
 urlpatterns = [
     path("auth/token/", signin.obtain_token, name="api-token"),
     path("auth/session/", signin.session, name="api-session"),
+    path("auth/password/", signin.change_password, name="api-password"),
     path("", include(router.urls)),
 ]

@@ -539,6 +539,43 @@ def test_a_password_never_goes_into_the_url_and_a_mangled_link_still_starts(
     page.wait_for_function("document.querySelector('#map-status').textContent === 'Signed in.'")
 
 
+def test_a_newcomer_learns_how_to_get_an_account_and_changes_the_password_in_the_page(
+    committed_city, live_server, page, person
+):
+    city = committed_city("Helsinki")
+    open_map(page, f"{live_server.url}/#city={city.id}")
+    page.click("#account-help")
+    help_text = page.inner_text("#account-dialog")
+    assert "bin/citytwin adduser NAME" in help_text and "administrator" in help_text
+    page.click("#account-close")
+    sign_in(page, person)
+    assert page.is_hidden("#account-help")
+    page.click("#change-password")
+    page.fill("#password-form input[name=old_password]", PASSWORD)
+    page.fill("#password-form input[name=new_password]", "1234567890")
+    page.fill("#password-form input[name=repeat]", "1234567890")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#password-status').textContent !== ''")
+    assert "numeric" in page.inner_text("#password-status")  # the server's reason, in words
+    new_password = "tram-depot-harbour-9"
+    page.fill("#password-form input[name=new_password]", new_password)
+    page.fill("#password-form input[name=repeat]", new_password)
+    page.click("#password-form button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#map-status').textContent === 'Password changed.'"
+    )
+    person.refresh_from_db()
+    assert person.check_password(new_password)
+    # still signed in (the page's token was rotated), then in again with the new password
+    page.wait_for_function("document.querySelector('#scenario-select').options.length > 0")
+    page.click("#logout")
+    page.wait_for_selector("#login:not([hidden])")
+    page.fill("#login input[name=username]", person.username)
+    page.fill("#login input[name=password]", new_password)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#whoami:not([hidden])")
+
+
 def test_the_run_form_carries_the_servers_ranges_and_refuses_a_value_outside_them(
     committed_city, live_server, page, person
 ):
