@@ -76,6 +76,17 @@ export function applyAll() {
   for (const entry of entries.values()) apply(entry);
 }
 
+/** Switch an entry on and fly to its extent (a GeoJSON polygon in EPSG:4326), e.g. a new import. */
+export function showAndZoom(id, extent) {
+  setOpacity(id, 1);
+  render();
+  const ring = extent?.coordinates?.[0];
+  if (!ring?.length) return;
+  const xs = ring.map((p) => p[0]);
+  const ys = ring.map((p) => p[1]);
+  map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 60, maxZoom: 17, duration: 0 });
+}
+
 function setOpacity(id, value) {
   state.layers.set(id, value);
   const entry = entries.get(id);
@@ -143,6 +154,9 @@ export async function loadCityLayers(cityId) {
       layers: spec.layers.map((l) => l.id),
       legend: spec.legend,
       note: `${escapeHtml(layer.visibility)}${layer.owner ? ` · by ${escapeHtml(layer.owner)}` : ""}`,
+      // your own layers are on; other people's public layers are listed but off (they would
+      // cover the city with things nobody asked for)
+      defaultOff: !state.user || layer.owner !== state.user,
     });
   }
   for (const raster of rasters) {

@@ -70,17 +70,23 @@ export function histogram(title, values, { bins = 12, xLabel = "", color = "#f9a
 }
 
 /** items: [{label, value, color}] drawn as horizontal bars. */
-export function barChart(title, items, { unit = "" } = {}) {
-  const max = Math.max(...items.map((i) => Math.abs(i.value || 0)), 1e-9);
+export function barChart(title, items, { unit = "", digits = 1 } = {}) {
+  // an item with a `capacity` is drawn as a share of it (a frame for the capacity, the bar for
+  // the value): a shelter with 50 of 2,000 places taken is a short bar, whatever the others hold
+  const max = Math.max(...items.map((i) => (i.capacity ? 0 : Math.abs(i.value || 0))), 1e-9);
   const rowH = Math.min(26, (H - PAD.t - 6) / Math.max(items.length, 1));
   const x0 = 90;
+  const full = W - x0 - 120;
   const body = items
     .map((it, i) => {
       const y = PAD.t + i * rowH;
-      const w = ((W - x0 - 60) * Math.abs(it.value || 0)) / max;
+      const share = it.capacity ? Math.min(1, Math.abs(it.value || 0) / it.capacity) : Math.abs(it.value || 0) / max;
+      const w = full * share;
+      const value = `${fmt(it.value, digits)}${it.capacity ? ` of ${fmt(it.capacity, 0)}` : ""} ${escapeHtml(unit)}${it.capacity ? ` (${fmt((100 * (it.value || 0)) / it.capacity, 0)} %)` : ""}`;
+      const frameRect = it.capacity ? `<rect x="${x0}" y="${y + 2}" width="${full}" height="${rowH - 4}" fill="none" stroke="#999" data-capacity="${it.capacity}"/>` : "";
       return `<text x="${x0 - 4}" y="${y + rowH / 2 + 3}" text-anchor="end" class="chart-tick">${escapeHtml(it.label)}</text>
-        <rect x="${x0}" y="${y + 2}" width="${w}" height="${rowH - 4}" fill="${it.color || "#1565c0"}"/>
-        <text x="${x0 + w + 4}" y="${y + rowH / 2 + 3}" class="chart-tick">${fmt(it.value, 1)} ${escapeHtml(unit)}</text>`;
+        ${frameRect}<rect x="${x0}" y="${y + 2}" width="${w}" height="${rowH - 4}" fill="${it.color || "#1565c0"}" data-share="${share.toFixed(4)}"/>
+        <text x="${x0 + (it.capacity ? full : w) + 4}" y="${y + rowH / 2 + 3}" class="chart-tick">${value}</text>`;
     })
     .join("");
   return frame(title, body);

@@ -77,6 +77,49 @@ export function showProgress(node, percent, label) {
   node.setAttribute("data-percent", String(p));
 }
 
+// the import report's fields in words (a field not listed here: its name with spaces)
+const REPORT_LABELS = {
+  kind: "Imported as",
+  target: "Into",
+  city: "City",
+  file: "File",
+  driver: "File format",
+  read: "Rows read",
+  imported: "Rows imported",
+  repaired: "Geometries repaired",
+  rejected: "Rows rejected (with the reason)",
+  crs_detected: "Coordinate system found in the file",
+  crs: "Coordinate system",
+  crs_override_ignored: "Coordinate system given but not used",
+  crs_given_for_projected_coordinates: "Coordinate system given for projected coordinates",
+  reprojection: "Reprojected",
+  geometry_type: "Geometry type",
+  features: "Features",
+  layer: "Layer",
+  layer_id: "Layer id",
+  raster: "Raster",
+  raster_id: "Raster id",
+  width: "Width (cells)",
+  height: "Height (cells)",
+  resolution: "Cell size",
+  nodata: "No-data value",
+  dtype: "Cell type",
+  min: "Smallest value",
+  max: "Largest value",
+  mean: "Mean value",
+  seconds: "Import time (s)",
+  workers: "Workers",
+  roads: "Roads",
+  road_nodes: "Road nodes",
+  road_edges: "Road links",
+  utilities: "Utilities",
+  utility_nodes: "Utility nodes",
+  utility_links: "Utility links",
+  buildings: "Buildings",
+};
+
+export const reportLabel = (key) => REPORT_LABELS[key] || key.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
+
 function reportTable(rep) {
   const table = el("table", { class: "kv" });
   for (const [k, v] of Object.entries(rep)) {
@@ -85,7 +128,7 @@ function reportTable(rep) {
     else if (v && typeof v === "object") text = JSON.stringify(v);
     else text = String(v);
     const tr = el("tr");
-    tr.innerHTML = `<th>${escapeHtml(k)}</th><td>${escapeHtml(text)}</td>`;
+    tr.innerHTML = `<th title="${escapeHtml(k)}">${escapeHtml(reportLabel(k))}</th><td>${escapeHtml(text)}</td>`;
     table.append(tr);
   }
   return table;

@@ -250,8 +250,18 @@ def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
     }
     path = tmp_path / "benches.geojson"
     path.write_text(json.dumps(points))
-    open_map(page, f"{live_server.url}/#city={city.id}&view=24.942,60.17,15,0,0&d=2")
+    # someone else's public layer: listed, but off until asked for
+    from django.core.management import call_command
+
+    trees = tmp_path / "trees.geojson"
+    trees.write_text(json.dumps({**points, "features": points["features"][:3]}))
+    call_command("import_file", str(trees), "--name", "City trees", "--city", city.name)
+    others = Layer.objects.get(name="City trees")
+    open_map(page, f"{live_server.url}/#city={city.id}&view=24.90,60.20,13,0,0&d=2")
     sign_in(page, person)
+    page.click("nav.tabs button[data-tab=layers]")
+    others_row = page.wait_for_selector(f".layer-row[data-layer='layer:{others.slug}']")
+    assert not others_row.query_selector("input[type=checkbox]").is_checked()
     page.click("nav.tabs button[data-tab=upload]")
     page.set_input_files("#upload-panel input[type=file]", str(path))
     page.fill("#upload-panel input[name=name]", "Park benches")
@@ -263,12 +273,18 @@ def test_a_gis_user_uploads_a_layer_and_sees_the_report_and_the_layer(
     assert page.get_attribute("#upload-panel .progress", "data-percent") == "100"
     report = page.inner_text(".import-report")
     assert "rejected" in report and "missing or empty geometry" in report, report
+    # the report in words, not field names
+    assert "Coordinate system found in the file" in report and "crs_detected" not in report
     layer = Layer.objects.get(name="Park benches")
     assert layer.feature_count == 5
+    # the new layer is switched on and the map flew to it (the benches span 24.940-24.944 E)
+    centre = page.evaluate("window.citytwinMap.getCenter()")
+    assert 24.939 < centre["lng"] < 24.945 and 60.169 < centre["lat"] < 60.171, centre
     # the new layer is in the catalogue and drawn from its tiles
     page.click("nav.tabs button[data-tab=layers]")
     row = page.wait_for_selector(f".layer-row[data-layer='layer:{layer.slug}']")
     assert "Park benches" in row.inner_text() and "5 features" in row.inner_text()
+    assert row.query_selector("input[type=checkbox]").is_checked()
     wait_idle(page)
     drawn = rendered(page, f"layer:{layer.slug}:circle")
     assert sorted(f["name"] for f in drawn) == [f"bench {i}" for i in range(5)]
@@ -335,7 +351,7 @@ def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     after = map_pixels(page, "traffic-closure-layer-off")
     assert np.abs(before - after).sum(axis=0).astype(bool).mean() > 0.01
     page.click("nav.tabs button[data-tab=results]")
-    assert "vehicle hours" in page.inner_text("#kpi-panel")
+    assert "Vehicle hours travelled" in page.inner_text("#kpi-panel")
     assert page.locator("#kpi-panel svg.chart rect").count() >= 2
 
 
@@ -457,6 +473,16 @@ def test_an_evacuation_replay_advances(
     wait_for_result(page, "evacuation")
     run = Run.objects.get(scenario=scenario)
     assert run.kpis["evacuees"] > 0
+    # key figures for people: times in minutes (not seconds with decimals), whole people
+    page.wait_for_selector("#kpi-panel tr[data-kpi=t50_s]")
+    t50 = page.inner_text("#kpi-panel tr[data-kpi=t50_s] td")
+    assert re.fullmatch(r"\d+ s|\d+ min( \d\d s)?|\d+ h \d\d min", t50), t50
+    label = page.inner_text("#kpi-panel tr[data-kpi=t50_s] th")
+    assert label == "Half evacuated after", label
+    evacuees = page.inner_text("#kpi-panel tr[data-kpi=evacuees] td")
+    assert evacuees.endswith(" persons") and re.sub(r"\D", "", evacuees) == str(
+        round(run.kpis["evacuees"])
+    ), evacuees
     page.wait_for_selector("#time-bar:not([hidden])")
     wait_idle(page)
     start_label = page.inner_text("#time-label")
@@ -484,7 +510,10 @@ def test_an_evacuation_replay_advances(
         b["evacuation_time_s"] <= t1 for b in out
     )
     kpis = page.inner_text("#kpi-panel")
-    assert "t90 s" in kpis and "School gym" in kpis
+    assert "90% evacuated after" in kpis and "School gym" in kpis
+    # the shelter's load as a share of its 300 places, in whole people
+    load = re.search(r"School gym\n(\d+) of 300 people \((\d+) %\)", kpis)
+    assert load and 0 < int(load[1]) <= 300, kpis
     assert page.locator("#kpi-panel svg.chart polyline").count() >= 1
 
 

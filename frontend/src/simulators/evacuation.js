@@ -190,9 +190,9 @@ function charts(node, { layers, t }) {
         if (i < -1) i = s.t_s.length - 1;
         const v = i >= 0 ? s.values[i] || 0 : 0;
         const full = s.capacity ? v / s.capacity : null;
-        return { label: name.slice(8), value: v, color: full != null && full >= 1 ? "#c62828" : "#2e7d32" };
+        return { label: name.slice(8), value: Math.round(v), capacity: s.capacity || null, color: full != null && full >= 1 ? "#c62828" : "#2e7d32" };
       });
-      html += barChart(`Shelters at ${mmss(time)}`, items, { unit: "people" });
+      html += barChart(`Shelters at ${mmss(time)}`, items, { unit: "people", digits: 0 });
     }
     node.innerHTML = html;
   };
