@@ -25,14 +25,33 @@ from .models import Run, RunRaster, RunSeries, Scenario
 class ScenarioSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
     edits = serializers.JSONField(required=False)
+    access = serializers.SerializerMethodField(
+        help_text="what the asking user may do: owner, edit or read"
+    )
+    shares = serializers.SerializerMethodField(help_text="named users it is shared with (owner)")
 
     class Meta:
         model = Scenario
         fields = [
-            "id", "city", "name", "description", "owner", "is_baseline", "edits", "version",
-            "cloned_from", "created_at", "updated_at",
+            "id", "city", "name", "description", "owner", "is_baseline", "public", "access",
+            "shares", "edits", "version", "cloned_from", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["is_baseline", "version", "cloned_from", "created_at", "updated_at"]
+
+    def _user(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_access(self, obj: Scenario) -> str:
+        return services.access_of(obj, self._user())
+
+    def get_shares(self, obj: Scenario) -> list[dict]:
+        if self.get_access(obj) != "owner":
+            return []
+        return [
+            {"user": s.user.username, "access": s.access}
+            for s in obj.shares.select_related("user").order_by("user__username")
+        ]
 
     def validate(self, attrs):
         if self.instance is not None and ("edits" in attrs or "city" in attrs):
@@ -56,11 +75,13 @@ class RunSerializer(serializers.ModelSerializer):
     seconds = serializers.FloatField(source="job.seconds", read_only=True)
     worker = serializers.CharField(source="job.worker", read_only=True)
     city = serializers.IntegerField(source="scenario.city_id", read_only=True)
+    started_by = serializers.CharField(source="job.owner.username", read_only=True, default=None)
 
     class Meta:
         model = Run
         fields = [
             "id", "scenario", "scenario_version", "city", "simulator", "params", "status",
+            "started_by",
             "progress_percent", "stage", "error", "created_at", "started_at", "finished_at",
             "seconds", "worker", "engine_version", "input_checksum", "kpis", "meta", "warnings",
         ]  # fmt: skip
@@ -103,25 +124,77 @@ class ScenarioViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
 
-    def _own(self, scenario: Scenario) -> None:
-        user = self.request.user
+    def _own(self, scenario: Scenario, need: tuple[str, ...] = ("owner", "edit")) -> None:
+        """Refuse a change the user may not make: the baseline is read-only; a scenario shared
+        for reading (or public) can be looked at and run, not changed (403 in words)."""
         if scenario.is_baseline and self.action in ("destroy", "partial_update", "update"):
             raise ValidationError({"scenario": "the baseline is read-only; clone it"})
-        if not scenario.is_baseline and scenario.owner_id != user.id and not user.is_staff:
-            raise NotFound()
+        if scenario.is_baseline:
+            return
+        access = services.access_of(scenario, self.request.user)
+        if access not in need:
+            owner = scenario.owner.username if scenario.owner else "nobody"
+            raise PermissionDenied(
+                f"this scenario is {owner}'s; you may {'read' if access == 'read' else access} "
+                f"it, not {'share, rename or delete' if need == ('owner',) else 'change'} it"
+            )
 
     def perform_update(self, serializer):
-        self._own(serializer.instance)
+        self._own(serializer.instance, ("owner",))
         serializer.save()
 
     def perform_destroy(self, instance):
-        self._own(instance)
+        self._own(instance, ("owner",))
         instance.delete()
+
+    @extend_schema(
+        methods=["POST"],
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"user": {"type": "string"}, "access": {"enum": ["read", "edit"]}},
+                "required": ["user"],
+            }
+        },
+        description="Share the scenario with a named user (owner only); GET lists the shares.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def shares(self, request, pk=None):
+        scenario = self.get_object()
+        if request.method == "POST":
+            try:
+                services.share(
+                    scenario,
+                    request.user,
+                    str(request.data.get("user", "")),
+                    str(request.data.get("access", "read")),
+                )
+            except services.ShareRejected as exc:
+                return Response(
+                    {"error": f"{exc.field}: {exc.message}", "field": exc.field}, status=exc.status
+                )
+        return Response(ScenarioSerializer(scenario, context={"request": request}).data["shares"])
+
+    @action(detail=True, methods=["delete"], url_path=r"shares/(?P<username>[^/]+)")
+    def unshare(self, request, pk=None, username=None):
+        scenario = self.get_object()
+        try:
+            removed = services.unshare(scenario, request.user, username)
+        except services.ShareRejected as exc:
+            return Response(
+                {"error": f"{exc.field}: {exc.message}", "field": exc.field}, status=exc.status
+            )
+        if not removed:
+            raise NotFound(f"the scenario is not shared with {username!r}")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def clone(self, request, pk=None):
         copy = services.clone(self.get_object(), request.user, request.data.get("name"))
-        return Response(ScenarioSerializer(copy).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ScenarioSerializer(copy, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         methods=["POST"],
@@ -145,16 +218,19 @@ class ScenarioViewSet(viewsets.ModelViewSet):
         self._own(scenario)
         if request.method == "PUT":
             scenario = services.set_edits(scenario, request.data)
-            return Response(ScenarioSerializer(scenario).data)
+            return Response(ScenarioSerializer(scenario, context={"request": request}).data)
         scenario = services.append_edit(scenario, request.data)
-        return Response(ScenarioSerializer(scenario).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ScenarioSerializer(scenario, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @action(detail=True, methods=["delete"], url_path=r"edits/(?P<index>\d+)")
     def remove_edit(self, request, pk=None, index=None):
         scenario = self.get_object()
         self._own(scenario)
         scenario = services.remove_edit(scenario, int(index))
-        return Response(ScenarioSerializer(scenario).data)
+        return Response(ScenarioSerializer(scenario, context={"request": request}).data)
 
     @action(detail=True, methods=["get"], url_path=r"edits\.geojson")
     def edits_geojson(self, request, pk=None):
@@ -165,7 +241,7 @@ class ScenarioViewSet(viewsets.ModelViewSet):
     def runs(self, request, pk=None):
         scenario = self.get_object()
         if request.method == "GET":
-            queryset = scenario.runs.select_related("job", "scenario")
+            queryset = scenario.runs.select_related("job", "job__owner", "scenario")
             return Response(RunSerializer(queryset, many=True).data)
         if not request.user.is_authenticated:
             raise NotFound()
@@ -243,7 +319,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         scenarios = services.scenarios_visible_to(self.request.user)
-        return Run.objects.filter(scenario__in=scenarios).select_related("job", "scenario")
+        return Run.objects.filter(scenario__in=scenarios).select_related(
+            "job", "job__owner", "scenario"
+        )
 
     def _other(self, base_pk) -> Run:
         try:

@@ -32,6 +32,9 @@ class Scenario(models.Model):
     edits = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=0, help_text="+1 on every change of the edits")
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    public = models.BooleanField(
+        default=False, help_text="readable by everyone, signed in or not (never editable by them)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +50,26 @@ class Scenario(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.city_id}, v{self.version})"
+
+
+class ScenarioShare(models.Model):
+    """A scenario shared by its owner with a named user, to read (and run) or also to edit."""
+
+    class Access(models.TextChoices):
+        READ = "read", "may look and run"
+        EDIT = "edit", "may also change the edits"
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scenario_shares"
+    )
+    access = models.CharField(max_length=4, choices=Access.choices, default=Access.READ)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "user"], name="one_share_per_user")
+        ]
 
 
 def run_files_dir(run_id) -> Path:

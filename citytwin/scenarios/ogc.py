@@ -2,12 +2,11 @@
 
 One collection per result table; ``run`` is a queryable (``?run=<uuid>`` or CQL2), so QGIS and
 GDAL read one run's results, and the exports (GeoPackage, FlatGeobuf, CSV) come with it.
-Rows follow the scenario's visibility: the owner's runs, and every baseline run.
+Rows follow the scenario's visibility (``services.scenarios_visible_to``): own, shared with
+the user, public, and every baseline run.
 """
 
 from __future__ import annotations
-
-from django.db.models import Q
 
 from ogc.registry import Collection, model_properties, register
 
@@ -16,14 +15,10 @@ from .models import BuildingResult, EdgeResult
 
 def _visible(model):
     def rows(user):
-        queryset = model.objects.all()
-        if user is not None and user.is_authenticated:
-            if user.is_staff:
-                return queryset
-            return queryset.filter(
-                Q(run__scenario__is_baseline=True) | Q(run__scenario__owner=user)
-            )
-        return queryset.filter(run__scenario__is_baseline=True)
+        # the one visibility rule of scenarios (own, shared, public, baselines; staff all)
+        from .services import scenarios_visible_to
+
+        return model.objects.filter(run__scenario__in=scenarios_visible_to(user))
 
     return rows
 

@@ -13,20 +13,69 @@ from layers.models import City
 from . import capabilities
 from .capabilities import input_checksum
 from .edits import EditRejected, validate_edits
-from .models import Run, Scenario
+from .models import Run, Scenario, ScenarioShare
 from .tasks import run_simulation
 
 log = logging.getLogger(__name__)
 
 
 def scenarios_visible_to(user) -> QuerySet:
-    """The user's own scenarios and every baseline (staff see all)."""
+    """The user's own scenarios, those shared with the user, public ones and every baseline
+    (staff see all). The one rule for every path: API, tiles, OGC, event streams."""
     queryset = Scenario.objects.select_related("city")
+    open_to_all = Q(is_baseline=True) | Q(public=True)
     if user is not None and user.is_authenticated:
         if user.is_staff:
             return queryset
-        return queryset.filter(Q(owner=user) | Q(is_baseline=True))
-    return queryset.filter(is_baseline=True)
+        shared = ScenarioShare.objects.filter(user=user).values("scenario_id")
+        return queryset.filter(open_to_all | Q(owner=user) | Q(pk__in=shared))
+    return queryset.filter(open_to_all)
+
+
+def access_of(scenario: Scenario, user) -> str:
+    """What ``user`` may do with a scenario they can see: "owner", "edit" or "read"."""
+    if scenario.is_baseline or user is None or not user.is_authenticated:
+        return "read"
+    if scenario.owner_id == user.id or user.is_staff:
+        return "owner"
+    share = ScenarioShare.objects.filter(scenario=scenario, user=user).first()
+    return share.access if share is not None else "read"
+
+
+class ShareRejected(Exception):
+    """A share request is refused: ``field`` names what is wrong; ``status`` the HTTP code."""
+
+    def __init__(self, field: str, message: str, status: int = 400):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.status = field, message, status
+
+
+def share(scenario: Scenario, owner, username: str, access: str) -> ScenarioShare:
+    """Share a scenario with a named user (``access`` "read" or "edit"); owner or staff only."""
+    from django.contrib.auth import get_user_model
+
+    if scenario.is_baseline:
+        raise ShareRejected("scenario", "the baseline is visible to everyone already")
+    if access_of(scenario, owner) != "owner":
+        raise ShareRejected("scenario", "only the scenario's owner can share it", 403)
+    if access not in ScenarioShare.Access.values:
+        raise ShareRejected("access", f"{access!r} is not one of: read, edit")
+    target = get_user_model().objects.filter(username=username).first()
+    if target is None:
+        raise ShareRejected("user", f"no user {username!r}")
+    if target.pk == scenario.owner_id:
+        raise ShareRejected("user", "that is the scenario's owner")
+    row, _ = ScenarioShare.objects.update_or_create(
+        scenario=scenario, user=target, defaults={"access": access}
+    )
+    return row
+
+
+def unshare(scenario: Scenario, owner, username: str) -> bool:
+    if access_of(scenario, owner) != "owner":
+        raise ShareRejected("scenario", "only the scenario's owner can share it", 403)
+    deleted, _ = ScenarioShare.objects.filter(scenario=scenario, user__username=username).delete()
+    return bool(deleted)
 
 
 def baseline_of(city: City) -> Scenario:

@@ -115,6 +115,7 @@ export async function request(method, path, body, { form = false, retried = fals
 export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body);
 export const put = (path, body) => request("PUT", path, body);
+export const patch = (path, body) => request("PATCH", path, body);
 export const del = (path) => request("DELETE", path);
 
 /** All pages of a paginated list (plain `results` or GeoJSON `features`). */

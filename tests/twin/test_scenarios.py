@@ -188,6 +188,83 @@ def test_scenarios_are_private_and_the_baseline_is_read_only(api, django_user_mo
 
 
 @pytest.mark.django_db
+def test_a_scenario_shared_for_reading_or_editing_or_made_public_is_seen_on_every_path(
+    api, user, django_user_model
+):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from layers.models import City
+
+    def client_of(name):
+        person = django_user_model.objects.create_user(username=name, password="x")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=person).key}")
+        return client
+
+    city = City.objects.get(name="Helsinki")
+    mine = _scenario(api, city, [{"type": "demand_change", "factor": 1.2}], name="shared one")
+    reader, editor, stranger = client_of("reader"), client_of("editor"), client_of("stranger")
+    run = api.post(f"/api/scenarios/{mine['id']}/runs/", {"simulator": "traffic"}, format="json")
+    run_id = run.json()["id"]
+    EdgeResult.objects.create(
+        run_id=run_id, edge=RoadEdge.objects.filter(city=city).first(), highway="primary",
+        closed=False, volume_veh_h=10.0, capacity_veh_h=100.0, vc_ratio=0.1,
+        geom=RoadEdge.objects.filter(city=city).first().geom,
+    )  # fmt: skip
+    ogc = f"/ogc/collections/edge-results/items?run={run_id}&f=json"
+    for client in (reader, stranger):
+        assert client.get(f"/api/scenarios/{mine['id']}/").status_code == 404
+        assert client.get(f"/api/runs/{run_id}/").status_code == 404
+        assert client.get(ogc).json()["numberReturned"] == 0
+    # bad shares name the field; only the owner shares
+    bad = api.post(f"/api/scenarios/{mine['id']}/shares/", {"user": "nobody"}, format="json")
+    assert bad.status_code == 400 and bad.json()["field"] == "user"
+    bad = api.post(
+        f"/api/scenarios/{mine['id']}/shares/", {"user": "reader", "access": "own"}, format="json"
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "access"
+    shares = api.post(f"/api/scenarios/{mine['id']}/shares/", {"user": "reader"}, format="json")
+    assert shares.json() == [{"user": "reader", "access": "read"}]
+    api.post(
+        f"/api/scenarios/{mine['id']}/shares/", {"user": "editor", "access": "edit"}, format="json"
+    )
+    # the reader sees the scenario, its run and its results, and may not change it
+    seen = reader.get(f"/api/scenarios/{mine['id']}/").json()
+    assert seen["access"] == "read" and seen["shares"] == [] and seen["owner"] == user.username
+    assert reader.get(f"/api/runs/{run_id}/").json()["started_by"] == user.username
+    assert reader.get(ogc).json()["numberReturned"] == 1
+    refused = reader.post(
+        f"/api/scenarios/{mine['id']}/edits/", {"type": "demand_change", "factor": 2}
+    )
+    assert refused.status_code == 403 and "may read it, not change it" in refused.json()["error"]
+    assert (
+        reader.post(f"/api/scenarios/{mine['id']}/shares/", {"user": "stranger"}).status_code == 403
+    )
+    # the editor may change the edits but not share, rename or delete
+    changed = editor.post(
+        f"/api/scenarios/{mine['id']}/edits/", {"type": "demand_change", "factor": 2}, format="json"
+    )
+    assert changed.status_code == 201 and changed.json()["access"] == "edit"
+    assert editor.delete(f"/api/scenarios/{mine['id']}/").status_code == 403
+    # unshared: gone for the reader; public: seen by everyone, even without signing in
+    assert api.delete(f"/api/scenarios/{mine['id']}/shares/reader/").status_code == 204
+    assert reader.get(f"/api/scenarios/{mine['id']}/").status_code == 404
+    made_public = api.patch(f"/api/scenarios/{mine['id']}/", {"public": True}, format="json")
+    assert made_public.status_code == 200 and made_public.json()["public"] is True
+    anonymous = APIClient()
+    assert anonymous.get(f"/api/scenarios/{mine['id']}/").json()["access"] == "read"
+    assert anonymous.get(f"/api/runs/{run_id}/").status_code == 200
+    assert stranger.get(ogc).json()["numberReturned"] == 1
+    assert (
+        stranger.post(
+            f"/api/scenarios/{mine['id']}/edits/", {"type": "demand_change", "factor": 3}
+        ).status_code
+        == 403
+    )
+
+
+@pytest.mark.django_db
 def test_bad_run_parameters_are_rejected(api):
     from layers.models import City
 

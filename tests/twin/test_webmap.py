@@ -568,6 +568,71 @@ def test_a_password_never_goes_into_the_url_and_a_mangled_link_still_starts(
     page.wait_for_function("document.querySelector('#map-status').textContent === 'Signed in.'")
 
 
+def test_a_colleague_opens_a_shared_link_and_sees_the_run_a_stranger_is_told_why_not(
+    committed_city, live_server, page, person, celery_worker_process, django_user_model
+):
+    from citytwin.scenarios import services
+
+    from .conftest import wait_for_job
+
+    city = committed_city("Helsinki")
+    scenario = Scenario.objects.create(
+        city=city, name="Evening peak +20%", owner=person,
+        edits=[{"type": "demand_change", "factor": 1.2}],
+    )  # fmt: skip
+    run, _ = services.start_run(scenario, "traffic", {}, person)
+    wait_for_job(run.job_id, 300)
+    colleague = django_user_model.objects.create_user(username="colleague", password=PASSWORD)
+    django_user_model.objects.create_user(username="stranger", password=PASSWORD)
+    link = f"{live_server.url}/#city={city.id}&scenario={scenario.id}&run={run.job_id}"
+    # the owner shares it with the colleague from the page
+    open_map(page, link)
+    sign_in(page, person)
+    page.wait_for_function(f"document.querySelector('#scenario-select').value === '{scenario.id}'")
+    page.click("nav.tabs button[data-tab=scenario]")
+    page.click("#scenario-share")
+    page.fill("#share-form input[name=user]", "colleague")
+    page.click("#share-form button[type=submit]")
+    page.wait_for_selector("#share-list li[data-user=colleague]")
+    page.click("#share-close")
+    page.click("#logout")
+    page.wait_for_selector("#login:not([hidden])")
+    # a stranger gets words, not a silent baseline
+    fresh = page.context.browser.new_context(
+        viewport={"width": 1280, "height": 800}, bypass_csp=True
+    )
+    other = fresh.new_page()
+    open_map(other, link)
+    sign_in(other, django_user_model.objects.get(username="stranger"))
+    other.wait_for_function(
+        "document.querySelector('#map-status').textContent.includes('may not see')"
+    )
+    fresh.close()
+    # the colleague opens the same link and sees the scenario and its run
+    colleague_context = page.context.browser.new_context(
+        viewport={"width": 1280, "height": 800}, bypass_csp=True
+    )
+    mate = colleague_context.new_page()
+    open_map(mate, link)
+    mate.wait_for_function(
+        "document.querySelector('#map-status').textContent.includes('may not see')"
+    )
+    sign_in(mate, colleague)
+    mate.wait_for_function(f"document.querySelector('#scenario-select').value === '{scenario.id}'")
+    assert "from the link" in mate.inner_text("#map-status")
+    option = mate.inner_text(f"#scenario-select option[value='{scenario.id}']")
+    assert "planner's, read only" in option, option
+    mate.click("nav.tabs button[data-tab=results]")
+    mate.wait_for_function("document.body.dataset.result === 'traffic'", timeout=60_000)
+    assert "Vehicle hours travelled" in mate.inner_text("#kpi-panel")
+    assert "by planner" in mate.inner_text("#run-select")
+    # read only: the edit tools are off for the colleague
+    mate.click("nav.tabs button[data-tab=scenario]")
+    assert mate.is_disabled("#edit-tools button[data-tool=close_road]")
+    mate.screenshot(path=str(ARTIFACTS / "shared-link-colleague.png"))
+    colleague_context.close()
+
+
 def test_a_newcomer_learns_how_to_get_an_account_and_changes_the_password_in_the_page(
     committed_city, live_server, page, person
 ):

@@ -17,7 +17,7 @@ import { showProgress } from "../upload.js";
 
 function runLabel(r) {
   const when = cityTime(r.created_at);
-  return `${r.simulator} · ${r.status}${r.status === "running" ? ` ${Math.round(r.progress_percent)}%` : ""} · v${r.scenario_version} · ${when}`;
+  return `${r.simulator} · ${r.status}${r.status === "running" ? ` ${Math.round(r.progress_percent)}%` : ""} · v${r.scenario_version} · ${when}${r.started_by ? ` · by ${r.started_by}` : ""}`;
 }
 
 const TEMPLATE = `
@@ -134,7 +134,9 @@ function init(section) {
     }
     const sim = shown?.run.simulator;
     const same = baseRuns.filter((r) => (!sim || r.simulator === sim) && r.id !== shown?.run.id);
-    baseSelect.replaceChildren(new Option("— a baseline run —", ""), ...same.map((r) => new Option(runLabel(r), r.id)));
+    // no baseline run to compare with: say what to do instead of an empty box
+    const none = sim ? `— no ${sim} run of the baseline yet: run ${sim} on the baseline to compare —` : "— a baseline run —";
+    baseSelect.replaceChildren(new Option(same.length ? "— a baseline run —" : none, ""), ...same.map((r) => new Option(runLabel(r), r.id)));
     if (state.base) baseSelect.value = state.base;
   }
 

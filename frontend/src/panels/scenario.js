@@ -3,7 +3,7 @@
 // the store (state.scenarioRecord) for the other panels. API contract: docs/scenarios.md. What is
 // particular to an edit type (its tool, its words, its look on the map) is in ../edits.js.
 
-import { del, get, getAll, post, token } from "../api.js";
+import { del, get, getAll, patch, post, token } from "../api.js";
 import { unregister } from "../catalogue.js";
 import { $, el, say } from "../dom.js";
 import { initDraw, stop as stopTool } from "../draw.js";
@@ -23,7 +23,16 @@ function editsToGeojson(edits) {
   return { type: "FeatureCollection", features };
 }
 
-const optionText = (s) => `${s.is_baseline ? "★ " : ""}${s.name} (v${s.version}, ${s.edits?.length ?? 0} edits)`;
+// whose it is and what you may do with it, when it is not simply yours
+const ACCESS_WORDS = { read: "read only", edit: "you may edit" };
+function optionText(s) {
+  const whose = !s.is_baseline && s.access !== "owner" && s.owner ? `${s.owner}'s, ${ACCESS_WORDS[s.access] || s.access}` : "";
+  const extra = [whose, s.public && !s.is_baseline ? "public" : ""].filter(Boolean).join(", ");
+  return `${s.is_baseline ? "★ " : ""}${s.name} (v${s.version}, ${s.edits?.length ?? 0} edits${extra ? `; ${extra}` : ""})`;
+}
+
+// a scenario asked for by a link that this user may not see (yet: signing in may show it)
+let askedByLink = null;
 
 function init(section) {
   const { map } = state;
@@ -36,7 +45,20 @@ function init(section) {
       <button type="button" id="scenario-new">New</button>
       <button type="button" id="scenario-clone">Clone</button>
       <button type="button" id="scenario-delete" title="delete this scenario">Delete</button>
+      <button type="button" id="scenario-share" title="share this scenario with named people, or with everyone">Share…</button>
     </div>
+    <dialog id="share-dialog" class="account-dialog">
+      <h3>Share “<span id="share-name"></span>”</h3>
+      <label><input type="checkbox" id="share-public"> Public: everyone can see it and its runs (read only), signed in or not</label>
+      <ul id="share-list" class="edit-list"></ul>
+      <form id="share-form" method="dialog">
+        <label>User name <input name="user" required autocomplete="off"></label>
+        <label>May <select name="access"><option value="read">look and run</option><option value="edit">also change the edits</option></select></label>
+        <button type="submit">Share</button>
+      </form>
+      <p id="share-status" class="status"></p>
+      <button type="button" id="share-close">Close</button>
+    </dialog>
     <div id="scenario-status" class="status"></div>
     <h3>Edit on the map</h3>
     <div class="tools" id="edit-tools"></div>
@@ -54,7 +76,7 @@ function init(section) {
 
   addEditLayers(map);
 
-  const readOnly = () => !current || current.is_baseline || !token();
+  const readOnly = () => !current || current.is_baseline || !token() || current.access === "read";
 
   function renderEdits() {
     list.replaceChildren();
@@ -113,10 +135,23 @@ function init(section) {
     }
     if (gen !== generation) return; // a scenario was chosen or made meanwhile: that choice stands
     select.replaceChildren(...scenarios.map((s) => new Option(optionText(s), s.id)));
-    const want = scenarios.find((s) => s.id === state.scenario) || scenarios.find((s) => s.is_baseline) || scenarios[0] || null;
+    const asked = askedByLink ?? state.scenario;
+    const found = scenarios.find((s) => s.id === asked);
+    if (asked != null && !found) {
+      // say so, never fall back silently: the link may be private, shared with others, or gone
+      askedByLink = asked;
+      const how = token() ? "Ask its owner to share it with you." : "Sign in: it may be shared with you.";
+      const words = `This link points to a scenario you may not see (it is private or was deleted). ${how} Showing the baseline.`;
+      say(status, words, "error");
+      say($("#map-status"), words, "error");
+    } else if (found && askedByLink != null) {
+      askedByLink = null;
+      say($("#map-status"), `Showing “${found.name}” from the link.`, "ok");
+    }
+    const want = found || scenarios.find((s) => s.is_baseline) || scenarios[0] || null;
     if (want && state.scenario !== want.id) set({ scenario: want.id });
     show(want);
-    if (!token()) say(status, "Sign in to create and edit scenarios (the baseline is visible to all).");
+    if (!token() && !(asked != null && !found)) say(status, "Sign in to create and edit scenarios (the baseline is visible to all).");
   }
 
   async function refreshCurrent(updated) {
@@ -246,6 +281,61 @@ function init(section) {
     );
   }
   toolBox.append(el("button", { type: "button", "data-tool": "stop", onclick: endEditing }, "Done"));
+
+  // -- sharing (owner only): named people to read or edit, or public --------------------------
+  const shareDialog = $("#share-dialog", section);
+  const shareStatus = $("#share-status", section);
+  function renderShares(shares) {
+    const ul = $("#share-list", section);
+    ul.replaceChildren(
+      ...shares.map((s) =>
+        el("li", { "data-user": s.user }, `${s.user}: ${s.access === "edit" ? "may edit" : "may look and run"} `, el("button", { type: "button", class: "link", title: `stop sharing with ${s.user}`, onclick: () => unshare(s.user) }, "✕")),
+      ),
+    );
+    if (!shares.length) ul.append(el("li", { class: "muted" }, "Not shared with anyone by name."));
+  }
+  async function unshare(user) {
+    try {
+      await del(`/api/scenarios/${current.id}/shares/${encodeURIComponent(user)}/`);
+      renderShares(await get(`/api/scenarios/${current.id}/shares/`));
+    } catch (err) {
+      say(shareStatus, err.message, "error");
+    }
+  }
+  $("#scenario-share", section).addEventListener("click", () => {
+    if (!current || current.is_baseline || current.access !== "owner") {
+      return say(status, current?.is_baseline ? "The baseline is visible to everyone already." : "Only the scenario's owner can share it.", "error");
+    }
+    $("#share-name", section).textContent = current.name;
+    $("#share-public", section).checked = !!current.public;
+    shareStatus.textContent = "";
+    renderShares(current.shares || []);
+    shareDialog.showModal();
+  });
+  $("#share-close", section).addEventListener("click", () => {
+    shareDialog.close();
+    refreshCurrent().catch(() => {});
+  });
+  $("#share-public", section).addEventListener("change", async (ev) => {
+    try {
+      await patch(`/api/scenarios/${current.id}/`, { public: ev.target.checked });
+      say(shareStatus, ev.target.checked ? "Public: anyone with the link can see it." : "No longer public.", "ok");
+    } catch (err) {
+      ev.target.checked = !ev.target.checked;
+      say(shareStatus, err.message, "error");
+    }
+  });
+  $("#share-form", section).addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries(new FormData(ev.target));
+    try {
+      renderShares(await post(`/api/scenarios/${current.id}/shares/`, data));
+      say(shareStatus, `Shared with ${data.user}. Send them the page's link.`, "ok");
+      ev.target.reset();
+    } catch (err) {
+      say(shareStatus, err.message, "error");
+    }
+  });
 
   const stop = onChange((changes, meta) => {
     // another city, or another user (whose scenarios differ): the list again
