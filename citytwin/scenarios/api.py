@@ -29,12 +29,16 @@ class ScenarioSerializer(serializers.ModelSerializer):
         help_text="what the asking user may do: owner, edit or read"
     )
     shares = serializers.SerializerMethodField(help_text="named users it is shared with (owner)")
+    edit_labels = serializers.SerializerMethodField(
+        help_text="each edit in words, with the names of what it touches"
+    )
 
     class Meta:
         model = Scenario
         fields = [
             "id", "city", "name", "description", "owner", "is_baseline", "public", "access",
-            "shares", "edits", "version", "cloned_from", "created_at", "updated_at",
+            "shares", "edits", "edit_labels", "version", "cloned_from", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = ["is_baseline", "version", "cloned_from", "created_at", "updated_at"]
 
@@ -44,6 +48,9 @@ class ScenarioSerializer(serializers.ModelSerializer):
 
     def get_access(self, obj: Scenario) -> str:
         return services.access_of(obj, self._user())
+
+    def get_edit_labels(self, obj: Scenario) -> list[str]:
+        return [edit_registry.edit_type(e["type"]).describe(obj.city, e) for e in obj.edits]
 
     def get_shares(self, obj: Scenario) -> list[dict]:
         if self.get_access(obj) != "owner":

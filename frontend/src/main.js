@@ -11,6 +11,7 @@ import { $, el, say } from "./dom.js";
 import { activeTool } from "./draw.js";
 import { pickFeature, showAttributes } from "./inspect.js";
 import { initLogin } from "./login.js";
+import { initSearch } from "./search.js";
 import { PANELS } from "./panels/registry.js";
 import { currentCity, readHash, set, state, writeHash } from "./state.js";
 
@@ -117,6 +118,7 @@ async function main() {
   const map = createMap();
   await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
   set({ map });
+  initSearch(map);
   writeHash();
 
   startPanels();

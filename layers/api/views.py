@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.http import FileResponse, Http404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -20,7 +20,7 @@ from rest_framework_gis.filters import InBBoxFilter
 from jobs.models import Job
 from jobs.runner import kind_of
 
-from .. import population, services
+from .. import gazetteer, population, services
 from ..geo import BBoxError, parse_bbox
 from ..importers import ImportRejected
 from ..models import (
@@ -70,6 +70,35 @@ class CityViewSet(viewsets.ReadOnlyModelViewSet):
     def quality(self, request, pk=None):
         """Where heights, uses and people come from, with what to import to improve them."""
         return Response(population.quality(self.get_object()))
+
+    @extend_schema(
+        request=None,
+        responses={200: dict},
+        parameters=[
+            OpenApiParameter("q", str, description="a few letters of a name"),
+            OpenApiParameter("kind", str, description="street, area, facility, building, address"),
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def search(self, request, pk=None):
+        """Streets, areas, facilities, named buildings and addresses of the city by name
+        (case, diacritics and small typos forgiven), best first, with their extent."""
+        q = request.query_params.get("q", "")
+        if not q.strip():
+            return Response({"error": "q: give a few letters of a name", "field": "q"}, 400)
+        if len(q) > gazetteer.MAX_QUERY_CHARS:
+            return Response(
+                {"error": f"q: at most {gazetteer.MAX_QUERY_CHARS} characters", "field": "q"}, 400
+            )
+        kinds = tuple(k for k in request.query_params.get("kind", "").split(",") if k)
+        unknown = [k for k in kinds if k not in gazetteer.KINDS]
+        if unknown:
+            return Response(
+                {"error": f"kind: {unknown[0]!r} is not one of {', '.join(gazetteer.KINDS)}",
+                 "field": "kind"}, 400,
+            )  # fmt: skip
+        found = gazetteer.for_city(self.get_object()).search(q, limit=10, kinds=kinds or None)
+        return Response({"query": q, "results": [p.as_json() for p in found]})
 
     @extend_schema(request=s.PopulationSerializer, responses={200: dict})
     @action(detail=True, methods=["post"], permission_classes=[permissions.IsAdminUser])

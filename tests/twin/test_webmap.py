@@ -633,6 +633,34 @@ def test_a_colleague_opens_a_shared_link_and_sees_the_run_a_stranger_is_told_why
     colleague_context.close()
 
 
+def test_a_planner_finds_a_street_by_name_and_closes_all_of_it(
+    committed_city, live_server, page, person
+):
+    city = committed_city("Helsinki")
+    open_map(page, f"{live_server.url}/#city={city.id}&view=24.90,60.20,12,0,0&d=2")
+    sign_in(page, person)
+    # a typo still finds it; choosing it flies the map there
+    page.fill("#place-search", "mannerhemintie")
+    page.wait_for_selector("#place-results li[data-kind=street]")
+    page.click("#place-results li[data-kind=street]")
+    wait_idle(page)
+    edges = RoadEdge.objects.filter(city=city, name="Mannerheimintie")
+    xs = [x for e in edges for x in (e.geom.extent[0], e.geom.extent[2])]
+    ys = [y for e in edges for y in (e.geom.extent[1], e.geom.extent[3])]
+    centre = page.evaluate("window.citytwinMap.getCenter()")
+    assert min(xs) <= centre["lng"] <= max(xs) and min(ys) <= centre["lat"] <= max(ys)
+    assert page.evaluate("window.citytwinMap.getZoom()") > 14
+    scenario = create_scenario(page, "No Mannerheimintie")
+    page.fill("#close-street input[name=street]", "Mannerheimintie")
+    page.click("#close-street button[type=submit]")
+    page.wait_for_selector("#edit-list li[data-type=close_road]")
+    scenario.refresh_from_db()
+    assert scenario.edits[-1]["resolved_edge_ids"] == sorted(edges.values_list("id", flat=True))
+    listed = page.inner_text("#edit-list li[data-type=close_road]")
+    assert f"Close Mannerheimintie ({edges.count()} segments)" in listed, listed
+    map_pixels(page, "closed-street")
+
+
 def test_a_newcomer_learns_how_to_get_an_account_and_changes_the_password_in_the_page(
     committed_city, live_server, page, person
 ):

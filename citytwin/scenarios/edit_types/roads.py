@@ -16,7 +16,7 @@ from layers.geo import to_geos
 from layers.models import City, RoadEdge, RoadNode
 from simulators.common import road_edits
 
-from ..edits import Checker, EditType, boolean, geometry, ids, number, register
+from ..edits import Checker, EditType, boolean, geometry, ids, number, register, text
 
 #: a drawn line selects the edges within this distance of it over most of their length (m)
 SNAP_TOLERANCE_M = 8.0
@@ -101,20 +101,39 @@ def _closed_ids(edit: dict) -> list[int]:
     return edit.get("edge_ids") or edit.get("resolved_edge_ids") or []
 
 
+def street_edges(check: Checker, name: str) -> list[int]:
+    """Every road edge of the street called ``name`` (case and diacritics aside), or a 400
+    naming ``street`` with the closest names the city has."""
+    from layers import gazetteer
+
+    names = gazetteer.for_city(check.city)
+    place = names.street(name)
+    if place is None:
+        near = [p.name for p in names.search(name, limit=3, kinds=("street",))]
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        check.fail("street", f"no street called {name!r} in {check.city.name}{hint}")
+    return sorted(place.ids)
+
+
 @register
 class CloseRoad(EditType):
     type = "close_road"
     label = "Close a road"
-    description = "Edges by id, or a drawn line snapped to the edges it follows"
+    description = (
+        "Edges by id, a whole street by its name, or a drawn line snapped to the edges it follows"
+    )
     fields = {
         "edge_ids": ids("Road edges", RoadEdge),
+        "street": text("Street name", description="every segment of the street, both ways"),
         "line": geometry("LineString", "Drawn line", "Snapped to the edges it follows"),
     }
-    computed = {"resolved_edge_ids": ids("Edges the line snapped to", RoadEdge)}
+    computed = {"resolved_edge_ids": ids("Edges the street or the line stands for", RoadEdge)}
 
     @classmethod
     def validate(cls, city, index, edit):
-        if "edge_ids" in edit:  # ids win over a drawn line
+        if "edge_ids" in edit:  # ids win over a street name or a drawn line
+            edit = {k: v for k, v in edit.items() if k not in ("line", "street")}
+        elif isinstance(edit, dict) and "street" in edit:  # a name wins over a line
             edit = {k: v for k, v in edit.items() if k != "line"}
         return super().validate(city, index, edit)
 
@@ -123,8 +142,11 @@ class CloseRoad(EditType):
         if "edge_ids" in out:
             check.existing(RoadEdge, out["edge_ids"], "edge_ids")
             return
+        if "street" in out:
+            out["resolved_edge_ids"] = street_edges(check, out["street"])
+            return
         if "line" not in out:
-            check.fail("line", "is required (a GeoJSON LineString in EPSG:4326)")
+            check.fail("line", "is required (or street, or edge_ids)")
         line = shapely.from_geojson(json.dumps(out["line"]))
         resolved = snap_line_to_edges(check.city, line)
         if not resolved:

@@ -62,6 +62,11 @@ function init(section) {
     <div id="scenario-status" class="status"></div>
     <h3>Edit on the map</h3>
     <div class="tools" id="edit-tools"></div>
+    <form id="close-street" class="row" autocomplete="off">
+      <label>Close a whole street <input name="street" list="street-names" placeholder="street name" aria-label="street to close" required></label>
+      <datalist id="street-names"></datalist>
+      <button type="submit">Close it</button>
+    </form>
     <div id="edit-form"></div>
     <h3>Edits <button type="button" id="edit-undo">Undo last</button></h3>
     <ol id="edit-list" class="edit-list"></ol>
@@ -82,7 +87,8 @@ function init(section) {
     list.replaceChildren();
     const edits = current?.edits || [];
     edits.forEach((edit, i) => {
-      const li = el("li", { "data-index": i, "data-type": edit.type }, el("span", {}, describeEdit(edit)));
+      // the server's words name the streets and buildings an edit touches
+      const li = el("li", { "data-index": i, "data-type": edit.type }, el("span", {}, current.edit_labels?.[i] || describeEdit(edit)));
       if (!readOnly()) li.append(" ", el("button", { type: "button", class: "link", title: "remove this edit", onclick: () => removeEdit(i) }, "✕"));
       list.append(li);
     });
@@ -281,6 +287,29 @@ function init(section) {
     );
   }
   toolBox.append(el("button", { type: "button", "data-tool": "stop", onclick: endEditing }, "Done"));
+
+  // -- a whole street by name: every segment, both ways (the server resolves the name) ---------
+  const streetForm = $("#close-street", section);
+  const streetInput = streetForm.querySelector("input");
+  let lookup = null;
+  streetInput.addEventListener("input", () => {
+    clearTimeout(lookup);
+    const q = streetInput.value.trim();
+    if (q.length < 2 || !state.city) return;
+    lookup = setTimeout(async () => {
+      try {
+        const found = await get(`/api/cities/${state.city}/search/?kind=street&q=${encodeURIComponent(q)}`);
+        $("#street-names", section).replaceChildren(...found.results.map((p) => el("option", { value: p.name }, p.label)));
+      } catch {
+        /* suggestions are a help, not a must */
+      }
+    }, 200);
+  });
+  streetForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (readOnly()) return say(status, token() ? "This scenario is read-only for you: clone it to edit." : "Sign in to edit.", "error");
+    if (await addEdit(current.id, { type: "close_road", street: streetInput.value.trim() })) streetForm.reset();
+  });
 
   // -- sharing (owner only): named people to read or edit, or public --------------------------
   const shareDialog = $("#share-dialog", section);
