@@ -391,6 +391,27 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             {"run": str(run.pk), "base": str(base.pk), "kpis": results.kpi_deltas(run, base)}
         )
 
+    @extend_schema(
+        responses={(200, "application/pdf"): bytes},
+        description="A printable report of the run (PDF): edits in words, key figures, a map "
+        "and a distribution; against a baseline run with ?base=<run id>.",
+    )
+    @action(detail=True, methods=["get"], url_path=r"report\.pdf")
+    def report(self, request, pk=None):
+        from .report import run_report_pdf
+
+        run = self.get_object()
+        if run.job.status != "succeeded":
+            raise ValidationError({"run": f"the run has not succeeded (it is {run.job.status})"})
+        base = None
+        if request.query_params.get("base"):
+            base = self._other(request.query_params["base"])
+            results.check_comparable(run, base)
+        response = HttpResponse(run_report_pdf(run, base), content_type="application/pdf")
+        name = f"citytwin-{run.simulator}-{str(run.pk)[:8]}.pdf"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
     @action(
         detail=True,
         methods=["get"],

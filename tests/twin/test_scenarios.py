@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import mapbox_vector_tile
 import networkx as nx
 import numpy as np
 import pyogrio
+import pypdf
 import pytest
 import rasterio
 import rasterio.io
@@ -346,6 +348,19 @@ def test_closed_road_carries_nothing_and_its_detour_carries_more(
     by_edge = {f["properties"]["edge_id"]: f["properties"] for f in diff["features"]}
     assert by_edge[edge.id]["delta_volume_veh_h"] == pytest.approx(-busiest.volume_veh_h)
     assert by_edge[edge.id]["closed"] is True
+    # the printable report against the baseline: read back, two pages, the edit in words and
+    # the key figures with their units as the page shows them
+    report = api.get(f"/api/runs/{run.pk}/report.pdf", {"base": str(base_run.pk)})
+    assert report.status_code == 200 and report["Content-Type"] == "application/pdf"
+    pdf = pypdf.PdfReader(io.BytesIO(report.content))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert len(pdf.pages) == 2, text
+    label = api.get(f"/api/scenarios/{scenario['id']}/").json()["edit_labels"][0]
+    assert label.startswith("Close ") and label in text
+    assert "Vehicle hours travelled" in text and "Baseline" in text and "Volume/capacity" in text
+    assert f"{run.kpis['vehicle_hours']:,.0f} h" in text
+    unknown = api.get(f"/api/runs/{run.pk}/report.pdf", {"base": "not-a-run"})
+    assert unknown.status_code == 404
     # results as GeoJSON and as vector tiles with their attributes
     layer = api.get(f"/api/runs/{run.pk}/edges/").json()
     assert len(layer["features"]) == len(rows)

@@ -6,6 +6,7 @@ the test database, runs are done by a real Celery worker. Screenshots go to arti
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
+import pyogrio
+import pypdf
 import pytest
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
@@ -353,6 +356,24 @@ def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     page.click("nav.tabs button[data-tab=results]")
     assert "Vehicle hours travelled" in page.inner_text("#kpi-panel")
     assert page.locator("#kpi-panel svg.chart rect").count() >= 2
+    # the run's results as a file GDAL opens, and its printable report, from the page's links
+    run = Run.objects.filter(scenario__name="Closure", simulator="traffic").latest(
+        "job__created_at"
+    )
+    href = page.get_attribute("#kpi-panel a[data-download=edges-gpkg]", "href")
+    gpkg = page.request.get(f"{live_server.url}{href}")
+    assert gpkg.ok, gpkg.text()
+    (ARTIFACTS / "traffic-results.gpkg").write_bytes(gpkg.body())
+    frame = pyogrio.read_dataframe(ARTIFACTS / "traffic-results.gpkg")
+    assert len(frame) == run.edge_results.count() and "vc_ratio" in frame.columns
+    pdf = page.request.get(
+        f"{live_server.url}{page.get_attribute('#kpi-panel a[data-download=report]', 'href')}"
+    )
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+    (ARTIFACTS / "traffic-report.pdf").write_bytes(pdf.body())
+    reader = pypdf.PdfReader(io.BytesIO(pdf.body()))
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert len(reader.pages) == 2 and "Closure: Traffic" in text and "Close " in text, text
 
 
 def test_solar_time_slider_changes_the_shadow_layer(

@@ -66,6 +66,8 @@ class Simulator:
     engine_packages : packages under ``simulators/`` whose source makes the engine version.
     requires_edits : edit types a scenario must hold for this simulator to run.
     prepare : fills parameters that depend on the moment (e.g. today's year), after defaults.
+    report_map : what the printable report draws on its map: ``(result kind, field, words,
+        unit)``, e.g. ``("edges", "vc_ratio", "Volume/capacity", "1")``; None for no map.
     preflight : ``preflight(city, params)`` raises ParamsRejected before a run is queued.
     """
 
@@ -81,6 +83,7 @@ class Simulator:
     requires_edits: tuple[str, ...] = ()
     prepare: Callable[[dict], dict] | None = None
     preflight: Callable[[Any, dict], None] | None = None
+    report_map: tuple[str, str, str, str] | None = None
 
     def parameters_schema(self) -> dict:
         """JSON Schema (draft 2020-12) of the run parameters, from the engine's class."""

@@ -258,6 +258,7 @@ SPEC = register(
         ),
         results=("edges", "buildings", "series"),
         engine_packages=("evacuation", "dynamics", "common"),
+        report_map=("edges", "max_queue_veh", "Longest queue", "veh"),
         requires_edits=("hazard_zone",),
     )
 )

@@ -270,6 +270,7 @@ SPEC = register(
         ),
         results=("buildings", "rasters"),
         engine_packages=("solar", "common"),
+        report_map=("buildings", "sun_hours", "Roof sun hours", "h"),
         prepare=_fill_date,
         preflight=solar_grid,
     )

@@ -158,5 +158,6 @@ SPEC = register(
         ),
         results=("edges",),
         engine_packages=("traffic", "common"),
+        report_map=("edges", "vc_ratio", "Volume/capacity", "1"),
     )
 )

@@ -15,6 +15,27 @@ import { cityTime, onChange, set, state } from "../state.js";
 import { initTimeBar } from "../timebar.js";
 import { showProgress } from "../upload.js";
 
+// result kinds -> their OGC collection (GeoPackage and CSV exports come with it)
+const RESULT_COLLECTIONS = { edges: ["edge-results", "road results"], buildings: ["building-results", "building results"] };
+
+/** Links to the run's results as files (OGC exports) and to its printable report (PDF). */
+function downloads(run, kinds, baseId) {
+  const links = [];
+  for (const kind of kinds) {
+    const known = RESULT_COLLECTIONS[kind];
+    if (!known) continue;
+    const [collection, words] = known;
+    for (const [f, name] of [["gpkg", "GeoPackage"], ["csv", "CSV"]]) {
+      links.push(el("a", { href: `/ogc/collections/${collection}/export?run=${run.id}&format=${f}`, download: "", "data-download": `${kind}-${f}` }, `${words} (${name})`));
+    }
+  }
+  const report = `/api/runs/${run.id}/report.pdf${baseId ? `?base=${baseId}` : ""}`;
+  links.push(el("a", { href: report, download: "", "data-download": "report" }, baseId ? "report against the baseline (PDF)" : "report (PDF)"));
+  const p = el("p", { class: "downloads" }, "Download: ");
+  links.forEach((a, i) => p.append(...(i ? [" · ", a] : [a])));
+  return p;
+}
+
 function runLabel(r) {
   const when = cityTime(r.created_at);
   return `${r.simulator} · ${r.status}${r.status === "running" ? ` ${Math.round(r.progress_percent)}%` : ""} · v${r.scenario_version} · ${when}${r.started_by ? ` · by ${r.started_by}` : ""}`;
@@ -256,6 +277,7 @@ function init(section) {
     cursor = (await view.charts?.(charts, { run, layers, compare: compared, t: timeBar.t() })) || null;
     const note = view.notes?.({ run, layers });
     if (note) kpiPanel.append(el("p", { class: "muted" }, note));
+    kpiPanel.append(downloads(run, runForm.spec(run.simulator)?.results || [], compared ? state.base : null));
     kpiPanel.append(el("p", { class: "muted" }, `engine ${run.engine_version || "?"} · ${run.seconds != null ? `${fmt(run.seconds, 1)} s` : ""} · input ${String(run.input_checksum || "").slice(0, 10)}`));
   }
 
