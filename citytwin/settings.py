@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "layers",
     "ogc",
     "frontend",
+    "sensors",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these
