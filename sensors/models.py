@@ -35,6 +35,17 @@ GEOJSON = "application/geo+json"
 GEO_ENCODINGS = (GEOJSON, "application/vnd.geo+json")
 
 
+class Owned(models.Model):
+    """Who created the entity: they (and staff) may change or delete it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
 class Visibility(models.TextChoices):
     PUBLIC = "public", "public: anyone may read"
     PRIVATE = "private", "private: only the owner and staff may read"
@@ -60,7 +71,7 @@ class TwinLink(models.Model):
         abstract = True
 
 
-class Thing(TwinLink):
+class Thing(TwinLink, Owned):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     properties = models.JSONField(null=True, blank=True)
@@ -73,7 +84,7 @@ class Thing(TwinLink):
         return self.name
 
 
-class Location(models.Model):
+class Location(Owned):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     encoding_type = models.CharField(max_length=100, default=GEOJSON)
@@ -85,7 +96,7 @@ class Location(models.Model):
         return self.name
 
 
-class HistoricalLocation(models.Model):
+class HistoricalLocation(Owned):
     time = models.DateTimeField()
     thing = models.ForeignKey(Thing, on_delete=models.CASCADE, related_name="historical_locations")
     locations = models.ManyToManyField(Location, related_name="historical_locations", blank=True)
@@ -94,7 +105,7 @@ class HistoricalLocation(models.Model):
         indexes = [models.Index(fields=["thing", "time"])]
 
 
-class Sensor(models.Model):
+class Sensor(Owned):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     encoding_type = models.CharField(max_length=100)
@@ -105,7 +116,7 @@ class Sensor(models.Model):
         return self.name
 
 
-class ObservedProperty(models.Model):
+class ObservedProperty(Owned):
     name = models.CharField(max_length=200)
     definition = models.CharField(max_length=500)
     description = models.TextField(blank=True, default="")
@@ -115,7 +126,7 @@ class ObservedProperty(models.Model):
         return self.name
 
 
-class FeatureOfInterest(TwinLink):
+class FeatureOfInterest(TwinLink, Owned):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     encoding_type = models.CharField(max_length=100, default=GEOJSON)
@@ -193,7 +204,7 @@ class Observation(models.Model):
         FeatureOfInterest,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,  # SensorThings: deleting a feature deletes its observations
         related_name="observations",
     )
     sequence = models.BigIntegerField(null=True, blank=True)

@@ -1,0 +1,284 @@
+"""Create (with deep insert and links by @iot.id), update (PATCH, PUT) and delete.
+
+Every Observation goes through ``sensors.ingest.store_observations`` (the one writer), so the
+latest value, the NOTIFY and the idempotency key hold on this path too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Model
+
+from .. import models as m
+from ..access import can_change, can_delete, can_write
+from ..ingest import ObservationRejected, refresh_latest, store_observations
+from .entities import ENTITY_TYPES, EntityType, Nav
+from .errors import StaError, bad_request
+from .read import Context
+
+#: CityTwin's own keys on a Datastream (not in SensorThings: who may read it, how long kept)
+DATASTREAM_EXTRAS = {"visibility", "retentionDays"}
+
+
+def _forbidden(message: str) -> StaError:
+    return StaError(403, message)
+
+
+def require_writer(ctx: Context) -> None:
+    if not can_write(ctx.user):
+        raise StaError(401, "sign in to write (Authorization: Token ...)")
+
+
+def _is_link(data: Any) -> bool:
+    return isinstance(data, dict) and "@iot.id" in data and len(set(data) - {"@iot.selfLink"}) == 1
+
+
+def _linked(ctx: Context, entity: EntityType, data: dict, field: str) -> Model:
+    ident = data["@iot.id"]
+    if isinstance(ident, str) and ident.isdigit():
+        ident = int(ident)
+    if not isinstance(ident, int) or isinstance(ident, bool):
+        raise bad_request(f"{field}: @iot.id must be an integer", field)
+    obj = entity.visible(ctx.user).filter(pk=ident).first()
+    if obj is None:
+        raise bad_request(f"{field}: no {entity.singular} with @iot.id {ident}", field)
+    return obj
+
+
+def _check_keys(entity: EntityType, data: dict, where: str) -> None:
+    allowed = set(entity.props) | set(entity.navs) | {"@iot.id", "@iot.selfLink"}
+    if entity.set_name == "Datastreams":
+        allowed |= DATASTREAM_EXTRAS
+    for key in data:
+        if key not in allowed and not key.endswith("@iot.navigationLink"):
+            raise bad_request(f"{where}{key}: {entity.singular} has no such property", key)
+
+
+def _datastream_extras(data: dict, values: dict) -> None:
+    if "visibility" in data:
+        if data["visibility"] not in (m.Visibility.PUBLIC, m.Visibility.PRIVATE):
+            raise bad_request("visibility: expected public or private", "visibility")
+        values["visibility"] = data["visibility"]
+    if "retentionDays" in data:
+        days = data["retentionDays"]
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise bad_request("retentionDays: expected a positive integer or null", "retentionDays")
+        values["retention_days"] = days
+
+
+def create(
+    ctx: Context,
+    entity: EntityType,
+    data: Any,
+    parent: tuple[Model, Nav] | None = None,
+    where: str = "",
+) -> Model:
+    """Create ``entity`` from ``data`` (deep insert); ``parent`` is the entity whose
+    navigation collection it is posted to (``Things(1)/Datastreams``)."""
+    if not isinstance(data, dict):
+        raise bad_request(f"{where or 'body'}: expected a JSON object", where or "body")
+    if _is_link(data):
+        return _linked(ctx, entity, data, where.rstrip("/") or "@iot.id")
+    _check_keys(entity, data, where)
+    if "@iot.id" in data:
+        raise bad_request(f"{where}@iot.id: set by the service", "@iot.id")
+    values: dict[str, Any] = {}
+    for name, prop in entity.props.items():
+        if name in data:
+            values.update(prop.from_json(data[name]))
+        elif prop.required and not (entity.set_name == "Observations" and name == "result"):
+            raise bad_request(f"{where}{name}: required", name)
+    if entity.set_name == "Observations" and "result" not in data:
+        raise bad_request(f"{where}result: required", "result")
+    if entity.set_name == "Datastreams":
+        _datastream_extras(data, values)
+    # the parent's side of the relation: its reverse navigation on this entity
+    back = None
+    if parent is not None:
+        pobj, pnav = parent
+        back = next(
+            (n for n in entity.navs.values() if n.field == pnav.reverse),
+            None,
+        )
+    to_one: dict[str, Model] = {}
+    for name, nav in entity.navs.items():
+        if nav.many:
+            continue
+        target = ENTITY_TYPES[nav.target]
+        if name in data:
+            to_one[nav.field] = create(ctx, target, data[name], where=f"{where}{name}/")
+        elif back is not None and back.name == name:
+            to_one[nav.field] = parent[0]
+        elif nav.required:
+            raise bad_request(f"{where}{name}: required (an entity or {{'@iot.id': ...}})", name)
+    if entity.set_name == "Observations":
+        obj = _create_observation(ctx, values, to_one, where)
+    else:
+        if entity.set_name == "Datastreams" and values.get("observation_type") not in (
+            m.OBSERVATION_TYPES
+        ):
+            raise bad_request(
+                f"{where}observationType: not an O&M observation type URI", "observationType"
+            )
+        if entity.set_name in ("Locations", "FeaturesOfInterest"):
+            enc = values.get("encoding_type")
+            if enc not in m.GEO_ENCODINGS:
+                raise bad_request(f"{where}encodingType: expected {m.GEOJSON}", "encodingType")
+        obj = entity.model(**values, **to_one)
+        if hasattr(obj, "owner_id"):
+            obj.owner = ctx.user
+        obj.save()
+    ctx.created.add((entity.model, obj.pk))
+    # to-many: nested entities or links, then the parent's many-to-many side
+    for name, nav in entity.navs.items():
+        if not nav.many or name not in data:
+            continue
+        items = data[name]
+        if not isinstance(items, list):
+            raise bad_request(f"{where}{name}: expected a list", name)
+        for i, item in enumerate(items):
+            _add_related(ctx, obj, entity, nav, item, f"{where}{name}[{i}]/")
+    if parent is not None and back is not None and back.many:
+        getattr(obj, back.field).add(parent[0])
+    _auto_history(ctx, entity, obj, data)
+    return obj
+
+
+def _add_related(ctx: Context, obj: Model, entity: EntityType, nav: Nav, item: Any, where: str):
+    target = ENTITY_TYPES[nav.target]
+    if _is_link(item):
+        child = _linked(ctx, target, item, where.rstrip("/"))
+        relation = getattr(obj, nav.field)
+        if hasattr(relation, "add") and target.model._meta.get_field(nav.reverse).many_to_many:
+            relation.add(child)
+        else:  # a to-one on the child: moving it needs the right to change it
+            if not can_change(ctx.user, child):
+                raise _forbidden(f"{where}: you may not change {target.singular} {child.pk}")
+            setattr(child, nav.reverse, obj)
+            child.save(update_fields=[f"{nav.reverse}"])
+        return child
+    return create(ctx, target, item, parent=(obj, nav), where=where)
+
+
+def _auto_history(ctx: Context, entity: EntityType, obj: Model, data: dict) -> None:
+    """A Thing given Locations (or a Location given Things) gets a HistoricalLocation now
+    (18-088, create-update-delete/historical-location-auto-creation)."""
+    now = datetime.now(UTC)
+    if entity.set_name == "Things" and data.get("Locations"):
+        hl = m.HistoricalLocation.objects.create(time=now, thing=obj, owner=obj.owner)
+        hl.locations.set(obj.locations.all())
+    if entity.set_name == "Locations":
+        # a Thing created in the same request records its own history
+        things = [t for t in obj.things.all() if (m.Thing, t.pk) not in ctx.created]
+        for thing in things:
+            hl = m.HistoricalLocation.objects.create(time=now, thing=thing, owner=obj.owner)
+            hl.locations.add(obj)
+
+
+def _create_observation(ctx: Context, values: dict, to_one: dict, where: str) -> m.Observation:
+    ds: m.Datastream = to_one["datastream"]
+    if not can_change(ctx.user, ds):
+        raise _forbidden(f"{where}Datastream: you may not add observations to datastream {ds.pk}")
+    start = values.get("phenomenon_time") or datetime.now(UTC)
+    row = {
+        "phenomenon_time": start,
+        "phenomenon_time_end": values.get("phenomenon_time_end"),
+        "result": values.get("result"),
+        "result_time": values.get("result_time"),
+        "result_quality": values.get("result_quality"),
+        "parameters": values.get("parameters"),
+        "feature_of_interest": to_one.get("feature_of_interest"),
+    }
+    vt = values.get("valid_time")
+    if vt is not None:
+        row["valid_time"] = (vt.lower, vt.upper)
+    if row["feature_of_interest"] is None and not ds.thing.locations.exists():
+        raise bad_request(
+            f"{where}FeatureOfInterest: required (the Thing has no Location to use instead)",
+            "FeatureOfInterest",
+        )
+    try:
+        stored, _ = store_observations(ds, [row])
+    except ObservationRejected as exc:
+        raise bad_request(exc.message, exc.field) from None
+    if not stored:
+        raise StaError(
+            409,
+            f"{where}phenomenonTime: datastream {ds.pk} already has an observation at "
+            f"{start.isoformat()}",
+            "phenomenonTime",
+        )
+    return m.Observation.objects.filter(
+        datastream=ds, phenomenon_time=start, sequence__isnull=True
+    ).get()
+
+
+def update(ctx: Context, entity: EntityType, obj: Model, data: Any, put: bool = False) -> Model:
+    """PATCH (the given properties) or PUT (all properties; those left out reset)."""
+    if not can_change(ctx.user, obj):
+        raise _forbidden(f"you may not change {entity.singular} {obj.pk}")
+    if not isinstance(data, dict):
+        raise bad_request("body: expected a JSON object", "body")
+    _check_keys(entity, data, "")
+    if "@iot.id" in data and data["@iot.id"] != obj.pk:
+        raise bad_request("@iot.id: cannot be changed", "@iot.id")
+    values: dict[str, Any] = {}
+    for name, prop in entity.props.items():
+        if name in data:
+            values.update(prop.from_json(data[name]))
+        elif put:
+            if prop.required:
+                raise bad_request(f"{name}: required (PUT replaces the entity)", name)
+            values.update(prop.from_json(None))
+    if entity.set_name == "Datastreams":
+        _datastream_extras(data, values)
+        if "observation_type" in values and values["observation_type"] not in m.OBSERVATION_TYPES:
+            raise bad_request("observationType: not an O&M observation type URI", "observationType")
+    if "encoding_type" in values and entity.set_name in ("Locations", "FeaturesOfInterest"):
+        if values["encoding_type"] not in m.GEO_ENCODINGS:
+            raise bad_request(f"encodingType: expected {m.GEOJSON}", "encodingType")
+    for name, nav in entity.navs.items():
+        if name not in data:
+            continue
+        target = ENTITY_TYPES[nav.target]
+        if nav.many:
+            items = data[name]
+            if not isinstance(items, list):
+                raise bad_request(f"{name}: expected a list", name)
+            if entity.set_name == "Things" and name == "Locations":
+                obj.locations.clear()
+            for i, item in enumerate(items):
+                _add_related(ctx, obj, entity, nav, item, f"{name}[{i}]/")
+            continue
+        child = create(ctx, target, data[name], where=f"{name}/")
+        if (
+            entity.set_name == "Observations"
+            and name == "Datastream"
+            and not can_change(ctx.user, child)
+        ):
+            raise _forbidden(f"Datastream: you may not add observations to datastream {child.pk}")
+        values[nav.field] = child
+    old_ds = getattr(obj, "datastream_id", None)
+    for key, value in values.items():
+        setattr(obj, key, value)
+    obj.save()
+    if entity.set_name == "Things" and "Locations" in data:
+        _auto_history(ctx, entity, obj, data)
+    if entity.set_name == "Observations":
+        refresh_latest(obj.datastream_id)
+        if old_ds != obj.datastream_id:
+            refresh_latest(old_ds)
+    return obj
+
+
+def delete(ctx: Context, entity: EntityType, obj: Model) -> None:
+    if not can_delete(ctx.user, obj):
+        raise _forbidden(
+            f"you may not delete {entity.singular} {obj.pk} (or datastreams of others with it)"
+        )
+    ds_id = getattr(obj, "datastream_id", None)
+    obj.delete()
+    if ds_id is not None:
+        refresh_latest(ds_id)
