@@ -467,7 +467,10 @@ class Translator:
             start = functions.Cast(num(1), IntegerField()) + 1
             if len(args) == 3:
                 length = functions.Cast(num(2), IntegerField())
-                return Val(Func(text(0), start, length, function="SUBSTRING"), "text")
+                return Val(
+                    Func(text(0), start, length, function="SUBSTRING", output_field=TextField()),
+                    "text",
+                )
             return Val(Func(text(0), start, function="SUBSTRING", output_field=TextField()), "text")
         if name == "tolower":
             return Val(functions.Lower(text(0)), "text")

@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from django.core.exceptions import FieldError
 from django.db import DatabaseError, DataError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -109,7 +110,7 @@ def handle(ctx: Context, method: str, path: str, params: dict[str, str], body: A
             raise StaError(405, f"method {method} not allowed")
     except StaError as exc:
         return Answer(exc.status, exc.body())
-    except (DataError, ProgrammingError) as exc:
+    except (DataError, ProgrammingError, FieldError) as exc:
         # a type clash PostgreSQL finds in a valid expression (e.g. a string compared with a date)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return Answer(
