@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sensors.conformance.conftest import alice, anon, bob, sta  # noqa: F401  (fixtures)
+
 
 def make_datastream(name: str = "counter", owner=None, visibility: str = "public", thing=None):
     """A Thing at a Location with one Datastream of vehicle counts."""
