@@ -113,6 +113,11 @@ def create(
             to_one[nav.field] = parent[0]
         elif nav.required:
             raise bad_request(f"{where}{name}: required (an entity or {{'@iot.id': ...}})", name)
+    thing = to_one.get("thing")
+    if thing is not None and (m.Thing, thing.pk) not in ctx.created:
+        # a new Datastream or HistoricalLocation changes an existing Thing: its owner's call
+        if not can_change(ctx.user, thing):
+            raise _forbidden(f"{where}Thing: you may not change Thing {thing.pk}")
     if entity.set_name == "Observations":
         obj = _create_observation(ctx, values, to_one, where)
     else:
@@ -141,7 +146,14 @@ def create(
         for i, item in enumerate(items):
             _add_related(ctx, obj, entity, nav, item, f"{where}{name}[{i}]/")
     if parent is not None and back is not None and back.many:
-        getattr(obj, back.field).add(parent[0])
+        pobj = parent[0]
+        if (
+            isinstance(pobj, m.Thing)
+            and (m.Thing, pobj.pk) not in ctx.created
+            and not can_change(ctx.user, pobj)
+        ):
+            raise _forbidden(f"{where}Things: you may not change Thing {pobj.pk}")
+        getattr(obj, back.field).add(pobj)
     _auto_history(ctx, entity, obj, data)
     return obj
 
@@ -152,6 +164,8 @@ def _add_related(ctx: Context, obj: Model, entity: EntityType, nav: Nav, item: A
         child = _linked(ctx, target, item, where.rstrip("/"))
         relation = getattr(obj, nav.field)
         if hasattr(relation, "add") and target.model._meta.get_field(nav.reverse).many_to_many:
+            if isinstance(child, m.Thing) and not can_change(ctx.user, child):
+                raise _forbidden(f"{where}: you may not change Thing {child.pk}")
             relation.add(child)
         else:  # a to-one on the child: moving it needs the right to change it
             if not can_change(ctx.user, child):

@@ -89,3 +89,22 @@ def test_visibility_extension(alice, anon, sta):
     assert alice.get(r["Location"]).status_code == 200
     r = alice.post("Datastreams", {**body, "visibility": "secret"})
     assert r.status_code == 400 and r.json()["field"] == "visibility"
+
+
+def test_others_may_not_attach_to_a_thing(bob, sta):
+    t1 = sta.things[0].pk
+    r = bob.post("HistoricalLocations", {"time": "2026-01-01T00:00:00Z", "Thing": {"@iot.id": t1}})
+    assert r.status_code == 403
+    r = bob.post(f"Things({t1})/Locations", {
+        "name": "x", "description": "x", "encodingType": "application/geo+json",
+        "location": {"type": "Point", "coordinates": [0, 0]}})  # fmt: skip
+    assert r.status_code == 403
+    r = bob.post("Locations", {
+        "name": "x", "description": "x", "encodingType": "application/geo+json",
+        "location": {"type": "Point", "coordinates": [0, 0]}, "Things": [{"@iot.id": t1}]})  # fmt: skip
+    assert r.status_code == 403
+    # their own Thing is theirs to furnish
+    r = bob.post("Things", {"name": "bob's", "description": "b", "Locations": [{
+        "name": "x", "description": "x", "encodingType": "application/geo+json",
+        "location": {"type": "Point", "coordinates": [0, 0]}}]})  # fmt: skip
+    assert r.status_code == 201

@@ -112,8 +112,8 @@ def sta(django_db_setup, django_db_blocker):
     from sensors.ingest import store_observations
 
     with django_db_blocker.unblock():
-        alice = User.objects.create_user("sta-alice", password="x")
-        bob = User.objects.create_user("sta-bob", password="x")
+        alice = User.objects.create_user("sta-alice")
+        bob = User.objects.create_user("sta-bob")
         for u in (alice, bob):
             Token.objects.create(user=u)
         t1 = m.Thing.objects.create(
