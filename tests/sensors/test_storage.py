@@ -112,3 +112,23 @@ def test_aggregates_endpoint(anon, sta):
     assert anon.get(f"/api/sensors/datastreams/{private.pk}/aggregates/").status_code == 404
     r = anon.get(f"/api/sensors/datastreams/{ds1.pk}/aggregates/", period="week")
     assert r.status_code == 400 and r.json()["field"] == "period"
+
+
+def test_days_follow_the_city_clock(datastream):
+    from layers.models import City
+
+    city = City.objects.create(name="Clockton", local_epsg=32635, time_zone="Europe/Helsinki")
+    datastream.thing.city = city
+    datastream.thing.save()
+    fill(datastream)  # from 2026-03-02 00:00 UTC = 02:00 in Helsinki (UTC+2 in March)
+    # a window of one evening hour (21:00-22:00 UTC = 23:00-24:00 local) writes that whole
+    # local day, from local midnight: not only the window's observations
+    refresh_aggregates(T0 + timedelta(hours=21), T0 + timedelta(hours=22))
+    days = list(Aggregate.objects.filter(datastream=datastream, period="day"))
+    assert [d.start for d in days] == [T0 - timedelta(hours=2)]
+    # local 2 March holds UTC 00:00-22:00: 22 hours of 4 observations and the text result
+    assert days[0].count == 22 * 4 + 1
+    refresh_aggregates(T0, T0 + timedelta(hours=30))
+    days = list(Aggregate.objects.filter(datastream=datastream, period="day").order_by("start"))
+    assert [d.start for d in days] == [T0 - timedelta(hours=2), T0 + timedelta(hours=22)]
+    assert days[1].count == 8 * 4  # local 3 March up to the last observation
