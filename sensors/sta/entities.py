@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Model, QuerySet
 from psycopg.types.range import Range
@@ -56,7 +57,7 @@ def geometry_of(value: Any, name: str) -> GEOSGeometry:
         raise bad_request(f"{name}: expected a GeoJSON geometry or Feature", name)
     try:
         geom = GEOSGeometry(json.dumps(value))
-    except (GEOSException, ValueError, TypeError) as exc:
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:
         raise bad_request(f"{name}: not a valid GeoJSON geometry ({exc})", name) from None
     geom.srid = 4326
     return geom

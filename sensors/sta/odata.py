@@ -412,7 +412,7 @@ class Translator:
     def _arith(self, node: ast.BinOp) -> Val:
         left, right = self.value(node.left), self.value(node.right)
         if (
-            left.kind == "time"
+            left.kind in ("time", "interval")
             and right.kind == "duration"
             and isinstance(node.op, ast.Add | ast.Sub)
         ):

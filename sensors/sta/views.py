@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import FieldError
-from django.db import DatabaseError, DataError, ProgrammingError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -110,6 +110,10 @@ def handle(ctx: Context, method: str, path: str, params: dict[str, str], body: A
             raise StaError(405, f"method {method} not allowed")
     except StaError as exc:
         return Answer(exc.status, exc.body())
+    except IntegrityError as exc:
+        field = "phenomenonTime" if "idempotency_key" in str(exc) else None
+        body = {"error": "conflicts with an existing entity: " + str(exc).splitlines()[0]}
+        return Answer(409, {**body, "code": 409, "field": field})
     except (DataError, ProgrammingError, FieldError) as exc:
         # a type clash PostgreSQL finds in a valid expression (e.g. a string compared with a date)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

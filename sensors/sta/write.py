@@ -78,7 +78,8 @@ def create(
     """Create ``entity`` from ``data`` (deep insert); ``parent`` is the entity whose
     navigation collection it is posted to (``Things(1)/Datastreams``)."""
     if not isinstance(data, dict):
-        raise bad_request(f"{where or 'body'}: expected a JSON object", where or "body")
+        name = where.rstrip("/") or "body"
+        raise bad_request(f"{name}: expected a JSON object", name)
     if _is_link(data):
         return _linked(ctx, entity, data, where.rstrip("/") or "@iot.id")
     _check_keys(entity, data, where)
