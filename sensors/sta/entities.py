@@ -78,7 +78,8 @@ class Prop:
     end_field: str | None = None
     geo_field: str | None = None
     required: bool = False
-    read_only: bool = False
+    #: a required property that may be null (an Observation's result)
+    nullable: bool = False
 
     def to_json(self, obj: Model) -> Any:
         value = getattr(obj, self.field)
@@ -98,7 +99,7 @@ class Prop:
         """Model field values for a value sent by a client (400 naming the property)."""
         name, kind = self.name, self.kind
         if value is None:
-            if self.required:
+            if self.required and not self.nullable:
                 raise bad_request(f"{name}: must not be null", name)
             if kind == "interval":
                 return {self.field: None, self.end_field: None}
@@ -293,7 +294,7 @@ register(
         _props(
             Prop("phenomenonTime", "phenomenon_time", "interval", "phenomenon_time_end"),
             Prop("resultTime", "result_time", "time"),
-            Prop("result", "result", "result", required=True),
+            Prop("result", "result", "result", required=True, nullable=True),
             Prop("resultQuality", "result_quality", "json"),
             Prop("validTime", "valid_time", "range"),
             Prop("parameters", "parameters", "object"),

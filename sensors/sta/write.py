@@ -6,6 +6,8 @@ latest value, the NOTIFY and the idempotency key hold on this path too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,8 +51,7 @@ def _linked(ctx: Context, entity: EntityType, data: dict, field: str) -> Model:
 
 def _check_keys(entity: EntityType, data: dict, where: str) -> None:
     allowed = set(entity.props) | set(entity.navs) | {"@iot.id", "@iot.selfLink"}
-    if entity.set_name == "Datastreams":
-        allowed |= DATASTREAM_EXTRAS
+    allowed |= rules_of(entity).extra_keys
     for key in data:
         if key not in allowed and not key.endswith("@iot.navigationLink"):
             raise bad_request(f"{where}{key}: {entity.singular} has no such property", key)
@@ -89,12 +90,13 @@ def create(
     for name, prop in entity.props.items():
         if name in data:
             values.update(prop.from_json(data[name]))
-        elif prop.required and not (entity.set_name == "Observations" and name == "result"):
+        elif prop.required:
             raise bad_request(f"{where}{name}: required", name)
-    if entity.set_name == "Observations" and "result" not in data:
-        raise bad_request(f"{where}result: required", "result")
-    if entity.set_name == "Datastreams":
-        _datastream_extras(data, values)
+    rules = rules_of(entity)
+    if rules.extras is not None:
+        rules.extras(data, values)
+    if rules.check is not None:
+        rules.check(values, where)
     # the parent's side of the relation: its reverse navigation on this entity
     back = None
     if parent is not None:
@@ -119,19 +121,9 @@ def create(
         # a new Datastream or HistoricalLocation changes an existing Thing: its owner's call
         if not can_change(ctx.user, thing):
             raise _forbidden(f"{where}Thing: you may not change Thing {thing.pk}")
-    if entity.set_name == "Observations":
-        obj = _create_observation(ctx, values, to_one, where)
+    if rules.make is not None:
+        obj = rules.make(ctx, values, to_one, where)
     else:
-        if entity.set_name == "Datastreams" and values.get("observation_type") not in (
-            m.OBSERVATION_TYPES
-        ):
-            raise bad_request(
-                f"{where}observationType: not an O&M observation type URI", "observationType"
-            )
-        if entity.set_name in ("Locations", "FeaturesOfInterest"):
-            enc = values.get("encoding_type")
-            if enc not in m.GEO_ENCODINGS:
-                raise bad_request(f"{where}encodingType: expected {m.GEOJSON}", "encodingType")
         obj = entity.model(**values, **to_one)
         if hasattr(obj, "owner_id"):
             obj.owner = ctx.user
@@ -155,7 +147,8 @@ def create(
         ):
             raise _forbidden(f"{where}Things: you may not change Thing {pobj.pk}")
         getattr(obj, back.field).add(pobj)
-    _auto_history(ctx, entity, obj, data)
+    if rules.after_create is not None:
+        rules.after_create(ctx, obj, data)
     return obj
 
 
@@ -177,19 +170,24 @@ def _add_related(ctx: Context, obj: Model, entity: EntityType, nav: Nav, item: A
     return create(ctx, target, item, parent=(obj, nav), where=where)
 
 
-def _auto_history(ctx: Context, entity: EntityType, obj: Model, data: dict) -> None:
-    """A Thing given Locations (or a Location given Things) gets a HistoricalLocation now
+def _thing_history(ctx: Context, thing: m.Thing, data: dict) -> None:
+    """A Thing given Locations (created or PATCHed) records a HistoricalLocation now
     (18-088, create-update-delete/historical-location-auto-creation)."""
+    if data.get("Locations"):
+        hl = m.HistoricalLocation.objects.create(
+            time=datetime.now(UTC), thing=thing, owner=thing.owner
+        )
+        hl.locations.set(thing.locations.all())
+
+
+def _location_history(ctx: Context, location: m.Location, data: dict) -> None:
+    """A Location given to existing Things records a HistoricalLocation for each (a Thing
+    created in the same request records its own)."""
     now = datetime.now(UTC)
-    if entity.set_name == "Things" and data.get("Locations"):
-        hl = m.HistoricalLocation.objects.create(time=now, thing=obj, owner=obj.owner)
-        hl.locations.set(obj.locations.all())
-    if entity.set_name == "Locations":
-        # a Thing created in the same request records its own history
-        things = [t for t in obj.things.all() if (m.Thing, t.pk) not in ctx.created]
-        for thing in things:
-            hl = m.HistoricalLocation.objects.create(time=now, thing=thing, owner=obj.owner)
-            hl.locations.add(obj)
+    for thing in location.things.all():
+        if (m.Thing, thing.pk) not in ctx.created:
+            hl = m.HistoricalLocation.objects.create(time=now, thing=thing, owner=location.owner)
+            hl.locations.add(location)
 
 
 def _create_observation(ctx: Context, values: dict, to_one: dict, where: str) -> m.Observation:
@@ -247,13 +245,11 @@ def update(ctx: Context, entity: EntityType, obj: Model, data: Any, put: bool = 
             if prop.required:
                 raise bad_request(f"{name}: required (PUT replaces the entity)", name)
             values.update(prop.from_json(None))
-    if entity.set_name == "Datastreams":
-        _datastream_extras(data, values)
-        if "observation_type" in values and values["observation_type"] not in m.OBSERVATION_TYPES:
-            raise bad_request("observationType: not an O&M observation type URI", "observationType")
-    if "encoding_type" in values and entity.set_name in ("Locations", "FeaturesOfInterest"):
-        if values["encoding_type"] not in m.GEO_ENCODINGS:
-            raise bad_request(f"encodingType: expected {m.GEOJSON}", "encodingType")
+    rules = rules_of(entity)
+    if rules.extras is not None:
+        rules.extras(data, values)
+    if rules.check is not None:
+        rules.check(values, "")
     for name, nav in entity.navs.items():
         if name not in data:
             continue
@@ -262,29 +258,23 @@ def update(ctx: Context, entity: EntityType, obj: Model, data: Any, put: bool = 
             items = data[name]
             if not isinstance(items, list):
                 raise bad_request(f"{name}: expected a list", name)
-            if entity.set_name == "Things" and name == "Locations":
-                obj.locations.clear()
+            if name in rules.replaced_on_update:
+                getattr(obj, nav.field).clear()
             for i, item in enumerate(items):
                 _add_related(ctx, obj, entity, nav, item, f"{name}[{i}]/")
             continue
         child = create(ctx, target, data[name], where=f"{name}/")
-        if (
-            entity.set_name == "Observations"
-            and name == "Datastream"
-            and not can_change(ctx.user, child)
-        ):
+        if isinstance(child, m.Datastream) and not can_change(ctx.user, child):
             raise _forbidden(f"Datastream: you may not add observations to datastream {child.pk}")
         values[nav.field] = child
-    old_ds = getattr(obj, "datastream_id", None)
+    before = {
+        f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.is_relation
+    }
     for key, value in values.items():
         setattr(obj, key, value)
     obj.save()
-    if entity.set_name == "Things" and "Locations" in data:
-        _auto_history(ctx, entity, obj, data)
-    if entity.set_name == "Observations":
-        refresh_latest(obj.datastream_id)
-        if old_ds != obj.datastream_id:
-            refresh_latest(old_ds)
+    if rules.after_update is not None:
+        rules.after_update(ctx, obj, data, before)
     return obj
 
 
@@ -297,3 +287,61 @@ def delete(ctx: Context, entity: EntityType, obj: Model) -> None:
     obj.delete()
     if ds_id is not None:
         refresh_latest(ds_id)
+
+
+def _check_observation_type(values: dict, where: str) -> None:
+    if "observation_type" in values and values["observation_type"] not in m.OBSERVATION_TYPES:
+        raise bad_request(
+            f"{where}observationType: not an O&M observation type URI", "observationType"
+        )
+
+
+def _check_geo_encoding(values: dict, where: str) -> None:
+    if "encoding_type" in values and values["encoding_type"] not in m.GEO_ENCODINGS:
+        raise bad_request(f"{where}encodingType: expected {m.GEOJSON}", "encodingType")
+
+
+def _observation_moved(ctx: Context, obs: m.Observation, data: dict, before: dict) -> None:
+    """The latest values of the datastream(s) the changed observation belongs to."""
+    refresh_latest(obs.datastream_id)
+    if before.get("datastream_id") != obs.datastream_id:
+        refresh_latest(before["datastream_id"])
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one entity type adds to the generic create/update (one entry per type below)."""
+
+    #: CityTwin's own input keys and how they become model values
+    extra_keys: frozenset[str] = frozenset()
+    extras: Callable[[dict, dict], None] | None = None
+    #: validation of the model values (create and update)
+    check: Callable[[dict, str], None] | None = None
+    #: a creator of its own instead of ``model(**values).save()``
+    make: Callable[[Context, dict, dict, str], Model] | None = None
+    after_create: Callable[[Context, Model, dict], None] | None = None
+    after_update: Callable[[Context, Model, dict, dict], None] | None = None
+    #: to-many relations a PATCH replaces rather than extends
+    replaced_on_update: frozenset[str] = frozenset()
+
+
+RULES: dict[str, Rules] = {
+    "Things": Rules(
+        after_create=_thing_history,
+        after_update=lambda ctx, obj, data, before: _thing_history(ctx, obj, data),
+        replaced_on_update=frozenset({"Locations"}),
+    ),
+    "Locations": Rules(check=_check_geo_encoding, after_create=_location_history),
+    "FeaturesOfInterest": Rules(check=_check_geo_encoding),
+    "Datastreams": Rules(
+        extra_keys=frozenset(DATASTREAM_EXTRAS),
+        extras=_datastream_extras,
+        check=_check_observation_type,
+    ),
+    "Observations": Rules(make=_create_observation, after_update=_observation_moved),
+}
+_DEFAULT = Rules()
+
+
+def rules_of(entity: EntityType) -> Rules:
+    return RULES.get(entity.set_name, _DEFAULT)
