@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 VERSION_PATH = "v1.1"
 REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+#: the service root's conformance list; another app adds its classes in its
+#: AppConfig.ready() (the MQTT extension appends its two URIs and its endpoints below)
 CONFORMANCE = [
     REQ + "datamodel",
     REQ + "resource-path/resource-path-to-entities",
@@ -31,6 +33,10 @@ CONFORMANCE = [
     REQ + "create-update-delete",
     REQ + "batch-request/batch-request",
 ]
+
+
+#: more keys of serverSettings (e.g. the MQTT extension's {REQ + "...": {"endpoints": [...]}})
+SERVER_SETTINGS: dict[str, Any] = {}
 
 
 class Answer:
@@ -41,7 +47,7 @@ class Answer:
 def service_root(ctx: Context) -> dict:
     return {
         "value": [{"name": name, "url": f"{ctx.base}/{name}"} for name in ENTITY_TYPES],
-        "serverSettings": {"conformance": CONFORMANCE},
+        "serverSettings": {"conformance": CONFORMANCE, **SERVER_SETTINGS},
     }
 
 
