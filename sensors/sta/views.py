@@ -11,6 +11,7 @@ from django.core.exceptions import FieldError
 from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import APIException
 
 from layers.auth import request_user
 
@@ -156,9 +157,12 @@ def _respond(answer: Answer) -> HttpResponse:
 
 @csrf_exempt
 def sta_view(request: HttpRequest, path: str = "") -> HttpResponse:
-    ctx = Context(
-        user=request_user(request), base=request.build_absolute_uri(f"/sta/{VERSION_PATH}")
-    )
+    try:
+        user = request_user(request)
+    except APIException as exc:  # a page session writing without its CSRF token
+        body = {"error": str(exc.detail), "code": 403, "field": "X-CSRFToken"}
+        return _respond(Answer(403, body))
+    ctx = Context(user=user, base=request.build_absolute_uri(f"/sta/{VERSION_PATH}"))
     params = {k: request.GET.get(k) for k in request.GET}
     try:
         body = _body(request)

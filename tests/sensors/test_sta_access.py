@@ -108,3 +108,15 @@ def test_others_may_not_attach_to_a_thing(bob, sta):
         "name": "x", "description": "x", "encodingType": "application/geo+json",
         "location": {"type": "Point", "coordinates": [0, 0]}}]})  # fmt: skip
     assert r.status_code == 201
+
+
+def test_page_session_writes_need_the_csrf_token(sta, db):
+    from django.test import Client
+
+    page = Client(enforce_csrf_checks=True)
+    page.force_login(sta.alice)
+    r = page.post(
+        f"{BASE}/Things", {"name": "n", "description": "d"}, content_type="application/json"
+    )
+    assert r.status_code == 403 and r.json()["field"] == "X-CSRFToken"
+    assert page.get(f"{BASE}/Datastreams({sta.datastreams[2].pk})").status_code == 200  # reads
