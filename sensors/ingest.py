@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
@@ -162,6 +163,21 @@ RETURNING latest_value::text, latest_phenomenon_time, phenomenon_time_start,
 """
 
 
+# observedArea (18-088: the extent of the features of interest of the observations): grown to
+# the convex hull with any feature of the batch it does not yet cover; one statement a batch
+_GROW_OBSERVED_AREA = """
+UPDATE sensors_datastream d SET observed_area = ST_ConvexHull(ST_Collect(
+    ARRAY(SELECT f.geom FROM sensors_featureofinterest f
+          WHERE f.id = ANY(%(fois)s) AND f.geom IS NOT NULL)
+    || CASE WHEN d.observed_area IS NULL THEN ARRAY[]::geometry[] ELSE ARRAY[d.observed_area] END))
+WHERE d.id = %(id)s AND EXISTS (
+    SELECT 1 FROM sensors_featureofinterest f
+    WHERE f.id = ANY(%(fois)s) AND f.geom IS NOT NULL
+      AND (d.observed_area IS NULL OR NOT ST_Covers(d.observed_area, f.geom)))
+RETURNING ST_AsEWKT(observed_area)
+"""
+
+
 def store_observations(
     datastream: Datastream | int, rows: Iterable[Mapping[str, Any]]
 ) -> tuple[int, int]:
@@ -223,6 +239,12 @@ def store_observations(
                     },
                 )
                 state = cur.fetchone()
+                fois = sorted({v[8] for v in values if v[8] is not None})
+                if fois:
+                    cur.execute(_GROW_OBSERVED_AREA, {"id": ds_id, "fois": fois})
+                    grown = cur.fetchone()
+                    if grown is not None and isinstance(datastream, Datastream):
+                        datastream.observed_area = GEOSGeometry(grown[0])
                 if isinstance(datastream, Datastream) and state is not None:
                     datastream.latest_value = json.loads(state[0]) if state[0] else None
                     (

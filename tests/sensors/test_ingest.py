@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from django.contrib.gis.geos import Point
 from django.db import connection
 
 from sensors.ingest import ObservationRejected, refresh_latest, store_observations
@@ -56,6 +57,18 @@ def test_default_feature_of_interest_is_the_things_location(datastream):
     fois = FeatureOfInterest.objects.filter(observations__datastream=datastream).distinct()
     assert fois.count() == 1
     assert fois[0].feature == {"type": "Point", "coordinates": [24.94, 60.17]}
+    # the datastream's observedArea covers its features of interest
+    ds = Datastream.objects.get(pk=datastream.pk)
+    assert ds.observed_area.equals(Point(24.94, 60.17, srid=4326))
+    far = FeatureOfInterest.objects.create(
+        name="far", feature={}, geom=Point(25.0, 60.2, srid=4326)
+    )
+    store_observations(datastream, rows(1, start=9, feature_of_interest=far))
+    ds.refresh_from_db()
+    assert ds.observed_area.geom_type == "LineString"
+    assert ds.observed_area.covers(Point(25.0, 60.2)) and ds.observed_area.covers(
+        Point(24.94, 60.17)
+    )
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,8 @@ def test_datastream_properties(anon, sta):
     # the envelope of its observations' times, kept as observations arrive
     assert ds["phenomenonTime"] == "2026-05-01T00:00:00Z/2026-05-01T11:00:00Z"
     assert ds["resultTime"] == "2026-05-01T00:01:00Z/2026-05-01T11:01:00Z"
+    # the extent of its features of interest (here the one made from the Thing's Location)
+    assert ds["observedArea"] == {"type": "Point", "coordinates": [24.952, 60.168]}
 
 
 def test_datastream_relations(anon, sta):
