@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from .models import Datastream, FeatureOfInterest, Location
@@ -86,17 +86,20 @@ def default_feature_of_interest(datastream: Datastream) -> FeatureOfInterest | N
     )
     if location is None:
         return None
-    with transaction.atomic():
-        foi = FeatureOfInterest.objects.select_for_update().filter(generated_from=location).first()
-        if foi is None:
-            foi = FeatureOfInterest.objects.create(
-                name=location.name,
-                description=location.description,
-                encoding_type=location.encoding_type,
-                feature=location.location,
-                geom=location.geom,
-                generated_from=location,
-            )
+    foi = FeatureOfInterest.objects.filter(generated_from=location).first()
+    if foi is None:
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent batch may make it first
+                foi = FeatureOfInterest.objects.create(
+                    name=location.name,
+                    description=location.description,
+                    encoding_type=location.encoding_type,
+                    feature=location.location,
+                    geom=location.geom,
+                    generated_from=location,
+                )
+        except IntegrityError:  # the other one committed it: use theirs
+            foi = FeatureOfInterest.objects.get(generated_from=location)
     return foi
 
 
