@@ -12,6 +12,7 @@ rows of the target (so a filter never reveals a private datastream).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -63,6 +64,8 @@ DEFAULT_TOP = 100
 
 
 def parse_expression(text: str, option: str) -> ast._Node:
+    # SensorThings names the id @iot.id; OData identifiers cannot start with @
+    text = re.sub(r"(?<![\w'])@iot\.id\b", "id", text)
     try:
         return grammar.ODataParser().parse(grammar.ODataLexer().tokenize(text))
     except odata_errors.ODataException as exc:

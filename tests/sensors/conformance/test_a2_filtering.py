@@ -126,6 +126,8 @@ def test_orderby(anon, sta):
     # result mod 2 asc, then result desc: the even ones first, each group descending
     got = results(anon, ds1, **{"$orderby": "result mod 2, result desc", "$top": "3"})
     assert got == [20.0, 18.0, 16.0]
+    things = values(anon.get("Things", **{"$orderby": "@iot.id desc", "$select": "id"}))
+    assert [t["@iot.id"] for t in things] == sorted((t.pk for t in sta.things), reverse=True)
     obs = values(
         anon.get("Observations", **{"$orderby": "Datastream/name desc,result", "$top": "1"})
     )
