@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "layers",
     "ogc",
     "frontend",
+    "sensors",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these
@@ -251,9 +252,24 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": CITYTWIN_REAP_INTERVAL_S},
     }
 }
+# Sensors: retention and hourly/daily aggregates (sensors.tasks), on the maintenance queue
+CITYTWIN_SENSORS_AGGREGATE_INTERVAL_S = float(
+    os.environ.get("CITYTWIN_SENSORS_AGGREGATE_INTERVAL_S", "300")
+)
+CITYTWIN_SENSORS_AGGREGATE_LOOKBACK_H = float(
+    os.environ.get("CITYTWIN_SENSORS_AGGREGATE_LOOKBACK_H", "48")
+)
+CELERY_BEAT_SCHEDULE["sensors-maintain-storage"] = {
+    "task": "sensors.maintain_storage",
+    "schedule": CITYTWIN_SENSORS_AGGREGATE_INTERVAL_S,
+    "options": {"expires": CITYTWIN_SENSORS_AGGREGATE_INTERVAL_S},
+}
 # the reaper goes to a queue of its own, served by a small worker next to the main one
 # (bin/citytwin), so it runs while the main worker is busy or dead
-CELERY_TASK_ROUTES = {"jobs.reap_lost_jobs": {"queue": "maintenance"}}
+CELERY_TASK_ROUTES = {
+    "jobs.reap_lost_jobs": {"queue": "maintenance"},
+    "sensors.maintain_storage": {"queue": "maintenance"},
+}
 
 LOGGING = {
     "version": 1,

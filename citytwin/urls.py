@@ -17,6 +17,7 @@ urlpatterns = [
     path("tiles/", include(scenario_urls.tile_urlpatterns)),
     path("tiles/", include("layers.tiles.urls")),
     path("ogc/", include("ogc.urls")),
+    path("", include("sensors.urls")),
     path("", include("frontend.urls")),
 ]
 
