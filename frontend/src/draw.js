@@ -4,6 +4,8 @@ const EMPTY = { type: "FeatureCollection", features: [] };
 let tool = null; // {kind, onDone, points}
 let map = null;
 let hint = null;
+// the kinds drawn corner by corner (finished by double-click or Enter)
+const DRAWN = new Set(["polygon", "line"]);
 
 export const activeTool = () => tool;
 
@@ -22,7 +24,7 @@ export function initDraw(theMap, hintNode) {
     if (e.key === "Escape") {
       e.preventDefault();
       stop();
-    } else if (e.key === "Enter" && tool.kind === "polygon") {
+    } else if (e.key === "Enter" && DRAWN.has(tool.kind)) {
       e.preventDefault(); // else the Enter would also submit the form that finishing opens
       finishPolygon();
     }
@@ -30,18 +32,18 @@ export function initDraw(theMap, hintNode) {
 }
 
 /**
- * Start a tool. kind: "pick" (click a feature of `layers`), "polygon", "point".
- * `onDone(result)` gets the feature picked, a GeoJSON Polygon, or a GeoJSON Point.
+ * Start a tool. kind: "pick" (click a feature of `layers`), "polygon", "line", "point".
+ * `onDone(result)` gets the feature picked, a GeoJSON Polygon, LineString or Point.
  */
 export function start(kind, { onDone, layers = [], message = "" }) {
   stop();
   tool = { kind, onDone, layers, points: [], cursor: null };
   map.getCanvas().style.cursor = "crosshair";
-  if (kind === "polygon") map.doubleClickZoom.disable();
+  if (DRAWN.has(kind)) map.doubleClickZoom.disable();
   hint.hidden = false;
   hint.textContent =
     message ||
-    { pick: "Click a feature on the map (Esc cancels).", polygon: "Click the corners; double-click or Enter closes the polygon (Esc cancels).", point: "Click where it goes (Esc cancels)." }[kind];
+    { pick: "Click a feature on the map (Esc cancels).", polygon: "Click the corners; double-click or Enter closes the polygon (Esc cancels).", line: "Click along the way; double-click or Enter ends the line (Esc cancels).", point: "Click where it goes (Esc cancels)." }[kind];
   document.body.dataset.tool = kind;
 }
 
@@ -58,8 +60,8 @@ export function stop() {
 function redraw() {
   const pts = tool.points.concat(tool.cursor ? [tool.cursor] : []);
   const features = pts.map((p) => ({ type: "Feature", geometry: { type: "Point", coordinates: p }, properties: {} }));
-  if (pts.length >= 3) features.push({ type: "Feature", geometry: { type: "Polygon", coordinates: [[...pts, pts[0]]] }, properties: {} });
-  else if (pts.length === 2) features.push({ type: "Feature", geometry: { type: "LineString", coordinates: pts }, properties: {} });
+  if (pts.length >= 3 && tool.kind === "polygon") features.push({ type: "Feature", geometry: { type: "Polygon", coordinates: [[...pts, pts[0]]] }, properties: {} });
+  else if (pts.length >= 2) features.push({ type: "Feature", geometry: { type: "LineString", coordinates: pts }, properties: {} });
   map.getSource("draw").setData({ type: "FeatureCollection", features });
 }
 
@@ -83,7 +85,7 @@ function onClick(e) {
     const { onDone } = tool;
     stop();
     onDone({ type: "Point", coordinates: ll });
-  } else if (tool.kind === "polygon") {
+  } else if (DRAWN.has(tool.kind)) {
     const last = tool.points[tool.points.length - 1];
     if (!last || last[0] !== ll[0] || last[1] !== ll[1]) tool.points.push(ll);
     redraw();
@@ -91,14 +93,24 @@ function onClick(e) {
 }
 
 function onDblClick(e) {
-  if (tool?.kind !== "polygon") return;
+  if (!DRAWN.has(tool?.kind)) return;
   e.preventDefault();
   finishPolygon();
 }
 
 export function finishPolygon() {
-  if (tool?.kind !== "polygon") return;
+  if (!DRAWN.has(tool?.kind)) return;
   const pts = tool.points;
+  if (tool.kind === "line") {
+    if (pts.length < 2) {
+      hint.textContent = "A line needs at least two points.";
+      return;
+    }
+    const { onDone } = tool;
+    stop();
+    onDone({ type: "LineString", coordinates: pts });
+    return;
+  }
   if (pts.length < 3) {
     hint.textContent = "A polygon needs at least three corners.";
     return;
@@ -109,7 +121,7 @@ export function finishPolygon() {
 }
 
 function onMove(e) {
-  if (tool?.kind !== "polygon" || !tool.points.length) return;
+  if (!DRAWN.has(tool?.kind) || !tool.points.length) return;
   tool.cursor = [e.lngLat.lng, e.lngLat.lat];
   redraw();
 }

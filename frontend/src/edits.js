@@ -7,6 +7,7 @@ import { register } from "./catalogue.js";
 import { start as startTool } from "./draw.js";
 
 const ROAD_LAYERS = ["roads", "edits-closed", "edits-changed"];
+const BUILDING_LAYERS = ["buildings-2d", "buildings-3d"];
 
 /**
  * The drawing tools, in the order of their buttons. start(target, {addEdit, paramsForm}) begins
@@ -37,6 +38,66 @@ export const EDIT_TOOLS = [
             addEdit(target, { type: "change_road", edge_ids: [f.properties.id], ...v }),
           ),
       }),
+  },
+  {
+    type: "change_road",
+    id: "change_speed",
+    button: "Speed limit",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("pick", {
+        layers: ROAD_LAYERS,
+        message: "Click a road to change its speed limit (or capacity).",
+        onDone: (f) =>
+          paramsForm(`Road ${f.properties.name || f.properties.id}: ${f.properties.speed_kph ?? "?"} km/h now`, "change_road", { speed_kph: f.properties.speed_kph ?? 30, capacity_veh_h: undefined }, (v) =>
+            addEdit(target, { type: "change_road", edge_ids: [f.properties.id], ...v }),
+          ),
+      }),
+  },
+  {
+    type: "add_road",
+    button: "Draw a road",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("line", {
+        onDone: (line) => paramsForm("New road", "add_road", { lanes: 1, speed_kph: 50, oneway: false }, (v) => addEdit(target, { type: "add_road", line, ...v })),
+      }),
+  },
+  {
+    type: "remove_building",
+    button: "Remove a building",
+    start: (target, { addEdit }) =>
+      startTool("pick", {
+        layers: BUILDING_LAYERS,
+        message: "Click buildings to remove them (each click is one edit; Esc or Done ends).",
+        onDone: (f) => addEdit(target, { type: "remove_building", building_ids: [f.properties.id] }),
+      }),
+  },
+  {
+    type: "heighten_building",
+    button: "Building height",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("pick", {
+        layers: BUILDING_LAYERS,
+        message: "Click a building to change its height.",
+        onDone: (f) =>
+          paramsForm(`Building ${f.properties.name || f.properties.id}: ${f.properties.height_m ?? "?"} m now`, "heighten_building", { height_m: Math.round((f.properties.height_m || 10) * 2) }, (v) =>
+            addEdit(target, { type: "heighten_building", building_ids: [f.properties.id], ...v }),
+          ),
+      }),
+  },
+  {
+    type: "demand_change",
+    button: "Change demand",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("polygon", {
+        message: "Draw the zone whose trips change (double-click or Enter closes it), then give the factor.",
+        onDone: (zone) => paramsForm("Trips from and to the zone", "demand_change", { factor: 1.2 }, (v) => addEdit(target, { type: "demand_change", zone, ...v })),
+      }),
+  },
+  {
+    type: "departure_profile",
+    button: "Departure profile",
+    // no drawing: a form for when the evacuees leave
+    start: (target, { addEdit, paramsForm }) => paramsForm("When evacuees leave", "departure_profile", { distribution: "rayleigh", scale_min: 10 }, (v) => addEdit(target, { type: "departure_profile", ...v })),
   },
   {
     type: "add_building",

@@ -682,6 +682,86 @@ def test_a_planner_finds_a_street_by_name_and_closes_all_of_it(
     map_pixels(page, "closed-street")
 
 
+def test_every_edit_type_has_a_tool_in_the_page_and_undo_has_a_redo(
+    committed_city, live_server, page, person
+):
+    city = committed_city("Helsinki")
+    building = Building.objects.filter(city=city).order_by("-footprint_area_m2").first()
+    c = building.footprint.point_on_surface  # inside it, courtyards or not
+    open_map(page, f"{live_server.url}/#city={city.id}&view={c.x},{c.y},17.5,0,0&d=2")
+    sign_in(page, person)
+    scenario = create_scenario(page, "Every tool")
+    served = {k["type"] for k in page.evaluate("fetch('/api/edit-types/').then(r => r.json())")[
+        "edit_types"
+    ]}  # fmt: skip
+    tools = set(
+        page.eval_on_selector_all("#edit-tools button", "bs => bs.map(b => b.dataset.tool)")
+    )
+    # every edit type the server knows has a tool (one type may have two: lanes and speed)
+    covered = {t for t in tools if t in served} | (
+        {"change_road"} if "change_speed" in tools else set()
+    )
+    assert served <= covered, served - covered
+
+    def added(kind: str) -> None:
+        page.wait_for_selector(f"#edit-list li[data-type={kind}]")
+
+    # heighten the building under the centre of the view, then remove it
+    wait_idle(page)
+    page.click("#edit-tools button[data-tool=heighten_building]")
+    click_lnglat(page, c.x, c.y)
+    page.fill("#edit-form input[name=height_m]", "60")
+    page.click("#edit-form button[type=submit]")
+    added("heighten_building")
+    page.click("#edit-tools button[data-tool=remove_building]")
+    click_lnglat(page, c.x, c.y)
+    added("remove_building")
+    page.click("#edit-tools button[data-tool=stop]")
+    # draw a road: two clicks and Enter, then its form
+    # (the two clicks on the building zoomed the map in: place the rest by screen position)
+    box = page.locator("#map").bounding_box()
+
+    def click_at(fx: float, fy: float) -> None:
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(350)  # apart: not a double-click
+
+    page.click("#edit-tools button[data-tool=add_road]")
+    click_at(0.2, 0.85)
+    click_at(0.8, 0.85)
+    page.keyboard.press("Enter")
+    page.fill("#edit-form input[name=speed_kph]", "30")
+    page.click("#edit-form button[type=submit]")
+    added("add_road")
+    # demand in a zone, and the departure profile (a form only)
+    page.click("#edit-tools button[data-tool=demand_change]")
+    for fx, fy in ((0.3, 0.3), (0.7, 0.3), (0.7, 0.7)):
+        click_at(fx, fy)
+    page.keyboard.press("Enter")
+    page.fill("#edit-form input[name=factor]", "1.5")
+    page.click("#edit-form button[type=submit]")
+    added("demand_change")
+    page.click("#edit-tools button[data-tool=departure_profile]")
+    page.click("#edit-form button[type=submit]")
+    added("departure_profile")
+    scenario.refresh_from_db()
+    types = [e["type"] for e in scenario.edits]
+    assert types == [
+        "heighten_building", "remove_building", "add_road", "demand_change", "departure_profile"
+    ], types  # fmt: skip
+    assert scenario.edits[0]["building_ids"] == scenario.edits[1]["building_ids"]
+    assert scenario.edits[0]["height_m"] == 60 and scenario.edits[2]["speed_kph"] == 30
+    # undo takes the last edit back, redo puts it back
+    page.click("#edit-undo")
+    page.wait_for_function("!document.querySelector('#edit-list li[data-type=departure_profile]')")
+    page.click("#edit-redo")
+    added("departure_profile")
+    scenario.refresh_from_db()
+    assert [e["type"] for e in scenario.edits] == types
+    assert page.is_disabled("#edit-redo")
+    listed = page.inner_text("#edit-list")
+    assert "60 m tall" in listed and "Trips x 1.5 in a zone" in listed, listed
+
+
 def test_a_newcomer_learns_how_to_get_an_account_and_changes_the_password_in_the_page(
     committed_city, live_server, page, person
 ):

@@ -68,7 +68,7 @@ function init(section) {
       <button type="submit">Close it</button>
     </form>
     <div id="edit-form"></div>
-    <h3>Edits <button type="button" id="edit-undo">Undo last</button></h3>
+    <h3>Edits <button type="button" id="edit-undo">Undo last</button> <button type="button" id="edit-redo">Redo</button></h3>
     <ol id="edit-list" class="edit-list"></ol>
     </div>`;
   const select = $("#scenario-select", section);
@@ -78,6 +78,8 @@ function init(section) {
   const toolBox = $("#edit-tools", section);
   let scenarios = [];
   let current = null;
+  let undone = []; // edits taken back by undo, for redo (of the scenario undoneFor only)
+  let undoneFor = null;
 
   addEditLayers(map);
 
@@ -94,6 +96,7 @@ function init(section) {
     });
     if (!edits.length) list.append(el("li", { class: "muted" }, current?.is_baseline ? "The baseline has no edits (it is the city as imported)." : "No edits yet."));
     $("#edit-undo", section).disabled = readOnly() || !edits.length;
+    $("#edit-redo", section).disabled = readOnly() || !undone.length || undoneFor !== current?.id;
     for (const b of toolBox.querySelectorAll("button")) b.disabled = readOnly() && b.dataset.tool !== "stop";
     showEditedRoads(map, edits);
   }
@@ -232,9 +235,22 @@ function init(section) {
       say(status, `Could not remove the edit: ${err.message}`, "error");
     }
   }
-  $("#edit-undo", section).addEventListener("click", () => {
+  $("#edit-undo", section).addEventListener("click", async () => {
     const n = current?.edits?.length || 0;
-    if (n) removeEdit(n - 1);
+    if (!n) return;
+    // what undo takes back, redo puts back (the server checks it again)
+    const last = current.edits[n - 1];
+    if (undoneFor !== current.id) undone = [];
+    undoneFor = current.id;
+    await removeEdit(n - 1);
+    undone.push(last);
+    renderEdits();
+  });
+  $("#edit-redo", section).addEventListener("click", async () => {
+    if (undoneFor !== current?.id || !undone.length) return;
+    const edit = undone.pop();
+    if (!(await addEdit(current.id, edit))) undone.push(edit);
+    renderEdits();
   });
 
   /**
@@ -277,11 +293,16 @@ function init(section) {
     toolBox.append(
       el("button", {
         type: "button",
-        "data-tool": tool.type,
+        "data-tool": tool.id || tool.type,
         onclick: () => {
           if (readOnly()) return say(status, token() ? "The baseline is read-only: clone it or make a new scenario." : "Sign in to edit.", "error");
           // the scenario shown now is the one the edit goes to, whatever happens meanwhile
-          tool.start(current?.id, { addEdit, paramsForm });
+          // a new edit ends what redo could put back
+          const fresh = (target, edit) => {
+            undone = [];
+            return addEdit(target, edit);
+          };
+          tool.start(current?.id, { addEdit: fresh, paramsForm });
         },
       }, tool.button),
     );
