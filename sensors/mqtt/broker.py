@@ -71,6 +71,11 @@ class BrokerPaths:
     def service_password(self) -> Path:
         return self.root / "service_password"
 
+    @property
+    def database(self) -> Path:
+        """Which database the files were written from (see :func:`sync_broker`)."""
+        return self.root / "database"
+
 
 def mqtt_host() -> str:
     return os.environ.get("CITYTWIN_MQTT_HOST", "127.0.0.1")
@@ -82,8 +87,17 @@ def mqtt_port() -> int:
 
 
 def broker_paths() -> BrokerPaths:
-    """Where the broker's files live (``CITYTWIN_MQTT_DIR``, default ``.run/mosquitto``)."""
-    return BrokerPaths(Path(os.environ.get("CITYTWIN_MQTT_DIR", settings.RUN_DIR / "mosquitto")))
+    """Where the broker's files live (``CITYTWIN_MQTT_DIR``, default ``.run/mosquitto``; under
+    pytest no default: a test that wants a broker starts its own)."""
+    default = settings.RUN_DIR / (
+        f"mosquitto-unset-{os.getpid()}" if os.environ.get("PYTEST_VERSION") else "mosquitto"
+    )
+    return BrokerPaths(Path(os.environ.get("CITYTWIN_MQTT_DIR", default)))
+
+
+def database_identity() -> str:
+    db = settings.DATABASES["default"]
+    return f"{db.get('HOST') or ''}:{db.get('PORT') or ''}/{db['NAME']}"
 
 
 def service_password(paths: BrokerPaths | None = None) -> str:
@@ -244,6 +258,7 @@ def write_broker_files(paths: BrokerPaths | None = None, port: int | None = None
         _write_atomic(paths.passwords, render_passwords(pw))
         _write_atomic(stamp_path, stamp)
     _write_atomic(paths.acl, render_acl())
+    _write_atomic(paths.database, database_identity() + "\n")
     return paths
 
 
@@ -262,10 +277,16 @@ def sync_broker(paths: BrokerPaths | None = None) -> bool:
     """Rewrite the broker's files and make a running broker re-read them (SIGHUP).
 
     Returns whether a running broker was told. Without a broker directory (no broker set up
-    here) nothing is written.
+    here), or when its files were written from another database (a test server on the test
+    database must never rewrite the development broker's logins), nothing is written.
     """
     paths = paths or broker_paths()
     if not paths.root.is_dir():
+        return False
+    try:
+        if paths.database.read_text().strip() != database_identity():
+            return False
+    except OSError:
         return False
     write_broker_files(paths)
     pid = broker_pid(paths)
