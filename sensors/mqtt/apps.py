@@ -7,4 +7,6 @@ class SensorsMqttConfig(AppConfig):
     verbose_name = "Sensors over MQTT (broker logins, consumer, receive topics)"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (keeps the broker's ACL in step with Datastreams)
+        from . import entity_events, signals  # noqa: F401  (signals: the broker's ACL)
+
+        entity_events.connect()

@@ -140,7 +140,16 @@ class Consumer:
         delay = 0.5
         while True:
             try:
-                stored, dups, rejected = self.ingestor.process_all(items)
+                try:
+                    stored, dups, rejected = self.ingestor.process_all(items)
+                except (OperationalError, InterfaceError):
+                    raise
+                except Exception:
+                    log.exception("a batch failed; storing its messages one by one")
+                    for m in items:
+                        m.stored = m.duplicates = 0
+                        m.rejected, m.groups, m._rows, m._stored_in = None, None, {}, set()
+                    stored, dups, rejected = self.ingestor.process_each(items)
                 break
             except (OperationalError, InterfaceError) as exc:
                 log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from sensors.ingest import ObservationRejected, store_observations
@@ -154,7 +154,7 @@ class Ingestor:
         known = set(FeatureOfInterest.objects.filter(pk__in=wanted).values_list("pk", flat=True))
         for m in batch:
             for ds_id, rows in m._rows.items():
-                bad = [r["feature_of_interest"] for r in rows] if m.rejected is None else []
+                bad = [r.get("feature_of_interest") for r in rows] if m.rejected is None else []
                 missing = [f for f in bad if f is not None and f not in known]
                 if missing:
                     m.reject(
@@ -246,6 +246,26 @@ class Ingestor:
                     m.stored = m.duplicates = 0
                     m._stored_in = set()
                     m._rows = {}
+
+    def process_each(self, batch: list[Message]) -> tuple[int, int, int]:
+        """After an unexpected error in a batch: each message on its own; one that fails
+        again is kept as a dead letter (its payload is not lost, the consumer goes on)."""
+        totals = [0, 0, 0]
+        for m in batch:
+            try:
+                counts = self.process_all([m])
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:  # a bug must not stop ingest: keep the message, go on
+                log.exception("could not store a message from %s", m.topic)
+                m.rejected = msgs.MessageRejected(
+                    f"could not be stored (internal error {type(exc).__name__}: {exc})"[:500]
+                )
+                with transaction.atomic():
+                    self._dead_letters([m])
+                counts = (0, 0, 1)
+            totals = [a + b for a, b in zip(totals, counts)]
+        return tuple(totals)
 
     def _dead_letters(self, batch: list[Message]) -> None:
         from sensors.models import DeadLetter

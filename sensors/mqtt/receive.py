@@ -10,6 +10,11 @@ LISTENs, reads the rows past the last one it published and publishes each Observ
 - on ``v1.1/Observations`` only when the Datastream is public (that topic is open to every
   reader).
 
+Other entities created or changed (REST API) come as ``NOTIFY sensors_entities``
+(``entity_events``): the entity in its SensorThings JSON on its set's topic (when new), its
+parents' navigation topics (``v1.1/Things(3)/Datastreams``), its own topic and the topics of
+the properties that changed.
+
 It publishes through the consumer's own MQTT connection, whose subscriptions are no-local, so
 the consumer never takes its own publications for devices' creates.
 """
@@ -27,6 +32,7 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 CHANNEL = "sensors_observations"
+ENTITY_CHANNEL = "sensors_entities"
 #: rows read per query
 PAGE = 5000
 
@@ -113,19 +119,51 @@ class Publisher:
             try:
                 with psycopg.connect(_conninfo(), autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {ENTITY_CHANNEL}")
                     cursor = conn.execute(
                         "SELECT COALESCE(max(id), 0) FROM sensors_observation"
                     ).fetchone()[0]
                     while not self._stop.is_set():
-                        woke = any(True for _ in conn.notifies(timeout=1.0, stop_after=1))
-                        if woke:
-                            # drain the rest of the wake-ups: one read serves them all
-                            for _ in conn.notifies(timeout=0.0):
-                                pass
+                        notes = list(conn.notifies(timeout=1.0, stop_after=1))
+                        if not notes:
+                            continue
+                        # the rest of the wake-ups: one read of observations serves them all
+                        notes.extend(conn.notifies(timeout=0.0))
+                        if any(n.channel == CHANNEL for n in notes):
                             cursor = self._publish_since(conn, cursor)
+                        for n in notes:
+                            if n.channel == ENTITY_CHANNEL:
+                                self._publish_entity(json.loads(n.payload))
             except psycopg.Error as exc:
                 log.warning("receive publisher lost the database (%s); reconnecting", exc)
                 self._stop.wait(1.0)
+
+    def _publish_entity(self, event: dict) -> None:
+        from django.db import DatabaseError, close_old_connections
+
+        from sensors.sta.entities import ENTITY_TYPES
+        from sensors.sta.odata import Options
+        from sensors.sta.read import Context, entity_json
+
+        from .entity_events import topics_for
+
+        close_old_connections()
+        entity = ENTITY_TYPES.get(event.get("set"))
+        if entity is None:
+            return
+        try:
+            obj = entity.model.objects.filter(pk=event["id"]).first()
+            if obj is None:
+                return  # deleted meanwhile
+            body = entity_json(Context(user=None, base=self.root), entity, obj, Options())
+            topics = topics_for(entity.set_name, obj, event["created"], event["changed"])
+        except DatabaseError as exc:
+            log.warning("could not read %s for MQTT receive: %s", event, exc)
+            return
+        for topic, kind in topics:
+            payload = body if kind == "entity" else {kind: body.get(kind)}
+            self.client.publish(topic, json.dumps(payload), self.qos)
+            self.published += 1
 
     def _publish_since(self, conn, cursor: int) -> int:
         while True:
@@ -135,6 +173,10 @@ class Publisher:
                 self.client.publish(f"v1.1/Datastreams({row[1]})/Observations", payload, self.qos)
                 if row[2] == "public":
                     self.client.publish("v1.1/Observations", payload, self.qos)
+                    if row[11] is not None:
+                        self.client.publish(
+                            f"v1.1/FeaturesOfInterest({row[11]})/Observations", payload, self.qos
+                        )
                 self.published += 1
             if rows:
                 cursor = rows[-1][0]

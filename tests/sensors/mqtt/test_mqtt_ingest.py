@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.sensors.conftest import make_datastream
-from tests.sensors.mqtt.conftest import mqtt_client, wait_until
+from tests.sensors.mqtt_support import mqtt_client, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

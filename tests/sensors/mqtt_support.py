@@ -1,4 +1,5 @@
-"""A real Mosquitto broker and a real consumer process on the test database.
+"""A real Mosquitto broker and a real consumer process on the test database (the fixtures
+``mqtt_broker`` and ``mqtt_consumer``, registered in tests/sensors/conftest.py).
 
 The broker runs from files that ``sensors.mqtt.broker`` writes from the test database (as
 ``bin/citytwin up`` does for the development one), on a free loopback port, in a folder of
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
