@@ -244,7 +244,6 @@ def main() -> None:
     seq = [0] * n_ds
     start = time.monotonic()
     tick = 0.1
-    per_tick = args.rate * tick
     sent_obs = 0
     restarted = killed = False
     next_report = start + 30
