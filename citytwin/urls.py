@@ -18,6 +18,7 @@ urlpatterns = [
     path("tiles/", include("layers.tiles.urls")),
     path("ogc/", include("ogc.urls")),
     path("", include("sensors.urls")),
+    path("api/sensors/", include("sensors.mqtt.urls")),
     path("", include("frontend.urls")),
 ]
 

@@ -20,8 +20,8 @@ from django.utils.dateparse import parse_datetime
 
 from .models import Datastream, FeatureOfInterest, Location
 
-#: rows per INSERT statement (11 parameters each, well under PostgreSQL's 65535)
-CHUNK_ROWS = 1000
+#: rows per INSERT statement (each column one array parameter)
+CHUNK_ROWS = 5000
 
 
 class ObservationRejected(ValueError):
@@ -145,11 +145,13 @@ _INSERT = """
 INSERT INTO sensors_observation (datastream_id, phenomenon_time, phenomenon_time_end,
     result_time, result, result_quality, valid_time, parameters, feature_of_interest_id,
     sequence)
-VALUES {values}
+SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+    %s::jsonb[], %s::jsonb[], %s::tstzrange[], %s::jsonb[], %s::bigint[], %s::bigint[])
 ON CONFLICT DO NOTHING
 RETURNING phenomenon_time, phenomenon_time_end, result_time, COALESCE(sequence, -1), result::text
 """
-_ROW = "(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::tstzrange, %s::jsonb, %s, %s)"
+# one array per column, not a VALUES list: the statement text stays the same whatever the
+# number of rows (psycopg would parse a 10,000-placeholder text anew for every batch)
 
 _UPDATE_DATASTREAM = """
 UPDATE sensors_datastream SET
@@ -222,8 +224,7 @@ def store_observations(
         with connection.cursor() as cur:
             for lo in range(0, len(values), CHUNK_ROWS):
                 chunk = values[lo : lo + CHUNK_ROWS]
-                sql = _INSERT.format(values=", ".join([_ROW] * len(chunk)))
-                cur.execute(sql, [v for row in chunk for v in row])
+                cur.execute(_INSERT, [list(column) for column in zip(*chunk)])
                 returned.extend(cur.fetchall())
             if returned:
                 newest = max(returned, key=lambda r: (r[0], r[3]))

@@ -44,3 +44,7 @@ def make_datastream(name: str = "counter", owner=None, visibility: str = "public
 @pytest.fixture
 def datastream(db):
     return make_datastream()
+
+
+# the real MQTT broker and consumer (sensors-ingest): fixtures mqtt_broker, mqtt_consumer
+from tests.sensors.mqtt_support import mqtt_broker, mqtt_consumer  # noqa: E402, F401

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from . import http
+
+urlpatterns = [path("ingest/", http.ingest, name="sensors-ingest")]
