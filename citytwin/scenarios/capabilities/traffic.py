@@ -6,6 +6,7 @@ import numpy as np
 import shapely
 
 from simulators.traffic import assign
+from simulators.traffic.bush import MAX_BUSH_ENTRIES
 from simulators.traffic.demand import (
     DemandParameters,
     ExternalParameters,
@@ -20,7 +21,7 @@ from simulators.traffic.scenarios import close_links, scale_demand
 
 from .. import inputs
 from ..models import EdgeResult, Run
-from ..warnings import traffic_warnings
+from ..warnings import traffic_warnings, warning
 from . import Kpi, Progress, Simulator, register, same_names
 from .storage import edge_result, finite
 
@@ -67,10 +68,11 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         else:
             inside = shapely.contains_xy(polygon, *node_xy[zone_nodes].T)
             demand = scale_demand(demand, factor, zones=zone_nodes[inside])
+    algorithm, fallback = solver_for(params.algorithm, network.n_links, demand)
     result = assign(
         network,
         demand,
-        algorithm=params.algorithm,
+        algorithm=algorithm,
         gap=params.gap,
         max_iter=int(params.max_iter),
         progress=lambda f, s: progress(0.2 + 0.7 * f, f"assignment: {s}"),
@@ -96,8 +98,21 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         "inbound_trips": external.info["inbound_veh_h"] if external is not None else 0.0,
         "outbound_trips": external.info["outbound_veh_h"] if external is not None else 0.0,
     }
-    run.warnings = traffic_warnings(kpis)
+    run.warnings = traffic_warnings(kpis) + fallback
     return kpis
+
+
+def solver_for(algorithm: str, n_links: int, demand) -> tuple[str, list[dict]]:
+    """The solver to run and a warning when the bush solver's storage (one float per origin
+    and link) would pass its cap: then biconjugate Frank-Wolfe, which needs none, runs."""
+    origins = len(np.unique(demand.origin))
+    if algorithm != "bush" or origins * n_links <= MAX_BUSH_ENTRIES:
+        return algorithm, []
+    message = (
+        f"{origins} zones x {n_links} road links is too large for the bush solver's memory "
+        f"(over {MAX_BUSH_ENTRIES:,} origin-link pairs): solved with biconjugate Frank-Wolfe"
+    )
+    return "bfw", [warning("solver_fallback", message)]
 
 
 def _store_edges(run: Run, G, edge_keys, result) -> None:
