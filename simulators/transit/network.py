@@ -9,7 +9,7 @@ modelled period.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["TransitStop", "TransitLine", "TransitSupply", "SupplyError", "MODES"]
 
@@ -68,7 +68,7 @@ class TransitSupply:
 
     stops: list[TransitStop]
     lines: list[TransitLine]
-    period: str = field(default="")
+    period: str
 
     def validate(self) -> None:
         """Raise :class:`SupplyError` naming the field when the supply is inconsistent."""
