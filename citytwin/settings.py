@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "ogc",
     "frontend",
     "sensors",
+    "transit",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these

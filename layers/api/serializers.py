@@ -7,7 +7,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from jobs.models import Job
 
-from ..importers.files import TARGETS
+from ..importers.files import all_targets
 from ..models import (
     AreaFeature,
     Building,
@@ -184,7 +184,9 @@ class JobSerializer(serializers.ModelSerializer):
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
-    target = serializers.ChoiceField(choices=sorted(TARGETS), default="layer")
+    target = serializers.CharField(
+        default="layer", help_text="layer, buildings, roads, utilities, raster, osm, gtfs, ..."
+    )
     name = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     city = serializers.CharField(
@@ -199,6 +201,12 @@ class UploadSerializer(serializers.Serializer):
         help_text='JSON object: twin field -> file attribute, e.g. {"height_m": "h", "use": "kaytto"}',
     )
     replace = serializers.BooleanField(required=False, default=False)
+
+    def validate_target(self, value: str) -> str:
+        # checked when asked: other apps register targets of their own (layers.importers.targets)
+        if value not in all_targets():
+            raise serializers.ValidationError(f'"{value}" is not a valid choice.')
+        return value
 
     def validate_mapping(self, value: str) -> dict:
         try:

@@ -53,6 +53,7 @@ from . import ImportRejected
 from .building_rules import building_use
 from .citydata import write_buildings, write_road_network
 from .osm import import_osm
+from .targets import registered_names, registered_target
 
 VECTOR_SUFFIXES = {
     ".geojson": "GeoJSON",
@@ -66,6 +67,13 @@ VECTOR_SUFFIXES = {
 RASTER_SUFFIXES = {".tif", ".tiff"}
 OSM_SUFFIXES = {".pbf"}
 TARGETS = {"layer", "buildings", "roads", "utilities", "raster", "osm"}
+
+
+def all_targets() -> list[str]:
+    """The built-in targets and those other apps registered (``targets.register_target``)."""
+    return sorted(TARGETS | registered_names())
+
+
 TARGET_GEOMETRIES = {
     "buildings": {"Polygon", "MultiPolygon"},
     "roads": {"LineString", "MultiLineString"},
@@ -104,9 +112,23 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 def check_zip(path: Path) -> str:
     """Check a zip from its directory alone (nothing unpacked) and return the .shp member.
 
+    The safety checks of :func:`check_zip_members`, and zips without exactly one shapefile.
+    """
+    members = check_zip_members(path)
+    shps = [m.filename for m in members if m.filename.lower().endswith(".shp") and not m.is_dir()]
+    if not shps:
+        raise ImportRejected("file", "the zip holds no .shp file")
+    if len(shps) > 1:
+        raise ImportRejected("file", f"the zip holds {len(shps)} shapefiles; upload one per zip")
+    return shps[0]
+
+
+def check_zip_members(path: Path) -> list[zipfile.ZipInfo]:
+    """Check a zip from its directory alone (nothing unpacked) and return its members.
+
     Rejects absolute paths and ``..`` (path traversal), symlinks, more than 1,000 members, a
     declared uncompressed total over ``MAX_UNZIPPED_BYTES`` and members whose compression ratio
-    exceeds ``MAX_ZIP_RATIO`` (zip bombs), and zips without exactly one shapefile.
+    exceeds ``MAX_ZIP_RATIO`` (zip bombs).
     """
     with _open_zip(path) as archive:
         members = archive.infolist()
@@ -137,12 +159,7 @@ def check_zip(path: Path) -> str:
             "file",
             f"zip expands to {total:,} bytes, over the limit of {settings.MAX_UNZIPPED_BYTES:,}",
         )
-    shps = [m.filename for m in members if m.filename.lower().endswith(".shp") and not m.is_dir()]
-    if not shps:
-        raise ImportRejected("file", "the zip holds no .shp file")
-    if len(shps) > 1:
-        raise ImportRejected("file", f"the zip holds {len(shps)} shapefiles; upload one per zip")
-    return shps[0]
+    return members
 
 
 def safe_unzip(path: Path, dest: Path) -> Path:
@@ -337,10 +354,8 @@ def _check_mapping(params: dict, fields) -> None:
 def inspect_upload(path: Path, params: dict) -> dict:
     """Cheap checks before queueing; returns what was found (kind, driver, crs, count)."""
     target = params.get("target", "layer")
-    if target not in TARGETS:
-        raise ImportRejected(
-            "target", f"unknown target {target!r}; choose one of {sorted(TARGETS)}"
-        )
+    if target not in TARGETS and registered_target(target) is None:
+        raise ImportRejected("target", f"unknown target {target!r}; choose one of {all_targets()}")
     size = path.stat().st_size
     if size == 0:
         raise ImportRejected("file", "the file is empty")
@@ -350,6 +365,15 @@ def inspect_upload(path: Path, params: dict) -> dict:
             f"the file is {size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}",
             status=413,
         )
+    other = registered_target(target)
+    if other is not None:
+        if path.suffix.lower() not in other.suffixes:
+            raise ImportRejected(
+                "file",
+                f"{other.label} needs a {' or '.join(other.suffixes)} file, not "
+                f"{path.suffix or '(no extension)'}",
+            )
+        return other.inspect(path, params)
     kind = file_kind(path.name)
     if kind == "osm":
         if not params.get("city"):
@@ -495,6 +519,9 @@ def run_import(
     """Run an import (the Celery task calls this); one transaction; returns the report."""
     started = time.perf_counter()
     target = params.get("target", "layer")
+    other = registered_target(target)
+    if other is not None:
+        return other.run(path, params, owner_id, progress)
     kind = file_kind(path.name)
     if kind == "osm":
         return import_osm(
