@@ -4,6 +4,7 @@ same API, job and worker as every other import."""
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from pathlib import Path
 
@@ -187,3 +188,67 @@ def test_errors_found_in_the_job_write_nothing(cairns, tmp_path):
     with pytest.raises(ImportRejected, match="NOSUCH"):
         run_gtfs_import(path, {"city": "Cairns"}, None)
     assert not Feed.objects.exists() and not Stop.objects.exists() and not Trip.objects.exists()
+
+
+def test_transit_supply_of_cairns_morning_peak(cairns_feed):
+    """Departures per route and in-vehicle times equal the feed's own trips (gtfs_kit's
+    statistics plus trips.txt's services) on a Tuesday, 07:00-09:00."""
+    from simulators.transit.network import TransitSupply
+    from transit.engine_input import transit_supply
+
+    feed, _ = cairns_feed
+    supply = transit_supply(feed.city, 7, 9, dt.date(2014, 6, 10))
+    assert isinstance(supply, TransitSupply) and supply.period == "2014-06-10 07:00-09:00"
+    with zipfile.ZipFile(CAIRNS_ZIP) as archive:
+        trips = pd.read_csv(archive.open("trips.txt"), dtype=str)
+    ref = pd.read_csv(CAIRNS_STATS, dtype={"trip_id": str, "route_id": str}).merge(
+        trips[["trip_id", "service_id"]]
+    )
+    start = pd.to_timedelta(ref["start_time"]).dt.total_seconds()
+    peak = ref[
+        (ref["service_id"] == "CNS2014-CNS_MUL-Weekday-00")
+        & (start >= 7 * 3600)
+        & (start < 9 * 3600)
+    ]
+    assert len(peak) > 20
+    departures = {}
+    for line in supply.lines:
+        route = line.line_id.split("/")[1].split(":")[0]
+        departures[route] = departures.get(route, 0) + 7200 / line.headway_s
+        assert line.mode == "bus" and line.capacity_per_h == pytest.approx(
+            3600 / line.headway_s * 70
+        )
+    expected = peak.groupby("route_id").size()
+    assert {r: round(n, 6) for r, n in departures.items()} == expected.to_dict()
+    # a line's in-vehicle times add up to the mean duration of its trips, its segments to
+    # their distance (gtfs_kit's, within 1 %)
+    by_line = {line.line_id: line for line in supply.lines}
+    for pattern in Pattern.objects.filter(feed=feed):
+        line = by_line.get(f"{feed.slug}/{pattern.pattern_id}")
+        ids = list(Trip.objects.filter(pattern=pattern).values_list("trip_id", flat=True))
+        mine = peak[peak["trip_id"].isin(ids)]
+        if line is None:
+            assert mine.empty
+            continue
+        assert sum(line.segment_time_s) == pytest.approx(mine["duration"].mean() * 3600)
+        assert sum(line.route_m) / 1000 == pytest.approx(mine["distance"].mean(), rel=0.01)
+    xs = [s.x_m for s in supply.stops]
+    assert 330_000 < min(xs) and max(xs) < 380_000  # UTM 55 south, metres
+
+
+def test_transit_supply_follows_calendar_exceptions(cairns_feed):
+    """9 June 2014 (a public holiday): the weekday service is removed and Sunday's added."""
+    from transit.engine_input import transit_supply
+
+    feed, _ = cairns_feed
+    holiday = transit_supply(feed.city, 10, 14, dt.date(2014, 6, 9))
+    sunday = transit_supply(feed.city, 10, 14, "sunday")
+    monday = transit_supply(feed.city, 10, 14, "monday")
+    assert holiday.lines and [ln.headway_s for ln in holiday.lines] == [
+        ln.headway_s for ln in sunday.lines
+    ]
+    assert len(monday.lines) > 0 and sum(3600 / ln.headway_s for ln in monday.lines) > sum(
+        3600 / ln.headway_s for ln in holiday.lines
+    )
+    with pytest.raises(ValueError, match="period"):
+        transit_supply(feed.city, 9, 7, "monday")
