@@ -25,6 +25,32 @@ CAIRNS_STATS = data_dir() / "gtfs" / "cairns_trip_stats.csv"
 CAIRNS_BOX = (145.60, -17.15, 145.85, -16.70)
 
 
+#: five stops (an orphan, one in Brisbane), a trip without stop times, 25:10:00, no shapes
+SMALL_FEED = {
+    "agency.txt": "agency_name,agency_url,agency_timezone\nTest,http://x,Australia/Brisbane\n",
+    "stops.txt": (
+        "stop_id,stop_name,stop_lat,stop_lon\n"
+        "A,Alpha,-16.92,145.77\nB,Beta,-16.93,145.76\nC,Gamma,-16.95,145.75\n"
+        "O,Orphan,-16.94,145.74\nFAR,Brisbane,-27.47,153.02\n"
+    ),
+    "routes.txt": "route_id,route_short_name,route_type\nR1,1,3\nR2,2,0\n",
+    "trips.txt": (
+        "route_id,service_id,trip_id,direction_id\n"
+        "R1,WK,T1,0\nR1,WK,T2,0\nR2,WK,EMPTY,0\nR2,WK,LONG,1\n"
+    ),
+    "stop_times.txt": (
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+        "T1,25:00:00,25:00:00,A,1\nT1,,,B,2\nT1,25:10:00,25:10:00,C,3\n"
+        "T2,08:00:00,08:00:00,A,1\nT2,08:05:00,08:05:00,B,2\nT2,08:10:00,08:10:00,C,3\n"
+        "LONG,09:00:00,09:00:00,C,1\nLONG,18:00:00,18:00:00,FAR,2\n"
+    ),
+    "calendar.txt": (
+        "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
+        "start_date,end_date\nWK,1,1,1,1,1,0,0,20240101,20241231\n"
+    ),
+}
+
+
 def make_cairns() -> City:
     boundary = shapely.MultiPolygon([shapely.box(*CAIRNS_BOX)])
     return City.objects.create(name="Cairns", local_epsg=32755, boundary=to_geos(boundary))
@@ -103,30 +129,7 @@ def test_cairns_trips_match_gtfs_kit(cairns_feed):
 
 def test_validation_report_of_a_small_broken_feed(cairns, tmp_path):
     """Orphan stops, a trip without stop times, 25:10:00, no shapes, a stop far away."""
-    files = {
-        "agency.txt": "agency_name,agency_url,agency_timezone\nTest,http://x,Australia/Brisbane\n",
-        "stops.txt": (
-            "stop_id,stop_name,stop_lat,stop_lon\n"
-            "A,Alpha,-16.92,145.77\nB,Beta,-16.93,145.76\nC,Gamma,-16.95,145.75\n"
-            "O,Orphan,-16.94,145.74\nFAR,Brisbane,-27.47,153.02\n"
-        ),
-        "routes.txt": "route_id,route_short_name,route_type\nR1,1,3\nR2,2,0\n",
-        "trips.txt": (
-            "route_id,service_id,trip_id,direction_id\n"
-            "R1,WK,T1,0\nR1,WK,T2,0\nR2,WK,EMPTY,0\nR2,WK,LONG,1\n"
-        ),
-        "stop_times.txt": (
-            "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
-            "T1,25:00:00,25:00:00,A,1\nT1,,,B,2\nT1,25:10:00,25:10:00,C,3\n"
-            "T2,08:00:00,08:00:00,A,1\nT2,08:05:00,08:05:00,B,2\nT2,08:10:00,08:10:00,C,3\n"
-            "LONG,09:00:00,09:00:00,C,1\nLONG,18:00:00,18:00:00,FAR,2\n"
-        ),
-        "calendar.txt": (
-            "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
-            "start_date,end_date\nWK,1,1,1,1,1,0,0,20240101,20241231\n"
-        ),
-    }
-    report = run_gtfs_import(feed_zip(tmp_path / "small.zip", files), {"city": "Cairns"}, None)
+    report = run_gtfs_import(feed_zip(tmp_path / "small.zip", SMALL_FEED), {"city": "Cairns"}, None)
     codes = {w["code"]: w["message"] for w in report["warnings"]}
     assert "EMPTY" in codes["trips_without_stop_times"]
     assert "O" in codes["orphan_stops"] and "FAR" not in codes["orphan_stops"]
@@ -223,24 +226,17 @@ def test_transit_supply_of_cairns_morning_peak(cairns_feed):
     # a line's in-vehicle times add up to the mean duration of its trips, its segments to
     # their distance (gtfs_kit's, within 1 %)
     by_line = {line.line_id: line for line in supply.lines}
-    for pattern in Pattern.objects.filter(feed=feed):
-        line = by_line.get(f"{feed.slug}/{pattern.pattern_id}")
-        ids = list(Trip.objects.filter(pattern=pattern).values_list("trip_id", flat=True))
-        mine = peak[peak["trip_id"].isin(ids)]
-        if line is None:
-            assert mine.empty
-            continue
-        assert sum(line.segment_time_s) == pytest.approx(mine["duration"].mean() * 3600)
-        assert sum(line.route_m) / 1000 == pytest.approx(mine["distance"].mean(), rel=0.01)
+    pattern_of = dict(Trip.objects.filter(feed=feed).values_list("trip_id", "pattern__pattern_id"))
+    peak = peak.assign(line_id=feed.slug + "/" + peak["trip_id"].map(pattern_of))
+    assert set(by_line) == set(peak["line_id"])
+    for line_id, trips_of_line in peak.groupby("line_id"):
+        line = by_line[line_id]
+        assert sum(line.segment_time_s) == pytest.approx(trips_of_line["duration"].mean() * 3600)
+        assert sum(line.route_m) / 1000 == pytest.approx(trips_of_line["distance"].mean(), rel=0.01)
     xs = [s.x_m for s in supply.stops]
     assert 330_000 < min(xs) and max(xs) < 380_000  # UTM 55 south, metres
 
-
-def test_transit_supply_follows_calendar_exceptions(cairns_feed):
-    """9 June 2014 (a public holiday): the weekday service is removed and Sunday's added."""
-    from transit.engine_input import transit_supply
-
-    feed, _ = cairns_feed
+    # 9 June 2014 (a public holiday): the weekday service is removed and Sunday's added
     holiday = transit_supply(feed.city, 10, 14, dt.date(2014, 6, 9))
     sunday = transit_supply(feed.city, 10, 14, "sunday")
     monday = transit_supply(feed.city, 10, 14, "monday")
