@@ -9,4 +9,4 @@ class TransitConfig(AppConfig):
     def ready(self) -> None:
         # the GTFS and OSM-lines import targets (layers' import API, CLI and jobs) and the
         # stops/lines OGC collections
-        from . import importer, ogc  # noqa: F401
+        from . import importer, ogc, osm_lines  # noqa: F401
