@@ -174,7 +174,8 @@ def transit_supply(
 
     Parameters
     ----------
-    city : the city; its public feeds are used unless ``feeds`` are given.
+    city : the city; its public GTFS feeds are used (its public OSM lines when it has no
+        GTFS feed) unless ``feeds`` are given.
     period_start_h, period_end_h : the period, hours since the service day's midnight
         (e.g. 7 and 9 for the morning peak; up to 30 for trips after midnight).
     day : a date (calendar and its exceptions) or a weekday name ("tuesday": a typical one).
@@ -191,9 +192,13 @@ def transit_supply(
             f"period: need 0 <= start < end <= 48 h, got {period_start_h}-{period_end_h}"
         )
     day = _check_day(day)
-    feeds = list(
-        feeds if feeds is not None else Feed.objects.filter(city=city, visibility="public")
-    )
+    if feeds is None:
+        public = Feed.objects.filter(city=city, visibility="public").order_by("pk")
+        # OSM lines stand in for a timetable where there is none: with a GTFS feed they
+        # would only repeat its lines at default headways
+        gtfs = public.filter(source=Feed.Source.GTFS)
+        feeds = gtfs if gtfs.exists() else public
+    feeds = list(feeds)
     start_s, end_s = period_start_h * 3600.0, period_end_h * 3600.0
     period_s = end_s - start_s
     stops = _stops(feeds, city.local_epsg)
