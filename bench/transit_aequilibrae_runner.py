@@ -46,7 +46,9 @@ def strictly_increasing_copy(feed_path, out_path):
                 for i in range(1, len(t)):
                     if trip[i] == trip[i - 1] and t[i] <= t[i - 1]:
                         t[i] = t[i - 1] + 1
-                text = [f"{int(v) // 3600:02d}:{int(v) % 3600 // 60:02d}:{int(v) % 60:02d}" for v in t]
+                text = [
+                    f"{int(v) // 3600:02d}:{int(v) % 3600 // 60:02d}:{int(v) % 60:02d}" for v in t
+                ]
                 st["arrival_time"] = text
                 st["departure_time"] = text
                 data = st.drop(columns="_seq").to_csv(index=False).encode()

@@ -424,8 +424,8 @@ def set_route_geometries(feed: Feed) -> None:
 GTFS = register_target(
     ImportTarget(
         name="gtfs",
-        label="a GTFS feed",
         suffixes=(".zip",),
+        description="a GTFS feed (zip) for a city",
         inspect=inspect_gtfs_upload,
         run=run_gtfs_import,
         check_allowed=check_allowed,

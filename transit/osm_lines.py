@@ -330,8 +330,8 @@ def _run(path: Path, params: dict, owner_id: int | None, progress: ProgressCallb
 TRANSIT_OSM = register_target(
     ImportTarget(
         name="transit_osm",
-        label="OSM public-transport lines",
         suffixes=(".pbf",),
+        description="public-transport lines from the OSM route relations of a PBF",
         inspect=_inspect,
         run=_run,
         check_allowed=check_allowed,

@@ -7,7 +7,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from jobs.models import Job
 
-from ..importers.files import all_targets
+from ..importers.files import TARGETS
 from ..models import (
     AreaFeature,
     Building,
@@ -185,7 +185,8 @@ class JobSerializer(serializers.ModelSerializer):
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     target = serializers.CharField(
-        default="layer", help_text="layer, buildings, roads, utilities, raster, osm, gtfs, ..."
+        default="layer",
+        help_text=f"one of {sorted(TARGETS)} or a target of another app (water: EPANET .inp)",
     )
     name = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -203,9 +204,12 @@ class UploadSerializer(serializers.Serializer):
     replace = serializers.BooleanField(required=False, default=False)
 
     def validate_target(self, value: str) -> str:
-        # checked when asked: other apps register targets of their own (layers.importers.targets)
+        from layers.importers.files import all_targets
+
         if value not in all_targets():
-            raise serializers.ValidationError(f'"{value}" is not a valid choice.')
+            raise serializers.ValidationError(
+                f"{value!r} is not a valid choice: choose one of {all_targets()}"
+            )
         return value
 
     def validate_mapping(self, value: str) -> dict:

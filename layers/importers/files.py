@@ -53,7 +53,7 @@ from . import ImportRejected
 from .building_rules import building_use
 from .citydata import write_buildings, write_road_network
 from .osm import import_osm
-from .targets import registered_names, registered_target
+from .targets import extra_names, extra_target
 
 VECTOR_SUFFIXES = {
     ".geojson": "GeoJSON",
@@ -67,13 +67,6 @@ VECTOR_SUFFIXES = {
 RASTER_SUFFIXES = {".tif", ".tiff"}
 OSM_SUFFIXES = {".pbf"}
 TARGETS = {"layer", "buildings", "roads", "utilities", "raster", "osm"}
-
-
-def all_targets() -> list[str]:
-    """The built-in targets and those other apps registered (``targets.register_target``)."""
-    return sorted(TARGETS | registered_names())
-
-
 TARGET_GEOMETRIES = {
     "buildings": {"Polygon", "MultiPolygon"},
     "roads": {"LineString", "MultiLineString"},
@@ -351,11 +344,33 @@ def _check_mapping(params: dict, fields) -> None:
             )
 
 
+def all_targets() -> list[str]:
+    """The layers' own targets and those other apps registered (layers.importers.targets)."""
+    return sorted(TARGETS | set(extra_names()))
+
+
+def _extra(path: Path, params: dict):
+    """The registered target of another app, with the file's type checked against it."""
+    extra = extra_target(params.get("target"))
+    if extra is not None and path.suffix.lower() not in extra.suffixes:
+        raise ImportRejected(
+            "file",
+            f"a {extra.name} import takes {', '.join(extra.suffixes)} files, not "
+            f"{path.suffix or '(none)'}",
+        )
+    return extra
+
+
 def inspect_upload(path: Path, params: dict) -> dict:
     """Cheap checks before queueing; returns what was found (kind, driver, crs, count)."""
     target = params.get("target", "layer")
-    if target not in TARGETS and registered_target(target) is None:
+    if target not in all_targets():
         raise ImportRejected("target", f"unknown target {target!r}; choose one of {all_targets()}")
+    extra = _extra(path, params)
+    if extra is not None:
+        if path.stat().st_size == 0:
+            raise ImportRejected("file", "the file is empty")
+        return extra.inspect(path, params)
     size = path.stat().st_size
     if size == 0:
         raise ImportRejected("file", "the file is empty")
@@ -365,15 +380,6 @@ def inspect_upload(path: Path, params: dict) -> dict:
             f"the file is {size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}",
             status=413,
         )
-    other = registered_target(target)
-    if other is not None:
-        if path.suffix.lower() not in other.suffixes:
-            raise ImportRejected(
-                "file",
-                f"{other.label} needs a {' or '.join(other.suffixes)} file, not "
-                f"{path.suffix or '(no extension)'}",
-            )
-        return other.inspect(path, params)
     kind = file_kind(path.name)
     if kind == "osm":
         if not params.get("city"):
@@ -519,9 +525,9 @@ def run_import(
     """Run an import (the Celery task calls this); one transaction; returns the report."""
     started = time.perf_counter()
     target = params.get("target", "layer")
-    other = registered_target(target)
-    if other is not None:
-        return other.run(path, params, owner_id, progress)
+    extra = _extra(path, params)
+    if extra is not None:
+        return extra.run(path, params, owner_id, progress)
     kind = file_kind(path.name)
     if kind == "osm":
         return import_osm(

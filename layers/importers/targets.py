@@ -1,9 +1,8 @@
-"""Import targets registered by other apps (GTFS feeds, OSM transit lines, ...).
+"""Import targets of other apps (e.g. ``water`` for EPANET files): registered at app start.
 
-The built-in targets (layer, buildings, roads, utilities, raster, osm) live in ``files.py``; an
-app adds its own with :func:`register_target` (in its ``AppConfig.ready``), and the import API
-(``POST /api/imports/``), the ``import_file`` command and the import job then accept it: the
-same upload checks, job, progress, cancel and 4xx errors as every other import.
+A target owns its file types, its cheap checks before the job is queued and the import itself
+(one transaction, a report); it goes through the same upload API, CLI (``import_file``) and job
+machinery as the layers' own targets.
 """
 
 from __future__ import annotations
@@ -12,35 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.progress import ProgressCallback
-
 
 @dataclass(frozen=True)
 class ImportTarget:
-    """One import target.
-
-    Parameters
-    ----------
-    name
-        The ``target`` value of the API and ``--target`` of the command.
-    label
-        What it imports, in words.
-    suffixes
-        File suffixes it accepts (lower case, with the dot).
-    inspect
-        ``(path, params) -> dict``: the cheap checks done in the request (raise
-        ``ImportRejected`` for a 4xx); returns what was found.
-    run
-        ``(path, params, owner_id, progress) -> report``: the import, in one transaction.
-    check_allowed
-        ``(user, params) -> None``: raise ``ImportRejected`` (403) when the user may not.
-    """
+    """``inspect(path, params) -> dict`` raises ImportRejected at once (before the job);
+    ``run(path, params, owner_id, progress) -> report`` is the job's work;
+    ``check_allowed(user, params)`` (optional) raises ImportRejected (403) when the user may
+    not import this (e.g. a public transit feed, the city's base data)."""
 
     name: str
-    label: str
     suffixes: tuple[str, ...]
+    description: str
     inspect: Callable[[Path, dict], dict]
-    run: Callable[[Path, dict, int | None, ProgressCallback], dict]
+    run: Callable[..., dict]
     check_allowed: Callable[[object, dict], None] | None = None
 
 
@@ -52,9 +35,9 @@ def register_target(target: ImportTarget) -> ImportTarget:
     return target
 
 
-def registered_target(name: str | None) -> ImportTarget | None:
+def extra_target(name: str | None) -> ImportTarget | None:
     return _TARGETS.get(name or "")
 
 
-def registered_names() -> set[str]:
-    return set(_TARGETS)
+def extra_names() -> list[str]:
+    return sorted(_TARGETS)

@@ -1,4 +1,4 @@
-"""python manage.py import_file PATH [--target layer|buildings|roads|utilities|raster|osm|gtfs|...] [--city NAME]
+"""python manage.py import_file PATH [--target layer|buildings|roads|utilities|raster|osm] [--city NAME]
 [--name NAME] [--crs EPSG:3067] [--mapping '{"height_m": "h"}'] [--private] [--json]
 
 The same import as POST /api/imports/, run in the foreground with a progress bar.
