@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from citytwin.scenarios import urls as scenario_urls
 from layers.api.signin import throttled_admin_login
+from transit import urls as transit_urls
 
 # failed admin sign-ins are limited like the API's (per user name and per address)
 admin.site.login = throttled_admin_login(admin.site.login)
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/", include(scenario_urls.api_urlpatterns)),
     path("api/", include("layers.api.urls")),
     path("tiles/", include(scenario_urls.tile_urlpatterns)),
+    path("tiles/", include(transit_urls.tile_urlpatterns)),
     path("tiles/", include("layers.tiles.urls")),
     path("ogc/", include("ogc.urls")),
     path("", include("sensors.urls")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .importers import ImportRejected
+from .importers.targets import extra_target
 from .models import City, CityRole
 
 #: import targets that write a city's shared base data
@@ -37,6 +38,11 @@ def check_import_allowed(user, params: dict) -> None:
     need an editor of the city; an OSM import that creates a new city needs staff.
     """
     target = params.get("target", "layer")
+    other = extra_target(target)
+    if other is not None:
+        if other.check_allowed is not None:
+            other.check_allowed(user, params)
+        return
     if target not in BASE_DATA_TARGETS:
         return
     name = params.get("city")

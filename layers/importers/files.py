@@ -53,6 +53,7 @@ from . import ImportRejected
 from .building_rules import building_use
 from .citydata import write_buildings, write_road_network
 from .osm import import_osm
+from .targets import extra_names, extra_target
 
 VECTOR_SUFFIXES = {
     ".geojson": "GeoJSON",
@@ -104,9 +105,23 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 def check_zip(path: Path) -> str:
     """Check a zip from its directory alone (nothing unpacked) and return the .shp member.
 
+    The safety checks of :func:`check_zip_members`, and zips without exactly one shapefile.
+    """
+    members = check_zip_members(path)
+    shps = [m.filename for m in members if m.filename.lower().endswith(".shp") and not m.is_dir()]
+    if not shps:
+        raise ImportRejected("file", "the zip holds no .shp file")
+    if len(shps) > 1:
+        raise ImportRejected("file", f"the zip holds {len(shps)} shapefiles; upload one per zip")
+    return shps[0]
+
+
+def check_zip_members(path: Path) -> list[zipfile.ZipInfo]:
+    """Check a zip from its directory alone (nothing unpacked) and return its members.
+
     Rejects absolute paths and ``..`` (path traversal), symlinks, more than 1,000 members, a
     declared uncompressed total over ``MAX_UNZIPPED_BYTES`` and members whose compression ratio
-    exceeds ``MAX_ZIP_RATIO`` (zip bombs), and zips without exactly one shapefile.
+    exceeds ``MAX_ZIP_RATIO`` (zip bombs).
     """
     with _open_zip(path) as archive:
         members = archive.infolist()
@@ -137,12 +152,7 @@ def check_zip(path: Path) -> str:
             "file",
             f"zip expands to {total:,} bytes, over the limit of {settings.MAX_UNZIPPED_BYTES:,}",
         )
-    shps = [m.filename for m in members if m.filename.lower().endswith(".shp") and not m.is_dir()]
-    if not shps:
-        raise ImportRejected("file", "the zip holds no .shp file")
-    if len(shps) > 1:
-        raise ImportRejected("file", f"the zip holds {len(shps)} shapefiles; upload one per zip")
-    return shps[0]
+    return members
 
 
 def safe_unzip(path: Path, dest: Path) -> Path:
@@ -334,13 +344,33 @@ def _check_mapping(params: dict, fields) -> None:
             )
 
 
+def all_targets() -> list[str]:
+    """The layers' own targets and those other apps registered (layers.importers.targets)."""
+    return sorted(TARGETS | set(extra_names()))
+
+
+def _extra(path: Path, params: dict):
+    """The registered target of another app, with the file's type checked against it."""
+    extra = extra_target(params.get("target"))
+    if extra is not None and path.suffix.lower() not in extra.suffixes:
+        raise ImportRejected(
+            "file",
+            f"a {extra.name} import takes {', '.join(extra.suffixes)} files, not "
+            f"{path.suffix or '(none)'}",
+        )
+    return extra
+
+
 def inspect_upload(path: Path, params: dict) -> dict:
     """Cheap checks before queueing; returns what was found (kind, driver, crs, count)."""
     target = params.get("target", "layer")
-    if target not in TARGETS:
-        raise ImportRejected(
-            "target", f"unknown target {target!r}; choose one of {sorted(TARGETS)}"
-        )
+    if target not in all_targets():
+        raise ImportRejected("target", f"unknown target {target!r}; choose one of {all_targets()}")
+    extra = _extra(path, params)
+    if extra is not None:
+        if path.stat().st_size == 0:
+            raise ImportRejected("file", "the file is empty")
+        return extra.inspect(path, params)
     size = path.stat().st_size
     if size == 0:
         raise ImportRejected("file", "the file is empty")
@@ -495,6 +525,9 @@ def run_import(
     """Run an import (the Celery task calls this); one transaction; returns the report."""
     started = time.perf_counter()
     target = params.get("target", "layer")
+    extra = _extra(path, params)
+    if extra is not None:
+        return extra.run(path, params, owner_id, progress)
     kind = file_kind(path.name)
     if kind == "osm":
         return import_osm(

@@ -4,6 +4,7 @@ import { applyAll, initCatalogue, loadCityLayers } from "../catalogue.js";
 import { el, say } from "../dom.js";
 import { showQuality } from "../quality.js";
 import { onChange, state } from "../state.js";
+import { loadTransitLayers } from "../transit.js";
 
 function init(section, { status }) {
   const container = el("div", { id: "catalogue" });
@@ -14,6 +15,7 @@ function init(section, { status }) {
   applyAll();
   const load = () => {
     loadCityLayers(state.city).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
+    loadTransitLayers(state.map, state.city);
     showQuality(quality, state.city);
   };
   load();
