@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs.progress import ConsoleProgress
 from layers.importers import ImportRejected
-from layers.importers.files import TARGETS, inspect_upload, run_import
+from layers.importers.files import all_targets, inspect_upload, run_import
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path")
-        parser.add_argument("--target", choices=sorted(TARGETS), default="layer")
+        parser.add_argument("--target", choices=all_targets(), default="layer")
         parser.add_argument("--city", help="city name (buildings/roads/utilities/osm targets)")
         parser.add_argument("--name", help="layer name (default: the file name)")
         parser.add_argument("--crs", help="CRS of a file that declares none")
