@@ -91,7 +91,21 @@ def check_inp_text(text: str) -> dict:
             f"({shown}); the twin places every node on the map",
         )
     links = sum(len(sections.get(s, [])) for s in ("PIPES", "PUMPS", "VALVES"))
-    return {"units": units, "nodes": len(nodes), "links": links, "coordinates": len(located)}
+    xy = []
+    for line in sections.get("COORDINATES", []):
+        words = line.split()
+        try:
+            xy.append((float(words[1]), float(words[2])))
+        except (IndexError, ValueError):
+            raise InpRejected("file", f"[COORDINATES] line {line!r} is not: node x y") from None
+    x, y = np.array(xy).T
+    return {
+        "units": units,
+        "nodes": len(nodes),
+        "links": links,
+        "coordinates": len(located),
+        "bounds": [float(x.min()), float(y.min()), float(x.max()), float(y.max())],
+    }
 
 
 def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:

@@ -32,12 +32,14 @@ class Service:
     hours_without_water_h: np.ndarray
     min_pressure_m: np.ndarray
     status: np.ndarray
+    without: np.ndarray  # (steps, nodes) no water at that step
+    below: np.ndarray  # (steps, nodes) under the required pressure (or no water)
 
 
 def classify(
     pressure_m: np.ndarray,
     cut_off: np.ndarray,
-    step_h: float,
+    step_h: float | np.ndarray,
     required_m: float,
     minimum_m: float,
     nodes: list[str],
@@ -48,19 +50,23 @@ def classify(
     ----------
     pressure_m : (steps, nodes) pressures in m.
     cut_off : (steps, nodes) booleans, True where the node has no path to a source.
-    step_h : hours each step stands for (a single snapshot counts as 1 h).
+    step_h : hours each step stands for, one number or one per step (a single snapshot counts
+        as 1 h; the report at the end of the period stands for no time).
     required_m, minimum_m : pressures of full and of no delivery (m).
     """
     pressure = np.asarray(pressure_m, dtype=float)
     without = cut_off | (pressure <= minimum_m) | ~np.isfinite(pressure)
     below = without | (pressure < required_m)
+    weight = np.broadcast_to(np.asarray(step_h, dtype=float), (pressure.shape[0],))[:, None]
     status = np.where(without.any(axis=0), NOT_SERVED, np.where(below.any(axis=0), PARTLY, SERVED))
     return Service(
         nodes=list(nodes),
-        hours_below_required_h=below.sum(axis=0) * step_h,
-        hours_without_water_h=without.sum(axis=0) * step_h,
+        hours_below_required_h=(below * weight).sum(axis=0),
+        hours_without_water_h=(without * weight).sum(axis=0),
         min_pressure_m=np.where(np.isfinite(pressure), pressure, np.nan).min(axis=0),
         status=status,
+        without=without,
+        below=below,
     )
 
 

@@ -34,7 +34,7 @@ from .models import (
     WaterPattern,
 )
 
-VALVE_LAYERS = ("none", "strategic")
+VALVE_LAYERS = ("none", "strategic", "all")
 NODE_KINDS = {"Junction": "junction", "Reservoir": "reservoir", "Tank": "tank"}
 LINK_KINDS = {"Pipe": "pipe", "Pump": "pump", "Valve": "valve"}
 
@@ -48,9 +48,29 @@ def _city(params: dict):
     return city
 
 
+def valve_pairs(value) -> list[tuple[str, str]] | None:
+    """``valve_layer`` given as a JSON list of ``[link, node]`` pairs, else None."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ImportRejected("valve_layer", f"not valid JSON ({exc})") from exc
+    if isinstance(value, list):
+        if not all(isinstance(p, list) and len(p) == 2 for p in value):
+            raise ImportRejected("valve_layer", "must be a list of [link, node] pairs")
+        return [(str(a), str(b)) for a, b in value]
+    return None
+
+
 def _check_params(params: dict) -> None:
-    if params.get("valve_layer", "none") not in VALVE_LAYERS:
-        raise ImportRejected("valve_layer", f"must be one of {', '.join(VALVE_LAYERS)}")
+    layer = params.get("valve_layer", "none")
+    if valve_pairs(layer) is None and layer not in VALVE_LAYERS:
+        raise ImportRejected(
+            "valve_layer",
+            f"must be one of {', '.join(VALVE_LAYERS)} or a JSON list of [link, node] pairs",
+        )
     if params.get("visibility", "public") not in ("public", "private"):
         raise ImportRejected("visibility", "must be public or private")
 
@@ -71,6 +91,8 @@ def inspect(path: Path, params: dict) -> dict:
         found = check_inp_text(_text(path))
     except InpRejected as exc:
         raise ImportRejected(exc.field, exc.message) from exc
+    x0, y0, x1, y1 = found["bounds"]
+    transformer(params.get("crs"), np.array([[x0, y0], [x1, y1]]))  # a 400 on crs now
     return {"kind": "epanet", **found}
 
 
@@ -183,9 +205,7 @@ def run_import(
     name = params.get("name") or Path(params.get("file_name") or path.name).stem
     with transaction.atomic():
         network = _write(city, name, path, params, owner_id, data, source_crs, lonlat, to_lonlat)
-        valves = 0
-        if params.get("valve_layer", "none") == "strategic":
-            valves = _strategic_valves(network, wn)
+        valves = _valves(network, wn, params.get("valve_layer", "none"))
     progress(1.0, "done")
     counts = wn.describe(level=1)
     return {
@@ -291,18 +311,34 @@ def _units(path: Path) -> str:
     return check_inp_text(_text(path))["units"]
 
 
-def _strategic_valves(network: WaterNetwork, wn) -> int:
-    """WNTR's strategic N-1 valve layer (seeded: the same file gives the same valves)."""
+def _valves(network: WaterNetwork, wn, layer) -> int:
+    """The isolation valve layer: WNTR's strategic N-1 placement (seeded: the same file gives
+    the same valves), ``all`` (both ends of every pipe), or the pairs the user gave."""
     import wntr
 
-    layer = wntr.network.generate_valve_layer(wn, "strategic", 1, seed=0)
+    pairs = valve_pairs(layer)
+    source = "imported"
+    if pairs is None and layer == "strategic":
+        frame = wntr.network.generate_valve_layer(wn, "strategic", 1, seed=0)
+        pairs, source = [(str(r.link), str(r.node)) for r in frame.itertuples()], "strategic"
+    elif pairs is None and layer == "all":
+        pairs, source = [], "all"
+        for name, pipe in wn.pipes():
+            pairs += [(name, pipe.start_node_name), (name, pipe.end_node_name)]
+    if not pairs:
+        return 0
     nodes = dict(network.nodes.values_list("name", "id"))
     links = dict(network.links.values_list("name", "id"))
+    for link, node in pairs:
+        if link not in links or node not in nodes:
+            raise ImportRejected("valve_layer", f"no link {link!r} or node {node!r} in the file")
+        if node not in (wn.get_link(link).start_node_name, wn.get_link(link).end_node_name):
+            raise ImportRejected("valve_layer", f"node {node!r} is not an end of link {link!r}")
     IsolationValve.objects.bulk_create(
-        IsolationValve(network=network, link_id=links[str(r.link)], node_id=nodes[str(r.node)])
-        for r in layer.itertuples()
+        IsolationValve(network=network, link_id=links[a], node_id=nodes[b], source=source)
+        for a, b in pairs
     )
-    return len(layer)
+    return len(pairs)
 
 
 TARGET = ImportTarget(
