@@ -244,7 +244,7 @@ def test_pressures_of_net3_ky4_ky10_equal_epanet_on_the_same_file(api, celery_wo
         assert len(truth) == run.meta["steps"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=["default", "progress"])
 def test_criticality_sweep_on_the_workers_matches_epanet_closing_each_pipe(
     api, celery_worker_process
 ):
