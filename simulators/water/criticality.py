@@ -36,24 +36,81 @@ class BreakResult:
     error: str | None = None
 
 
-def _cut_off_by_bridge(wn) -> dict[str, list[str]]:
-    """For each bridge pipe, the nodes it alone connects to a source."""
-    G = nx.Graph()
-    for name, link in wn.links():
-        G.add_edge(link.start_node_name, link.end_node_name, name=name)
-    sources_ = set(sources(wn))
-    out: dict[str, list[str]] = {}
-    for u, v in nx.bridges(G):
-        name = G.edges[u, v]["name"]
-        H = G.copy()
-        H.remove_edge(u, v)
-        side = nx.node_connected_component(H, u)
-        if not side & sources_:
-            out[name] = sorted(side)
+class BridgeCuts:
+    """Which nodes lose every path to a source when one pipe closes (a bridge of the network).
+
+    Linear time once (``networkx.bridges``, the 2-edge-connected components and the tree of
+    bridges between them, with DFS entry/exit times); each question is then one vectorised
+    range test, not a graph search per pipe. Parallel pipes between two nodes are no bridge.
+    """
+
+    def __init__(self, wn):
+        G = nx.MultiGraph()
+        G.add_nodes_from(wn.node_name_list)
+        for name, link in wn.links():
+            G.add_edge(link.start_node_name, link.end_node_name, name=name)
+        simple = nx.Graph(G)
+        bridges = [(u, v) for u, v in nx.bridges(simple) if G.number_of_edges(u, v) == 1]
+        self.nodes = np.array(list(G.nodes))
+        index = {n: i for i, n in enumerate(self.nodes)}
+        cut = simple.copy()
+        cut.remove_edges_from(bridges)
+        comp = np.empty(len(self.nodes), dtype=np.int64)
+        for c, members in enumerate(nx.connected_components(cut)):
+            comp[[index[n] for n in members]] = c
+        self.comp = comp
+        n_comp = int(comp.max()) + 1 if len(comp) else 0
+        has_source = np.zeros(n_comp, dtype=np.int64)
+        for source in sources(wn):
+            has_source[comp[index[source]]] += 1
+        tree = nx.Graph()
+        tree.add_nodes_from(range(n_comp))
+        self.pipe_of: dict[str, tuple[int, int]] = {}
+        for u, v in bridges:
+            a, b = int(comp[index[u]]), int(comp[index[v]])
+            tree.add_edge(a, b)
+            name = next(iter(G.get_edge_data(u, v).values()))["name"]
+            self.pipe_of[name] = (a, b)
+        self.tin = np.zeros(n_comp, dtype=np.int64)
+        self.tout = np.zeros(n_comp, dtype=np.int64)
+        self.parent = np.full(n_comp, -1, dtype=np.int64)
+        self.tree_id = np.zeros(n_comp, dtype=np.int64)
+        clock = 0
+        for t, members in enumerate(nx.connected_components(tree)):
+            root = next((c for c in members if has_source[c]), next(iter(members)))
+            stack = [(root, iter(tree[root]))]
+            self.tin[root], self.tree_id[root] = clock, t
+            clock += 1
+            while stack:
+                c, children = stack[-1]
+                child = next(children, None)
+                if child is None:
+                    self.tout[c] = clock - 1
+                    stack.pop()
+                elif child != self.parent[c]:
+                    self.parent[child], self.tree_id[child] = c, t
+                    self.tin[child] = clock
+                    clock += 1
+                    stack.append((child, iter(tree[child])))
+        self.sources_by_comp = has_source
+        self.tree_sources = np.bincount(self.tree_id, weights=has_source, minlength=1)
+
+    def cut_off(self, pipe: str) -> np.ndarray:
+        """Names of the nodes with no source once ``pipe`` is closed (empty: not a bridge)."""
+        if pipe not in self.pipe_of:
+            return self.nodes[:0]
+        a, b = self.pipe_of[pipe]
+        child = b if self.parent[b] == a else a
+        in_sub = (self.tin >= self.tin[child]) & (self.tin <= self.tout[child])
+        in_tree = self.tree_id == self.tree_id[child]
+        sub_sources = self.sources_by_comp[in_sub].sum()
+        if sub_sources == 0:
+            comps = in_sub
+        elif self.tree_sources[self.tree_id[child]] - sub_sources == 0:
+            comps = in_tree & ~in_sub
         else:
-            other = nx.node_connected_component(H, v)
-            out[name] = sorted(other) if not other & sources_ else []
-    return out
+            return self.nodes[:0]
+        return self.nodes[comps[self.comp]]
 
 
 def sweep(
@@ -77,7 +134,7 @@ def sweep(
     wn.options.time.duration = 0
     hyd = wn.options.hydraulic
     hyd.demand_model, hyd.required_pressure, hyd.minimum_pressure = "PDD", required_m, minimum_m
-    bridges = _cut_off_by_bridge(wn)
+    bridges = BridgeCuts(wn)
     out: list[BreakResult] = []
     with tempfile.TemporaryDirectory(prefix="citytwin-water-sweep-") as folder:
         inp = Path(folder) / "net.inp"
@@ -109,7 +166,7 @@ def sweep(
                 finally:
                     en.ENsetlinkvalue(link, EN.INITSTATUS, status)
                 without = ~np.isfinite(pressure) | (pressure <= minimum_m)
-                for node in bridges.get(pipe, ()):
+                for node in bridges.cut_off(pipe):
                     without[index[node]] = True
                 below = (without | (pressure < required_m)) & junction
                 without &= junction

@@ -288,3 +288,71 @@ def test_criticality_sweep_on_the_workers_matches_epanet_closing_each_pipe(
     people = dict(ServicePoint.objects.filter(network=network).values_list("node__name", "people"))
     dry = sum(p for n, p in people.items() if pressure[n] <= 0 or n in cut)
     assert ranking[0]["people_without_water"] == pytest.approx(dry)
+
+
+@pytest.mark.django_db
+def test_water_edits_are_checked_against_the_network_and_labelled_in_words(api, tmp_path):
+    city = _city()
+    path = tmp_path / "small.inp"
+    path.write_text(SMALL)
+    report = run_import(path, {"target": "water", "city": "Watertown", "valve_layer": "none"})
+    network = WaterNetwork.objects.get(pk=report["network_id"])
+    p3 = network.links.get(name="P3")
+    j1 = network.nodes.get(name="J1")
+
+    def post(edit):
+        return api.post(
+            "/api/scenarios/", {"city": city.id, "name": "x", "edits": [edit]}, format="json"
+        )
+
+    wide = post(
+        {"type": "water_pipe_break", "pipe": [p3.id], "leak_diameter_m": 0.5, "isolate": False}
+    )
+    assert wide.status_code == 400 and wide.json()["field"] == "edits[0].leak_diameter_m"
+    assert "wider than pipe 'P3'" in wide.json()["error"]
+    no_valves = post({"type": "water_pipe_break", "pipe": [p3.id], "leak_diameter_m": 0.05})
+    assert no_valves.json()["field"] == "edits[0].isolate"
+    not_a_pump = post({"type": "water_pump_out", "pumps": [p3.id]})
+    assert "is a pipe, not a pump" in not_a_pump.json()["error"]
+    not_a_tank = post({"type": "water_tank_out", "tanks": [j1.id]})
+    assert not_a_tank.json()["field"] == "edits[0].tanks"
+    late = post({"type": "water_valve_closure", "links": [p3.id], "start_h": 500})
+    assert late.json()["field"] == "edits[0].start_h"
+    ok = post(
+        {"type": "water_pipe_break", "pipe": [p3.id], "leak_diameter_m": 0.05, "isolate": False}
+    )
+    assert ok.status_code == 201, ok.content
+    from citytwin.scenarios.edits import edit_type
+
+    edit = ok.json()["edits"][0]
+    assert edit_type("water_pipe_break").describe(city, edit) == "Pipe P3 breaks (opening 5 cm)"
+    kinds = {k["type"]: k for k in api.get("/api/edit-types/").json()["edit_types"]}
+    leak = kinds["water_pipe_break"]["schema"]["properties"]["leak_diameter_m"]
+    assert (leak["x-unit"], leak["maximum"]) == ("m", 2.0)
+    assert kinds["water_tank_out"]["label"] == "Tank out of service"
+
+
+@pytest.mark.django_db
+def test_service_points_from_a_mapping_csv_carry_the_documented_demand(api, tmp_path, user):
+    city = _city()
+    path = tmp_path / "small.inp"
+    path.write_text(SMALL)
+    report = run_import(path, {"target": "water", "city": "Watertown"}, owner_id=user.id)
+    network = WaterNetwork.objects.get(pk=report["network_id"])
+    ids = _buildings_at_junctions(city, network, people=4.0)
+    Building.objects.filter(pk=ids["J1"]).update(external_id="way/1", workers=10, residents=0)
+    url = f"/api/water/networks/{network.slug}/service-points/"
+    mapping = f"building,junction\nway/1,J5\n{ids['J2']},J2\n"
+    body = api.post(url, {"mapping": mapping}).json()
+    assert (body["method"], body["linked"], body["buildings"]) == ("mapping", 2, 5)
+    from utilities.water.models import ServicePoint
+
+    points = {sp.building_id: sp for sp in ServicePoint.objects.filter(network=network)}
+    assert points[ids["J1"]].node.name == "J5"
+    # 10 office jobs x 50 L/day and 4 residents x 130 L/day (simulators/water/demand.py)
+    assert points[ids["J1"]].demand_m3s * 86_400 == pytest.approx(0.5)
+    assert points[ids["J2"]].demand_m3s * 86_400 == pytest.approx(0.52)
+    bad = api.post(url, {"mapping": "building,junction\nway/1,J9\n"})
+    assert bad.status_code == 400 and bad.json()["field"] == "mapping"
+    assert "row 2: no junction 'J9'" in bad.json()["error"]
+    assert ServicePoint.objects.filter(network=network).count() == 2  # nothing replaced

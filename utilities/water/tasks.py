@@ -90,6 +90,17 @@ def sweep_chunk(self, sweep_id: int, link_ids: list[int]) -> int:
         )
     )
     todo = [i for i in link_ids if i not in done]
+    try:
+        _solve(sweep, todo)
+    except Exception as exc:  # the sweep cannot complete: say so on the job, log the trace
+        log.exception("water sweep %s: chunk failed", sweep.pk)
+        job.fail({"field": "network", "message": f"{type(exc).__name__}: {exc}"})
+        raise
+    _finish_if_complete(sweep)
+    return len(todo)
+
+
+def _solve(sweep: CriticalityRun, todo: list[int]) -> None:
     if todo:
         names = dict(WaterLink.objects.filter(pk__in=todo).values_list("id", "name"))
         network = sweep.network
@@ -116,8 +127,6 @@ def sweep_chunk(self, sweep_id: int, link_ids: list[int]) -> int:
             ],
             ignore_conflicts=True,
         )
-    _finish_if_complete(sweep)
-    return len(todo)
 
 
 def _finish_if_complete(sweep: CriticalityRun) -> None:
