@@ -16,7 +16,7 @@ from celery import shared_task
 from django.db import transaction
 
 from jobs.models import Job
-from jobs.runner import JobKind, register_kind, worker_name
+from jobs.runner import Heartbeat, JobKind, register_kind, worker_name
 from simulators.water import criticality
 
 from .models import CriticalityRun, PipeCriticality, ServicePoint, WaterLink, WaterNetwork
@@ -90,12 +90,16 @@ def sweep_chunk(self, sweep_id: int, link_ids: list[int]) -> int:
         )
     )
     todo = [i for i in link_ids if i not in done]
+    heartbeat = Heartbeat(job)  # the reaper must not take a long chunk for a dead worker
+    heartbeat.start()
     try:
         _solve(sweep, todo)
     except Exception as exc:  # the sweep cannot complete: say so on the job, log the trace
         log.exception("water sweep %s: chunk failed", sweep.pk)
         job.fail({"field": "network", "message": f"{type(exc).__name__}: {exc}"})
         raise
+    finally:
+        heartbeat.stop()
     _finish_if_complete(sweep)
     return len(todo)
 
