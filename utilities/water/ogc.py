@@ -23,14 +23,10 @@ def _network_rows(model):
 
 def _run_rows(model):
     def rows(user):
-        queryset = model.objects.all()
-        if user is not None and user.is_authenticated:
-            if user.is_staff:
-                return queryset
-            return queryset.filter(
-                Q(run__scenario__is_baseline=True) | Q(run__scenario__owner=user)
-            )
-        return queryset.filter(run__scenario__is_baseline=True)
+        # the one visibility rule of scenarios (own, shared, public, baselines; staff all)
+        from citytwin.scenarios.services import scenarios_visible_to
+
+        return model.objects.filter(run__scenario__in=scenarios_visible_to(user))
 
     return rows
 
