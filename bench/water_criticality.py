@@ -131,7 +131,10 @@ def main() -> None:
         rows.append(
             (count, job.status, job.report.get("pipes"), job.report.get("solver_errors"), wall)
         )
-    base = rows[0][4]
+        print(f"{count} worker(s): {job.status} {job.report} in {wall:.1f} s", flush=True)
+    rows.sort()
+    # speed-up against one worker (the table is meaningless without a 1-worker row)
+    base = rows[0][4] if rows[0][0] == 1 else float("nan")
     print(
         f"\n{args.network}: single-pipe-break sweep (PDD steady state per break, chunks of 100)\n"
     )
@@ -139,6 +142,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for count, status, pipes, errors, wall in rows:
         print(f"| {count} | {status} | {pipes} | {errors} | {wall:.1f} | {base / wall:.2f}x |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
