@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "sensors",
     "sensors.mqtt",
     "transit",
+    "utilities.water",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these

@@ -21,6 +21,7 @@ urlpatterns = [
     path("ogc/", include("ogc.urls")),
     path("", include("sensors.urls")),
     path("api/sensors/", include("sensors.mqtt.urls")),
+    path("api/", include("utilities.water.urls")),
     path("", include("frontend.urls")),
 ]
 

@@ -186,6 +186,7 @@ def start_run(
             "engine_version": version,
             "edits": scenario.edits,
             "city": city_data_version(city),
+            **({"data": spec.data_version(city)} if spec.data_version is not None else {}),
         }
     )
     if reuse:

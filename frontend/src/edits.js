@@ -139,6 +139,11 @@ const WORDS = {
   hazard_zone: (e) => `hazard zone from minute ${e.start_min ?? 0}`,
   demand_change: (e) => `demand × ${e.factor}${e.zone ? " in a zone" : ""}`,
   departure_profile: (e) => `departures: ${e.distribution}, scale ${e.scale_min} min`,
+  water_pipe_break: (e) => `water main break (opening ${Math.round(e.leak_diameter_m * 100)} cm)${e.isolate === false ? "" : `, isolated after ${e.isolate_after_h ?? 1} h`}`,
+  water_valve_closure: (e) => `close ${(e.links || []).length} water valve(s) or pipe(s)`,
+  water_pump_out: (e) => `${(e.pumps || []).length} pump(s) out of service`,
+  water_tank_out: (e) => `${(e.tanks || []).length} tank(s) out of service`,
+  water_demand_change: (e) => `water demand × ${e.factor}`,
 };
 
 /** An edit in words (plain text: shown with textContent): the server's label when it gives one. */

@@ -202,6 +202,20 @@ class UploadSerializer(serializers.Serializer):
         help_text='JSON object: twin field -> file attribute, e.g. {"height_m": "h", "use": "kaytto"}',
     )
     replace = serializers.BooleanField(required=False, default=False)
+    valve_layer = serializers.CharField(
+        required=False,
+        help_text="water target: isolation valves: none, strategic (WNTR's N-1), all, or a "
+        'JSON list of [link, node] pairs, e.g. [["P2", "J1"]]',
+    )
+
+    def validate_target(self, value: str) -> str:
+        from layers.importers.files import all_targets
+
+        if value not in all_targets():
+            raise serializers.ValidationError(
+                f"unknown target {value!r}; choose one of {all_targets()}"
+            )
+        return value
 
     def validate_target(self, value: str) -> str:
         from layers.importers.files import all_targets

@@ -69,6 +69,8 @@ class Simulator:
     report_map : what the printable report draws on its map: ``(result kind, field, words,
         unit)``, e.g. ``("edges", "vc_ratio", "Volume/capacity", "1")``; None for no map.
     preflight : ``preflight(city, params)`` raises ParamsRejected before a run is queued.
+    data_version : ``data_version(city)``: what identifies the simulator's own input tables
+        (e.g. the city's water networks) in the input checksum, beyond buildings and roads.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Simulator:
     prepare: Callable[[dict], dict] | None = None
     preflight: Callable[[Any, dict], None] | None = None
     report_map: tuple[str, str, str, str] | None = None
+    data_version: Callable[[Any], Any] | None = None
 
     def parameters_schema(self) -> dict:
         """JSON Schema (draft 2020-12) of the run parameters, from the engine's class."""
@@ -206,6 +209,6 @@ def input_checksum(run_like: dict) -> str:
 
 #: the capability modules, in the order of the API and the web map: adding a simulator is one
 #: module here that calls :func:`register`
-MODULES = ("traffic", "solar", "evacuation")
+MODULES = ("traffic", "solar", "evacuation", "water")
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

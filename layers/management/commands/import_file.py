@@ -34,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--private", action="store_true", help="visible to the owner only")
         parser.add_argument("--owner", help="username owning the layer")
         parser.add_argument("--replace", action="store_true", help="osm target: replace the city")
+        parser.add_argument(
+            "--valve-layer", help="water target: none, strategic, all or JSON [[link, node], ...]"
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **opts):
@@ -58,6 +61,7 @@ class Command(BaseCommand):
             "mapping": mapping,
             "visibility": "private" if opts["private"] else "public",
             "replace": opts["replace"],
+            "valve_layer": opts["valve_layer"],
         }
         params = {k: v for k, v in params.items() if v not in (None, "")}
         # work on a private copy: a zip is unpacked beside it, and the copy is removed afterwards
