@@ -213,15 +213,6 @@ class UploadSerializer(serializers.Serializer):
 
         if value not in all_targets():
             raise serializers.ValidationError(
-                f"unknown target {value!r}; choose one of {all_targets()}"
-            )
-        return value
-
-    def validate_target(self, value: str) -> str:
-        from layers.importers.files import all_targets
-
-        if value not in all_targets():
-            raise serializers.ValidationError(
                 f"{value!r} is not a valid choice: choose one of {all_targets()}"
             )
         return value
