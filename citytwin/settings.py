@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "frontend",
     "sensors",
     "sensors.mqtt",
+    "utilities.power",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these

@@ -184,7 +184,10 @@ class JobSerializer(serializers.ModelSerializer):
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField()
-    target = serializers.ChoiceField(choices=sorted(TARGETS), default="layer")
+    target = serializers.CharField(
+        default="layer",
+        help_text=f"one of {sorted(TARGETS)} or a target of another app (water: EPANET .inp)",
+    )
     name = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     city = serializers.CharField(
@@ -199,6 +202,24 @@ class UploadSerializer(serializers.Serializer):
         help_text='JSON object: twin field -> file attribute, e.g. {"height_m": "h", "use": "kaytto"}',
     )
     replace = serializers.BooleanField(required=False, default=False)
+    coordinates = serializers.ChoiceField(
+        choices=["lonlat", "schematic", "generate"],
+        required=False,
+        help_text="power_grid: the geodata are lon/lat (or in crs), a schematic to place at the "
+        "city, or missing (a layout of the topology is generated)",
+    )
+    tolerance_m = serializers.FloatField(
+        required=False, help_text="power_grid: a building's service bus is at most this far (m)"
+    )
+
+    def validate_target(self, value: str) -> str:
+        from layers.importers.files import all_targets
+
+        if value not in all_targets():
+            raise serializers.ValidationError(
+                f"unknown target {value!r}; choose one of {all_targets()}"
+            )
+        return value
 
     def validate_mapping(self, value: str) -> dict:
         try:

@@ -53,6 +53,7 @@ from . import ImportRejected
 from .building_rules import building_use
 from .citydata import write_buildings, write_road_network
 from .osm import import_osm
+from .targets import extra_names, extra_target
 
 VECTOR_SUFFIXES = {
     ".geojson": "GeoJSON",
@@ -334,13 +335,33 @@ def _check_mapping(params: dict, fields) -> None:
             )
 
 
+def all_targets() -> list[str]:
+    """The layers' own targets and those other apps registered (layers.importers.targets)."""
+    return sorted(TARGETS | set(extra_names()))
+
+
+def _extra(path: Path, params: dict):
+    """The registered target of another app, with the file's type checked against it."""
+    extra = extra_target(params.get("target"))
+    if extra is not None and path.suffix.lower() not in extra.suffixes:
+        raise ImportRejected(
+            "file",
+            f"a {extra.name} import takes {', '.join(extra.suffixes)} files, not "
+            f"{path.suffix or '(none)'}",
+        )
+    return extra
+
+
 def inspect_upload(path: Path, params: dict) -> dict:
     """Cheap checks before queueing; returns what was found (kind, driver, crs, count)."""
     target = params.get("target", "layer")
-    if target not in TARGETS:
-        raise ImportRejected(
-            "target", f"unknown target {target!r}; choose one of {sorted(TARGETS)}"
-        )
+    if target not in all_targets():
+        raise ImportRejected("target", f"unknown target {target!r}; choose one of {all_targets()}")
+    extra = _extra(path, params)
+    if extra is not None:
+        if path.stat().st_size == 0:
+            raise ImportRejected("file", "the file is empty")
+        return extra.inspect(path, params)
     size = path.stat().st_size
     if size == 0:
         raise ImportRejected("file", "the file is empty")
@@ -495,6 +516,9 @@ def run_import(
     """Run an import (the Celery task calls this); one transaction; returns the report."""
     started = time.perf_counter()
     target = params.get("target", "layer")
+    extra = _extra(path, params)
+    if extra is not None:
+        return extra.run(path, params, owner_id, progress)
     kind = file_kind(path.name)
     if kind == "osm":
         return import_osm(

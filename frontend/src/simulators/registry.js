@@ -16,10 +16,11 @@
 //   input does not fit (e.g. solar's bbox is "the area in view").
 
 import evacuation from "./evacuation.js";
+import power, { criticality as powerCriticality } from "./power.js";
 import solar from "./solar.js";
 import traffic from "./traffic.js";
 
-export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation].map((v) => [v.name, v]));
+export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation, power, powerCriticality].map((v) => [v.name, v]));
 
 // a simulator the server serves but no module shows: its form still works, the key figures show
 const PLAIN = { name: "", addLayers: async () => ({ entries: [] }), diff: null };

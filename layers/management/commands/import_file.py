@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs.progress import ConsoleProgress
 from layers.importers import ImportRejected
-from layers.importers.files import TARGETS, inspect_upload, run_import
+from layers.importers.files import all_targets, inspect_upload, run_import
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path")
-        parser.add_argument("--target", choices=sorted(TARGETS), default="layer")
+        parser.add_argument("--target", choices=all_targets(), default="layer")
         parser.add_argument("--city", help="city name (buildings/roads/utilities/osm targets)")
         parser.add_argument("--name", help="layer name (default: the file name)")
         parser.add_argument("--crs", help="CRS of a file that declares none")
@@ -35,6 +35,15 @@ class Command(BaseCommand):
         parser.add_argument("--owner", help="username owning the layer")
         parser.add_argument("--replace", action="store_true", help="osm target: replace the city")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--coordinates",
+            choices=["lonlat", "schematic", "generate"],
+            help="power_grid target: the geodata are lon/lat (or in --crs), a schematic to "
+            "place at the city, or missing (a layout is generated)",
+        )
+        parser.add_argument(
+            "--tolerance-m", type=float, help="power_grid target: building to bus, at most (m)"
+        )
 
     def handle(self, *args, **opts):
         source = Path(opts["path"])
@@ -58,6 +67,8 @@ class Command(BaseCommand):
             "mapping": mapping,
             "visibility": "private" if opts["private"] else "public",
             "replace": opts["replace"],
+            "coordinates": opts["coordinates"],
+            "tolerance_m": opts["tolerance_m"],
         }
         params = {k: v for k, v in params.items() if v not in (None, "")}
         # work on a private copy: a zip is unpacked beside it, and the copy is removed afterwards
