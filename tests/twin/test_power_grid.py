@@ -179,12 +179,13 @@ def test_bad_grid_files_are_refused_naming_the_problem(api, oberrhein_json):
 
 @pytest.mark.django_db
 def test_cli_import_and_its_refusal(tmp_path, capsys):
-    """pandapower's example_simple: its buses have no geodata, so a plain import is refused
-    naming geodata, and coordinates=generate places a layout of its topology at the city."""
-    net = pn.example_simple()
+    """pandapower's case9 without its geodata: a plain import is refused naming geodata, and
+    coordinates=generate places a layout of its topology at the city."""
+    net = pn.case9()
     net.bus["geo"] = None
-    path = tmp_path / "simple.json"
+    path = tmp_path / "case9.json"
     path.write_text(pp.to_json(net))
+    net = pp.from_json_string(path.read_text())  # the file as pandapower reads it
     with pytest.raises(CommandError, match="geodata"):
         call_command("import_file", str(path), "--target", "power_grid", "--city", "Helsinki")
     call_command(
@@ -194,8 +195,25 @@ def test_cli_import_and_its_refusal(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert "Kamada-Kawai" in report["coordinates"]
     assert report["imported"]["bus"] == len(net.bus)
-    exported = grid_to_net(Grid.objects.get(pk=report["grid"]))
+    grid = Grid.objects.get(pk=report["grid"])
+    exported = grid_to_net(grid)
     assert nets_equal(net, exported, check_without_results=True)
+    # a user's mapping links a building to a bus of their choice; a bad row is refused
+    from layers.models import Building
+    from utilities.power.models import ServicePoint
+
+    building = (
+        Building.objects.filter(city__name="Helsinki", residents__gt=0).order_by("id").first()
+    )
+    mapping = tmp_path / "mapping.csv"
+    mapping.write_text(f"building,bus\n{building.id},3\n")
+    call_command("power_service_mapping", str(mapping), "--grid", str(grid.pk))
+    point = ServicePoint.objects.get(grid=grid, building=building)
+    assert point.source == "mapping" and point.bus.pp_index == 3
+    assert point.demand_kw > 0
+    mapping.write_text("building,bus\n999999999,3\n")
+    with pytest.raises(CommandError, match="row2.building"):
+        call_command("power_service_mapping", str(mapping), "--grid", str(grid.pk))
 
 
 def _check_outages(grid, city, make, outages) -> None:

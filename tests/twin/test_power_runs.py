@@ -107,7 +107,8 @@ def test_substation_outage_cuts_off_exactly_the_buildings_on_its_feeders(
     city = City.objects.create(name="Feeder Town", local_epsg=32635)
     net, where = feeder_town_net()
     houses = _buildings(city, where)
-    upload = SimpleUploadedFile("feeder_town.json", pp.to_json(net).encode())
+    text = pp.to_json(net)
+    upload = SimpleUploadedFile("feeder_town.json", text.encode())
     response = api.post(
         "/api/imports/",
         {"file": upload, "target": "power_grid", "city": city.name, "tolerance_m": 200},

@@ -7,6 +7,6 @@ class PowerConfig(AppConfig):
     verbose_name = "Power networks"
 
     def ready(self) -> None:
-        from . import importer, ogc  # noqa: F401  (registers the import target, collections)
+        from . import importer, ogc, sweep  # noqa: F401  (import target, collections, task)
 
         ogc.register_collections()

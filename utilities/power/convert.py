@@ -421,12 +421,16 @@ def grid_to_net(grid: Grid):
     return net
 
 
-def _table(model, grid: Grid, spec: dict) -> pd.DataFrame:
+def _table(model, grid: Grid, spec: dict, rows=None, bus_index=None) -> pd.DataFrame:
     fields = _model_columns(model)
     columns = spec["columns"]
     refs = [c for c in columns if c in BUS_REFS and c in fields]
-    rows = model.objects.filter(grid=grid).order_by("pp_index")
-    bus_index = dict(Bus.objects.filter(grid=grid).values_list("id", "pp_index")) if refs else {}
+    if rows is None:
+        rows = model.objects.filter(grid=grid).order_by("pp_index")
+    if bus_index is None:
+        bus_index = (
+            dict(Bus.objects.filter(grid=grid).values_list("id", "pp_index")) if refs else {}
+        )
     records, index = [], []
     for obj in rows:
         nan_fields = set(obj.extra.get("$nan_fields", ()))
@@ -453,7 +457,10 @@ def _table(model, grid: Grid, spec: dict) -> pd.DataFrame:
                 record[column] = _from_json(obj.extra.get(column))
         records.append(record)
         index.append(obj.pp_index)
-    frame = pd.DataFrame(records, columns=columns, index=pd.Index(index, dtype="int64"))
+    # object first: pandas 3 would infer its str dtype and turn None into NaN
+    frame = pd.DataFrame(
+        records, columns=columns, index=pd.Index(index, dtype="int64"), dtype=object
+    )
     for column in columns:
         frame[column] = _cast(frame[column], spec["dtypes"][column])
     if spec.get("index_dtype") and spec["index_dtype"] != "int64":

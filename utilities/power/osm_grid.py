@@ -133,6 +133,18 @@ def build_osm_grid(
             (a, b, max(link.length_m, 1.0) / 1000.0, _std(LINE_TYPES, kv),
              f"{link.kind} {link.osm_id or link.pk}", [list(c) for c in coords])
         )  # fmt: skip
+    # junctions no line kept (both ends of a line in one place) are dropped; indices compacted
+    used = set(sub_buses) | {r[0] for r in line_rows} | {r[1] for r in line_rows}
+    used |= {r[0] for r in trafo_rows} | {r[1] for r in trafo_rows}
+    keep = [b for b in range(len(bus_kv)) if b in used]
+    new = {b: i for i, b in enumerate(keep)}
+    bus_kv = [bus_kv[b] for b in keep]
+    bus_names = [bus_names[b] for b in keep]
+    bus_zone = [bus_zone[b] for b in keep]
+    lonlat = {new[b]: lonlat[b] for b in keep}
+    sub_buses = [new[b] for b in sub_buses]
+    line_rows = [(new[r[0]], new[r[1]], *r[2:]) for r in line_rows]
+    trafo_rows = [(new[r[0]], new[r[1]], *r[2:]) for r in trafo_rows]
     # pandapower's plural creators (its single-element ones fail on pandas 3: build.py)
     pp.create_buses(
         net, len(bus_kv), vn_kv=bus_kv, name=bus_names, type="b", zone=bus_zone,
