@@ -138,6 +138,10 @@ const WORDS = {
   add_shelter: (e) => `shelter${e.name ? ` “${e.name}”` : ""} for ${e.capacity} people`,
   hazard_zone: (e) => `hazard zone from minute ${e.start_min ?? 0}`,
   demand_change: (e) => `demand × ${e.factor}${e.zone ? " in a zone" : ""}`,
+  line_outage: (e) => `power line outage (${e.lines.length} line${e.lines.length === 1 ? "" : "s"})`,
+  transformer_outage: (e) => `transformer outage (${e.transformers.length})`,
+  substation_outage: (e) => `substation outage (${e.buses.length} bus${e.buses.length === 1 ? "" : "es"})`,
+  power_demand_change: (e) => `electricity demand × ${e.factor}${e.zone ? " in a zone" : ""}`,
   departure_profile: (e) => `departures: ${e.distribution}, scale ${e.scale_min} min`,
 };
 

@@ -1,4 +1,4 @@
-// Power runs on the map: buildings served / without electricity, lines coloured by loading
+// Power runs on the map (shared by the views power_flow.js and power_criticality.js): buildings served / without electricity, lines coloured by loading
 // (% of their thermal limit, out-of-service lines dashed black), buses by voltage (p.u.,
 // unsupplied buses grey); for criticality runs, lines coloured by the people an outage of each
 // line leaves without electricity. Layers come from GET /api/power/runs/<run>/<layer>/.
@@ -144,11 +144,10 @@ async function addCriticalityLayers({ run, prefix, addSource, addLayer }) {
   };
 }
 
-export const criticality = {
-  name: "power_criticality",
+export const flowView = { addLayers, diff: null, charts, notes };
+
+export const criticalityView = {
   addLayers: addCriticalityLayers,
   diff: null,
   notes: ({ run }) => `${run.kpis?.lines_cutting_service ?? 0} of ${run.kpis?.lines_tested ?? 0} lines cut off buildings when they fail.`,
 };
-
-export default { name: "power_flow", addLayers, diff: null, charts, notes };
