@@ -161,7 +161,9 @@ def build_osm_grid(
         pp.create_transformers(
             net, [r[0] for r in rows], [r[1] for r in rows], std_type=std, name=[r[3] for r in rows]
         )
-    top_kv = max(bus_kv)
+    # the highest-voltage substations are fed from the rest of the country (all buses of the
+    # highest voltage when the city has no substation)
+    top_kv = max(bus_kv[b] for b in sub_buses) if sub_buses else max(bus_kv)
     feeds = [b for b, kv in enumerate(bus_kv) if kv == top_kv and (b in sub_buses or not sub_buses)]
     create_ext_grids(net, feeds, name="rest of the grid")
     served = [b for b in sub_buses if bus_kv[b] < top_kv]
