@@ -109,7 +109,8 @@ def solve(net, params: PowerFlowParams | None = None, mg=None, init: str = "auto
             init=init,
         )
         converged = bool(net.converged)
-    except pp.LoadflowNotConverged as exc:
+    except (pp.LoadflowNotConverged, UserWarning) as exc:
+        # UserWarning: pandapower's "no reference bus" when every slack is out (all cut off)
         converged, message = False, str(exc)
     if converged:
         rb, rl = net.res_bus.reindex(net.bus.index), net.res_line.reindex(net.line.index)
