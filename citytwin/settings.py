@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "sensors.mqtt",
     "transit",
     "utilities.water",
+    "utilities.power",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these

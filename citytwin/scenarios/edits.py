@@ -404,6 +404,6 @@ def validate_edits(city: City, edits: Any, start_index: int = 0) -> list[dict]:
 
 
 #: the edit-type modules, in the order of the API and the web map's tools
-MODULES = ("roads", "buildings", "evacuation", "demand", "water")
+MODULES = ("roads", "buildings", "evacuation", "demand", "water", "power")
 for _module in MODULES:
     importlib.import_module(f"citytwin.scenarios.edit_types.{_module}")

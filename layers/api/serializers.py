@@ -207,6 +207,15 @@ class UploadSerializer(serializers.Serializer):
         help_text="water target: isolation valves: none, strategic (WNTR's N-1), all, or a "
         'JSON list of [link, node] pairs, e.g. [["P2", "J1"]]',
     )
+    coordinates = serializers.ChoiceField(
+        choices=["lonlat", "schematic", "generate"],
+        required=False,
+        help_text="power_grid: the geodata are lon/lat (or in crs), a schematic to place at the "
+        "city, or missing (a layout of the topology is generated)",
+    )
+    tolerance_m = serializers.FloatField(
+        required=False, help_text="power_grid: a building's service bus is at most this far (m)"
+    )
 
     def validate_target(self, value: str) -> str:
         from layers.importers.files import all_targets

@@ -27,6 +27,7 @@ def test_edit_types_are_served_and_are_the_openapi_request_schema():
         "heighten_building", "add_shelter", "hazard_zone", "demand_change", "departure_profile",
         "water_pipe_break", "water_valve_closure", "water_pump_out", "water_tank_out",
         "water_demand_change",
+        "line_outage", "transformer_outage", "substation_outage", "power_demand_change",
     }  # fmt: skip
     lanes = types["change_road"]["schema"]["properties"]["lanes"]
     assert (lanes["type"], lanes["minimum"], lanes["maximum"]) == ("integer", 1, 8)

@@ -38,6 +38,15 @@ class Command(BaseCommand):
             "--valve-layer", help="water target: none, strategic, all or JSON [[link, node], ...]"
         )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--coordinates",
+            choices=["lonlat", "schematic", "generate"],
+            help="power_grid target: the geodata are lon/lat (or in --crs), a schematic to "
+            "place at the city, or missing (a layout is generated)",
+        )
+        parser.add_argument(
+            "--tolerance-m", type=float, help="power_grid target: building to bus, at most (m)"
+        )
 
     def handle(self, *args, **opts):
         source = Path(opts["path"])
@@ -62,6 +71,8 @@ class Command(BaseCommand):
             "visibility": "private" if opts["private"] else "public",
             "replace": opts["replace"],
             "valve_layer": opts["valve_layer"],
+            "coordinates": opts["coordinates"],
+            "tolerance_m": opts["tolerance_m"],
         }
         params = {k: v for k, v in params.items() if v not in (None, "")}
         # work on a private copy: a zip is unpacked beside it, and the copy is removed afterwards

@@ -1,0 +1,151 @@
+"""Power grids and power-flow results as OGC API - Features collections.
+
+Grid elements follow their grid's visibility (public, or the owner's); run results follow the
+scenario's (the owner's runs and every baseline run), like the scenarios' result collections.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from ogc.registry import Collection, model_properties, register
+
+from .models import Bus, BusResult, Line, LineCriticality, LineResult, ServiceResult
+
+
+def _grid_rows(model):
+    def rows(user):
+        queryset = model.objects.all()
+        if user is not None and user.is_authenticated:
+            if user.is_staff:
+                return queryset
+            return queryset.filter(Q(grid__visibility="public") | Q(grid__owner=user))
+        return queryset.filter(grid__visibility="public")
+
+    return rows
+
+
+def _run_rows(model):
+    def rows(user):
+        queryset = model.objects.all()
+        if user is not None and user.is_authenticated:
+            if user.is_staff:
+                return queryset
+            return queryset.filter(
+                Q(run__scenario__is_baseline=True) | Q(run__scenario__owner=user)
+            )
+        return queryset.filter(run__scenario__is_baseline=True)
+
+    return rows
+
+
+def register_collections() -> None:
+    register(
+        Collection(
+            id="power-buses",
+            title="Power grid buses",
+            description="Buses of the imported power grids (rated voltage kV); filter with "
+            "grid=<grid id>.",
+            rows=_grid_rows(Bus),
+            geometry_field="geom",
+            properties=model_properties(
+                Bus, ["grid", "city", "pp_index", "name", "vn_kv", "in_service"]
+            ),
+            geometry_type="Point",
+        )
+    )
+    register(
+        Collection(
+            id="power-lines",
+            title="Power grid lines",
+            description="Lines of the imported power grids: length, impedances per km, "
+            "thermal limit; filter with grid=<grid id>.",
+            rows=_grid_rows(Line),
+            geometry_field="geom",
+            properties=model_properties(
+                Line,
+                [
+                    "grid",
+                    "city",
+                    "pp_index",
+                    "name",
+                    "std_type",
+                    "length_km",
+                    "r_ohm_per_km",
+                    "x_ohm_per_km",
+                    "c_nf_per_km",
+                    "max_i_ka",
+                    "in_service",
+                ],
+            ),  # fmt: skip
+            geometry_type="LineString",
+        )
+    )
+    register(
+        Collection(
+            id="power-bus-results",
+            title="Power flow results per bus",
+            description="Voltage (per unit) and supply of every bus in the power-flow runs; "
+            "filter with run=<run id>.",
+            rows=_run_rows(BusResult),
+            geometry_field="geom",
+            properties=model_properties(
+                BusResult, ["run", "bus", "vn_kv", "supplied", "in_service", "vm_pu", "va_degree"]
+            ),
+            geometry_type="Point",
+        )
+    )
+    register(
+        Collection(
+            id="power-line-results",
+            title="Power flow results per line",
+            description="Loading (% of the thermal limit) and current of every line in the "
+            "power-flow runs; filter with run=<run id>.",
+            rows=_run_rows(LineResult),
+            geometry_field="geom",
+            properties=model_properties(
+                LineResult, ["run", "line", "in_service", "loading_percent", "i_ka", "pl_mw"]
+            ),
+            geometry_type="LineString",
+        )
+    )
+    register(
+        Collection(
+            id="power-service-results",
+            title="Electricity service per building",
+            description="Served or not in the power-flow runs, with the people (residents "
+            "plus jobs) in the building; filter with run=<run id>.",
+            rows=_run_rows(ServiceResult),
+            geometry_field="geom",
+            properties=model_properties(
+                ServiceResult, ["run", "building", "bus", "served", "people", "demand_kw"]
+            ),
+            geometry_type="MultiPolygon",
+        )
+    )
+    register(
+        Collection(
+            id="power-line-criticality",
+            title="Criticality of power lines (N-1)",
+            description="Each line taken out once: buildings and people without service, "
+            "highest loading and lowest voltage after; rank 1 = most people; filter with "
+            "run=<run id>.",
+            rows=_run_rows(LineCriticality),
+            geometry_field="geom",
+            properties=model_properties(
+                LineCriticality,
+                [
+                    "run",
+                    "line",
+                    "buildings_without_service",
+                    "people_without_service",
+                    "unsupplied_buses",
+                    "max_loading_percent",
+                    "min_vm_pu",
+                    "converged",
+                    "rank",
+                ],
+            ),  # fmt: skip
+            geometry_type="LineString",
+        )
+    )
