@@ -192,6 +192,7 @@ def mode_choice(
     }  # fmt: skip
     link_time = network.free_flow_time.copy()
     avg_car = None
+    beta_k, last_gap = 1.0, np.inf
     previous = None
     result = None
     converged = False
@@ -214,7 +215,14 @@ def mode_choice(
                 history["relative_gap"].append(float(result.relative_gap))
                 history["car_share"].append(float((avg_car * d).sum() / max(d.sum(), 1e-12)))
                 break
-            avg_car += (car_share - avg_car) / k
+            # step of the averaging: 1/k (MSA), or self-regulated (SRA): the step shrinks
+            # fast only when the residual grew, so that early rounds are forgotten sooner
+            if p.averaging == "msa":
+                beta_k = k
+            else:
+                beta_k += 1.5 if share_gap > last_gap else 0.25
+            last_gap = share_gap
+            avg_car += (car_share - avg_car) / beta_k
         change = 1.0 if previous is None else float(
             np.max(np.abs(car_share - previous)[has_trips], initial=0.0)
         )  # fmt: skip

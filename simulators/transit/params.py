@@ -102,10 +102,15 @@ class ModeChoiceParams:
       20-30 %, walking 20-30 %; Finnish National Travel Survey 2016) on the demo cities.
     - ``walk_weight_mode`` 1.5: a minute of a walking trip weighs more than one in a car.
     - ``max_walk_m`` 5000 m: walking is not an option beyond it.
-    - MSA: the car demand is the running average of the logit's car trips (method of
-      successive averages, Sheffi 1985 ch. 12); it stops when the largest change of a
-      zone pair's car share is below ``share_tolerance`` and the car assignment's relative
-      gap is below its target.
+    - Averaging: the car demand is the running average of the logit's car trips (method of
+      successive averages, Sheffi 1985 ch. 12). With the plain 1/k step ("msa") the first
+      rounds (free-flow times) weigh on the average for long and the residual falls like
+      1/k; the self-regulated step ("sra", Liu, He & He 2009, Transportation Research
+      Record 2091) adds 0.25 to the step's denominator while the residual falls and 1.5 when
+      it grows, which reaches the same fixed point in far fewer rounds. The loop stops when
+      the largest difference between a zone pair's logit car share at the current car
+      times and the averaged share assigned is below ``share_tolerance`` and the car
+      assignment reached its relative gap.
     """
 
     beta_time_per_min: float = param(
@@ -151,6 +156,11 @@ class ModeChoiceParams:
     max_iter: int = param(
         30, label="Mode-choice iterations", unit="1", minimum=1, maximum=500, integer=True,
         description="Largest number of mode choice / car assignment rounds",
+    )  # fmt: skip
+    averaging: str = param(
+        "sra", label="Averaging of the car demand",
+        choices={"sra": "Self-regulated averaging", "msa": "Method of successive averages (1/k)"},
+        description="Step rule of the running average of the car trips between rounds",
     )  # fmt: skip
     share_tolerance: float = param(
         0.002, label="Share tolerance", unit="1", minimum=1e-8, maximum=0.5,
