@@ -6,11 +6,24 @@ Times are seconds in the engine; the service publishes minutes where people thin
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from simulators.common.params import check_fields, param
 
-__all__ = ["TransitParams", "ModeChoiceParams"]
+__all__ = ["TransitParams", "ModeChoiceParams", "TransitRunParams"]
+
+
+def dataclass_field_copy(cls, name: str):
+    """A described field with the same default, label, unit and range as ``cls.name``."""
+    f = dataclasses.fields(cls)
+    spec = next(x for x in f if x.name == name)
+    meta = dict(spec.metadata)
+    return param(
+        spec.default, label=meta["label"], unit=meta["unit"], description=meta["description"],
+        minimum=meta["minimum"], maximum=meta["maximum"], choices=meta["choices"],
+        kind=meta["kind"], nullable=meta["nullable"], integer=meta["integer"],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,3 +182,67 @@ class ModeChoiceParams:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+
+@dataclass(frozen=True)
+class TransitRunParams:
+    """Settings of one run of the transit model on a city (period, assignment, choice).
+
+    The transit and mode-choice fields not listed here keep the defaults (and sources) of
+    :class:`TransitParams` and :class:`ModeChoiceParams`.
+    """
+
+    start_h: float = param(
+        7.0, label="Period start", unit="h", minimum=0.0, maximum=24.0,
+        description="Local hour the modelled period starts (headways averaged over it)",
+    )  # fmt: skip
+    end_h: float = param(
+        9.0, label="Period end", unit="h", minimum=0.0, maximum=30.0,
+        description="Local hour it ends (after 24 for service past midnight)",
+    )  # fmt: skip
+    day: str = param(
+        "weekday", label="Day",
+        choices={"weekday": "Weekday", "saturday": "Saturday", "sunday": "Sunday"},
+    )  # fmt: skip
+    walk_speed_m_s: float = dataclass_field_copy(TransitParams, "walk_speed_m_s")
+    wait_weight: float = dataclass_field_copy(TransitParams, "wait_weight")
+    boarding_penalty_s: float = dataclass_field_copy(TransitParams, "boarding_penalty_s")
+    max_access_m: float = dataclass_field_copy(TransitParams, "max_access_m")
+    value_of_time_eur_h: float = dataclass_field_copy(ModeChoiceParams, "value_of_time_eur_h")
+    fare_eur: float = dataclass_field_copy(ModeChoiceParams, "fare_eur")
+    asc_transit: float = dataclass_field_copy(ModeChoiceParams, "asc_transit")
+    max_iter: int = dataclass_field_copy(ModeChoiceParams, "max_iter")
+    share_tolerance: float = dataclass_field_copy(ModeChoiceParams, "share_tolerance")
+    averaging: str = dataclass_field_copy(ModeChoiceParams, "averaging")
+    gap: float = param(
+        1e-4, label="Relative gap of the car assignment", unit="1", minimum=1e-10, maximum=1.0,
+        description="Target relative gap of each round's car user equilibrium",
+    )  # fmt: skip
+    external_traffic: bool = param(
+        True, label="Traffic across the city's edge", kind="boolean",
+        description="Car trips entering, leaving and crossing the area (they stay cars)",
+    )  # fmt: skip
+    access_threshold_min: float = param(
+        30.0, label="Accessibility threshold", unit="min", minimum=5.0, maximum=120.0,
+        description="People and jobs reachable by transit within this time per building",
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.end_h <= self.start_h:
+            from simulators.common.params import ParamError
+
+            raise ParamError("end_h", "must be after the period start")
+
+    def transit(self) -> TransitParams:
+        return TransitParams(
+            walk_speed_m_s=self.walk_speed_m_s, wait_weight=self.wait_weight,
+            boarding_penalty_s=self.boarding_penalty_s, max_access_m=self.max_access_m,
+        )  # fmt: skip
+
+    def mode_choice(self) -> ModeChoiceParams:
+        return ModeChoiceParams(
+            value_of_time_eur_h=self.value_of_time_eur_h, fare_eur=self.fare_eur,
+            asc_transit=self.asc_transit, max_iter=self.max_iter,
+            share_tolerance=self.share_tolerance, averaging=self.averaging,
+        )  # fmt: skip
