@@ -212,10 +212,10 @@ def base_transit_supply(city: City, start_h: float, end_h: float, day: str):
 
 
 def transit_line_ids(city: City) -> set[str]:
-    """Ids of the city's imported transit lines (an all-day weekday period)."""
+    """Ids of the city's imported transit lines (all day on a typical Tuesday)."""
     if _engine_input() is None:
         return set()
-    supply, _ = base_transit_supply(city, 0.0, 24.0, "weekday")
+    supply, _ = base_transit_supply(city, 0.0, 24.0, "tuesday")
     return {line.line_id for line in supply.lines}
 
 

@@ -201,8 +201,10 @@ class TransitRunParams:
         description="Local hour it ends (after 24 for service past midnight)",
     )  # fmt: skip
     day: str = param(
-        "weekday", label="Day",
-        choices={"weekday": "Weekday", "saturday": "Saturday", "sunday": "Sunday"},
+        "tuesday", label="Day of the week",
+        choices={d: d.capitalize() for d in ("monday", "tuesday", "wednesday", "thursday",
+                                              "friday", "saturday", "sunday")},
+        description="Services of a typical week on that day (calendar.txt)",
     )  # fmt: skip
     walk_speed_m_s: float = dataclass_field_copy(TransitParams, "walk_speed_m_s")
     wait_weight: float = dataclass_field_copy(TransitParams, "wait_weight")

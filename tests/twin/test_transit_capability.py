@@ -118,5 +118,5 @@ def test_transit_edits_are_checked_with_the_field_named(committed_city):
     )
     assert ok[0]["headway_min"] == 10 and ok[0]["two_way"] is True
     assert ok[2]["resolved_edge_ids"]
-    supply = inputs.transit_supply(city, ok, 7, 9, "weekday")
+    supply = inputs.transit_supply(city, ok, 7, 9, "tuesday")
     assert [ln.headway_s for ln in supply.lines] == [900.0, 900.0]

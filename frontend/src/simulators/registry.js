@@ -18,8 +18,9 @@
 import evacuation from "./evacuation.js";
 import solar from "./solar.js";
 import traffic from "./traffic.js";
+import transit from "./transit.js";
 
-export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation].map((v) => [v.name, v]));
+export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation, transit].map((v) => [v.name, v]));
 
 // a simulator the server serves but no module shows: its form still works, the key figures show
 const PLAIN = { name: "", addLayers: async () => ({ entries: [] }), diff: null };
