@@ -184,11 +184,11 @@ def _engine_input():
     """``transit.engine_input`` when the transit app (GTFS/OSM lines) is installed, else None."""
     from django.apps import apps
 
-    if not apps.is_installed("transit"):
-        return None
     try:
         from transit import engine_input
-    except ImportError:  # the app without its engine glue (see docs/transit.md)
+    except ImportError:  # the twin without its transit app
+        return None
+    if not apps.is_installed(engine_input.__name__.rsplit(".", 1)[0]):
         return None
     return engine_input
 

@@ -25,6 +25,7 @@ def test_edit_types_are_served_and_are_the_openapi_request_schema():
     assert set(types) == {
         "close_road", "change_road", "add_road", "add_building", "remove_building",
         "heighten_building", "add_shelter", "hazard_zone", "demand_change", "departure_profile",
+        "add_transit_line", "change_transit_line", "remove_transit_line", "transit_lane",
     }  # fmt: skip
     lanes = types["change_road"]["schema"]["properties"]["lanes"]
     assert (lanes["type"], lanes["minimum"], lanes["maximum"]) == ("integer", 1, 8)
