@@ -3,6 +3,8 @@ car traffic (optimal-strategy assignment, logit split iterated with the car equi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
@@ -47,18 +49,28 @@ def _local_xy_to_lonlat(city, xy: np.ndarray) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
-def run_transit(run: Run, progress: Progress) -> dict:
-    """The transit model for one period of the scenario (see docs/transit.md, "Model").
+@dataclass
+class ModelInputs:
+    """The engine inputs of one transit run (road network, zones, trips, supply)."""
 
-    Person trips of every mode come from the buildings (the traffic demand model with every
-    trip counted); transit lines are the city's imported ones plus the transit edits; car
-    trips across the city's edge stay cars. Results: car volumes per road edge (the traffic
-    result, so that difference layers compare it with a traffic or transit baseline),
-    people and jobs reachable by transit per building, line loads and boardings in
-    ``run.meta["transit"]``, mode shares and convergence in the KPIs.
-    """
-    city, edits = run.scenario.city, run.edits
-    params: TransitRunParams = SPEC.engine_params(run.params)
+    G: object
+    edge_keys: list
+    network: object
+    node_xy: np.ndarray
+    zone_nodes: np.ndarray
+    trips: np.ndarray
+    external: object
+    supply: object
+    buildings: object
+    walkable: np.ndarray
+
+
+def model_inputs(
+    city, edits: list[dict], params: TransitRunParams, progress: Progress
+) -> ModelInputs:
+    """Roads with the edits, person trips of every mode from the buildings (the traffic demand
+    model with every trip counted), car trips across the city's edge, and the transit supply
+    (imported lines plus the transit edits)."""
     progress(0.01, "reading the road network")
     base_graph = inputs.base_road_graph(city)
     G = inputs.apply_road_edits(base_graph.copy(), city, edits) if edits else base_graph
@@ -85,21 +97,35 @@ def run_transit(run: Run, progress: Progress) -> dict:
         else:
             inside = shapely.contains_xy(polygon, *node_xy[zone_nodes].T)
             persons = scale_demand(persons, factor, zones=zone_nodes[inside])
-    trips = _dense(persons, zone_nodes)
     progress(0.1, "transit lines")
     supply = inputs.transit_supply(city, edits, params.start_h, params.end_h, params.day)
     walkable = np.array([str(G.edges[k].get("highway")) not in NOT_WALKABLE for k in edge_keys])
+    return ModelInputs(G, edge_keys, network, node_xy, zone_nodes, _dense(persons, zone_nodes),
+                       external, supply, buildings, walkable)  # fmt: skip
+
+
+def run_transit(run: Run, progress: Progress) -> dict:
+    """The transit model for one period of the scenario (see docs/transit.md, "Model").
+
+    Results: car volumes per road edge (the traffic result, so that difference layers compare
+    it with a traffic or transit baseline), people and jobs reachable by transit per
+    building, line loads and boardings in ``run.meta["transit"]``, mode shares and
+    convergence in the KPIs. Car trips across the city's edge stay cars.
+    """
+    city, edits = run.scenario.city, run.edits
+    params: TransitRunParams = SPEC.engine_params(run.params)
+    m = model_inputs(city, edits, params, progress)
     result = run_model(
-        network, node_xy, zone_nodes, trips, supply, params.transit(), params.mode_choice(),
-        walkable=walkable, fixed_car=external, gap=params.gap,
+        m.network, m.node_xy, m.zone_nodes, m.trips, m.supply, params.transit(),
+        params.mode_choice(), walkable=m.walkable, fixed_car=m.external, gap=params.gap,
         progress=lambda f, s: progress(0.1 + 0.8 * f, s),
     )  # fmt: skip
     progress(0.92, "storing the results")
-    _store_edges(run, G, edge_keys, result.modes.car)
-    people, jobs = _store_buildings(run, buildings, node_xy[zone_nodes], result, params)
-    run.meta = {**(run.meta or {}), "transit": _lines_meta(city, supply, result)}
-    kpis = _kpis(result, supply, external, people, jobs)
-    run.warnings = _warnings(kpis, supply)
+    _store_edges(run, m.G, m.edge_keys, result.modes.car)
+    people, jobs = _store_buildings(run, m.buildings, m.node_xy[m.zone_nodes], result, params)
+    run.meta = {**(run.meta or {}), "transit": _lines_meta(city, m.supply, result)}
+    kpis = _kpis(result, m.supply, m.external, people, jobs)
+    run.warnings = _warnings(kpis, m.supply)
     return kpis
 
 
