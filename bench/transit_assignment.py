@@ -11,8 +11,9 @@ no strategy passes through a zone (our rule).
 
 Part 2 (``loop``): the full mode-choice loop (transit skims, logit, car equilibrium, MSA or
 self-regulated averaging) on the Helsinki demo extract in the worktree's database (imported
-when missing) with a synthetic grid of lines over it; prints rounds, convergence, shares and
-seconds.
+when missing) with a synthetic grid of lines over it, and with the city's imported lines when it
+has some (``manage.py import_osm_transit Helsinki``: its OSM trams and buses); prints rounds,
+convergence, shares and seconds.
 
     .venv/bin/python bench/transit_assignment.py [assignment|loop|all] [--threads 1]
     (AequilibraE's interpreter: env AEQUILIBRAE_PYTHON, default bench/.venv-transit/bin/python)
@@ -141,6 +142,7 @@ def loop() -> None:
 
     django.setup()
     from citytwin.scenarios.capabilities.transit import model_inputs
+    from citytwin.scenarios.inputs import transit_line_ids
     from layers.importers.osm import demo_pbf, import_osm
     from layers.models import City
     from simulators.transit.model import run_model
@@ -151,13 +153,20 @@ def loop() -> None:
     if city is None:
         import_osm(demo_pbf("helsinki"), "Helsinki")
         city = City.objects.get(name="Helsinki")
-    print("| averaging | zones | lines | rounds | share gap | relative gap | car | transit | "
-          "walk | seconds |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for averaging in ("sra", "msa"):
+    print("| lines | averaging | zones | lines (directions) | rounds | share gap | relative gap "
+          "| car | transit | walk | seconds |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [("synthetic grid", "sra"), ("synthetic grid", "msa")]
+    if transit_line_ids(city):
+        runs.insert(1, ("OSM lines", "sra"))
+    for source, averaging in runs:
         params = TransitRunParams(averaging=averaging, max_iter=40, share_tolerance=0.002)
         m = model_inputs(city, [], params, lambda f, s: None)
-        supply = grid_supply(m.node_xy[m.zone_nodes], line_spacing_m=800, stop_spacing_m=400)
+        supply = (
+            grid_supply(m.node_xy[m.zone_nodes], line_spacing_m=800, stop_spacing_m=400)
+            if source == "synthetic grid"
+            else m.supply
+        )
         started = time.perf_counter()
         result = run_model(
             m.network, m.node_xy, m.zone_nodes, m.trips, supply, params.transit(),
@@ -167,13 +176,14 @@ def loop() -> None:
         h = result.modes.history
         s = result.modes.shares()
         print(
-            f"| {averaging} | {len(m.zone_nodes)} | {len(supply.lines)} | "
+            f"| {source} | {averaging} | {len(m.zone_nodes)} | {len(supply.lines)} | "
             f"{result.modes.iterations} | {h['share_gap'][-1]:.4f} | "
             f"{h['relative_gap'][-1]:.1e} | {s['car']:.3f} | {s['transit']:.3f} | "
             f"{s['walk']:.3f} | {seconds:.1f} |",
             flush=True,
         )
-        print("  share gap by round: " + ", ".join(f"{g:.4f}" for g in h["share_gap"]))
+        print(f"  {source}, {averaging}: share gap by round: "
+              + ", ".join(f"{g:.4f}" for g in h["share_gap"]))  # fmt: skip
 
 
 def main() -> None:
