@@ -110,7 +110,7 @@ def assignment(threads: int) -> None:
     numba.set_num_threads(threads)
     print(f"threads: {threads} (ours: numba; AequilibraE: its own)")
     print("| road links | zones | stops | lines | strategy links | trips/h | ours s | "
-          "AequilibraE s | ratio | largest volume difference |")  # fmt: skip
+          "AequilibraE s | AequilibraE / ours | largest volume difference |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     warm = True
     for n_links in SIZES:

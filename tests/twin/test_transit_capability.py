@@ -120,3 +120,25 @@ def test_transit_edits_are_checked_with_the_field_named(committed_city):
     assert ok[2]["resolved_edge_ids"]
     supply = inputs.transit_supply(city, ok, 7, 9, "tuesday")
     assert [ln.headway_s for ln in supply.lines] == [900.0, 900.0]
+
+
+def test_imported_osm_lines_carry_riders_and_removing_the_busiest_puts_cars_back(
+    api, committed_city, capsys
+):
+    city = committed_city("Helsinki")
+    call_command("import_osm_transit", "Helsinki")  # the demo extract's trams, buses, metro
+    capsys.readouterr()
+    base = _inline("baseline:Helsinki", capsys)
+    assert base["kpis"]["lines"] > 20 and base["kpis"]["transit_trips"] > 10
+    run = Run.objects.get(pk=base["id"])
+    busiest = max(run.meta["transit"]["lines"], key=lambda ln: ln["boardings"])
+    assert busiest["boardings"] > 0
+    edit = {"type": "remove_transit_line", "line_id": busiest["line_id"]}
+    response = api.post(
+        "/api/scenarios/", {"city": city.id, "name": "cut", "edits": [edit]}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    out = _inline(str(response.json()["id"]), capsys)
+    assert out["kpis"]["lines"] == base["kpis"]["lines"] - 1
+    assert out["kpis"]["transit_trips"] < base["kpis"]["transit_trips"]
+    assert out["kpis"]["car_trips"] > base["kpis"]["car_trips"]
