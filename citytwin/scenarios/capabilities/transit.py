@@ -308,5 +308,6 @@ SPEC = register(
         ),
         results=("edges", "buildings"),
         engine_packages=("transit", "traffic", "common"),
+        report_map=("edges", "volume_veh_h", "Car volume after the mode choice", "veh/h"),
     )
 )

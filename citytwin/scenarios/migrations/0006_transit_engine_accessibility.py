@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scenarios", "0004_run_warnings"),
+        ("scenarios", "0005_scenario_sharing"),
     ]
 
     operations = [
