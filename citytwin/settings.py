@@ -76,12 +76,8 @@ INSTALLED_APPS = [
     "ogc",
     "frontend",
     "sensors",
-<<<<<<< HEAD
     "sensors.mqtt",
-    "transit",
-=======
     "transit.apps.TransitConfig",
->>>>>>> d79361a (Registries: transit simulator and edit types listed in the registry tests; the app installed by its config path and found without a name literal (no-branching scan: 'transit' is a simulator name now))
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these
