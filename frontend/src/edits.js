@@ -125,6 +125,17 @@ export const EDIT_TOOLS = [
       }),
   },
   {
+    // a line by its id (the ids are in a transit run's line list: <feed>/<pattern>, add-<n>)
+    type: "change_transit_line",
+    button: "Change a transit line",
+    start: (target, { addEdit, paramsForm }) => paramsForm("Change a transit line (its id)", "change_transit_line", { line_id: "", headway_min: 10 }, (v) => addEdit(target, { type: "change_transit_line", ...v })),
+  },
+  {
+    type: "remove_transit_line",
+    button: "Remove a transit line",
+    start: (target, { addEdit, paramsForm }) => paramsForm("Remove a transit line (its id)", "remove_transit_line", { line_id: "" }, (v) => addEdit(target, { type: "remove_transit_line", ...v })),
+  },
+  {
     type: "transit_lane",
     button: "Bus or tram lane",
     start: (target, { addEdit }) =>
