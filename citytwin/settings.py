@@ -77,7 +77,7 @@ INSTALLED_APPS = [
     "frontend",
     "sensors",
     "sensors.mqtt",
-    "transit",
+    "transit.apps.TransitConfig",
     "utilities.water",
     "utilities.power",
 ]

@@ -340,6 +340,12 @@ class EditType:
         return {}
 
     @classmethod
+    def apply_to_transit(cls, supply, city: City, index: int, edit: dict):
+        """Return the transit supply (:class:`simulators.transit.TransitSupply`, local CRS)
+        with the edit applied (may be the same object)."""
+        return supply
+
+    @classmethod
     def demand_scaling(cls, city: City, edit: dict) -> list[tuple[float, Any]]:
         """``(factor, local polygon or None)`` pairs scaling the trips."""
         return []
@@ -404,6 +410,6 @@ def validate_edits(city: City, edits: Any, start_index: int = 0) -> list[dict]:
 
 
 #: the edit-type modules, in the order of the API and the web map's tools
-MODULES = ("roads", "buildings", "evacuation", "demand", "water", "power")
+MODULES = ("roads", "buildings", "evacuation", "demand", "transit", "water", "power")
 for _module in MODULES:
     importlib.import_module(f"citytwin.scenarios.edit_types.{_module}")

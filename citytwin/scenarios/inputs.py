@@ -175,3 +175,53 @@ def departure_params(edits: list[dict]) -> dict:
 def demand_zone_polygons(city: City, edits: list[dict]) -> list[tuple[float, shapely.Geometry]]:
     """``(factor, local polygon or None)`` of every demand change, in edit order."""
     return [pair for _, edit, kind in _types(edits) for pair in kind.demand_scaling(city, edit)]
+
+
+# -- transit ----------------------------------------------------------------------------------
+
+
+def _engine_input():
+    """``transit.engine_input`` when the transit app (GTFS/OSM lines) is installed, else None."""
+    from django.apps import apps
+
+    try:
+        from transit import engine_input
+    except ImportError:  # the twin without its transit app
+        return None
+    if not apps.is_installed(engine_input.__name__.rsplit(".", 1)[0]):
+        return None
+    return engine_input
+
+
+def base_transit_supply(city: City, start_h: float, end_h: float, day: str):
+    """The city's imported transit lines for a period (empty when it has none).
+
+    Returns
+    -------
+    (supply, source) : :class:`simulators.transit.TransitSupply` in the city's local CRS, and
+    words saying where it came from.
+    """
+    from simulators.transit import TransitSupply
+
+    engine_input = _engine_input()
+    period = f"{start_h:g}-{end_h:g} h {day}"
+    if engine_input is None:
+        return TransitSupply([], [], period), "no transit data installed"
+    supply = engine_input.transit_supply(city, start_h, end_h, day)
+    return supply, "imported transit data"
+
+
+def transit_line_ids(city: City) -> set[str]:
+    """Ids of the city's imported transit lines (all day on a typical Tuesday)."""
+    if _engine_input() is None:
+        return set()
+    supply, _ = base_transit_supply(city, 0.0, 24.0, "tuesday")
+    return {line.line_id for line in supply.lines}
+
+
+def transit_supply(city: City, edits: list[dict], start_h: float, end_h: float, day: str):
+    """The scenario's transit supply: the imported lines plus the transit edits, in order."""
+    supply, _ = base_transit_supply(city, start_h, end_h, day)
+    for index, edit, kind in _types(edits):
+        supply = kind.apply_to_transit(supply, city, index, edit)
+    return supply

@@ -148,6 +148,13 @@ class BuildingResult(models.Model):
     residents = models.FloatField(null=True)
     evacuees = models.FloatField(null=True)
     evacuation_time_s = models.FloatField(null=True, help_text="last of its people out")
+    # transit
+    transit_people_reachable = models.FloatField(
+        null=True, help_text="residents reachable by transit within the run's threshold"
+    )
+    transit_jobs_reachable = models.FloatField(
+        null=True, help_text="jobs reachable by transit within the run's threshold"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["run", "building"])]

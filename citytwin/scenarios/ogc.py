@@ -56,8 +56,9 @@ def register_result_collections() -> None:
         Collection(
             id="building-results",
             title="Simulation results per building",
-            description="Solar (roof sun hours, PV yield) and evacuation (evacuation time) "
-            "results of the scenario runs; filter with run=<run id>.",
+            description="Solar (roof sun hours, PV yield), evacuation (evacuation time) and "
+            "transit (people and jobs reachable) results of the scenario runs; filter with "
+            "run=<run id>.",
             rows=_visible(BuildingResult),
             geometry_field="geom",
             properties=model_properties(
@@ -72,6 +73,8 @@ def register_result_collections() -> None:
                     "residents",
                     "evacuees",
                     "evacuation_time_s",
+                    "transit_people_reachable",
+                    "transit_jobs_reachable",
                 ],
             ),  # fmt: skip
             geometry_type="MultiPolygon",

@@ -16,11 +16,15 @@ EDGE_FIELDS = (
     "congested_time_s, delay_s, max_queue_veh, queue_duration_s"
 )
 BUILDING_FIELDS = (
-    "building_id, added, height_m, sun_hours, pv_kwh_year, residents, evacuees, evacuation_time_s"
+    "building_id, added, height_m, sun_hours, pv_kwh_year, residents, evacuees, evacuation_time_s, "
+    "transit_people_reachable, transit_jobs_reachable"
 )
 #: per-edge and per-building quantities compared between two runs
 EDGE_DELTAS = ("volume_veh_h", "vc_ratio", "speed_kph", "delay_s", "max_queue_veh")
-BUILDING_DELTAS = ("sun_hours", "pv_kwh_year", "evacuation_time_s")
+BUILDING_DELTAS = (
+    "sun_hours", "pv_kwh_year", "evacuation_time_s", "transit_people_reachable",
+    "transit_jobs_reachable",
+)  # fmt: skip
 
 
 class CompareRejected(Exception):

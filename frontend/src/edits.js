@@ -116,6 +116,35 @@ export const EDIT_TOOLS = [
       }),
   },
   {
+    type: "add_transit_line",
+    button: "Draw a transit line",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("line", {
+        message: "Click along the line's route, first stop to last; double-click or Enter ends it (stops every 500 m unless set).",
+        onDone: (route) => paramsForm("New transit line", "add_transit_line", { name: undefined, mode: "tram", headway_min: 10, speed_kph: 20, vehicle_capacity: 200, stop_spacing_m: 500 }, (v) => addEdit(target, { type: "add_transit_line", route, ...v })),
+      }),
+  },
+  {
+    // a line by its id (the ids are in a transit run's line list: <feed>/<pattern>, add-<n>)
+    type: "change_transit_line",
+    button: "Change a transit line",
+    start: (target, { addEdit, paramsForm }) => paramsForm("Change a transit line (its id)", "change_transit_line", { line_id: "", headway_min: 10 }, (v) => addEdit(target, { type: "change_transit_line", ...v })),
+  },
+  {
+    type: "remove_transit_line",
+    button: "Remove a transit line",
+    start: (target, { addEdit, paramsForm }) => paramsForm("Remove a transit line (its id)", "remove_transit_line", { line_id: "" }, (v) => addEdit(target, { type: "remove_transit_line", ...v })),
+  },
+  {
+    type: "transit_lane",
+    button: "Bus or tram lane",
+    start: (target, { addEdit }) =>
+      startTool("line", {
+        message: "Draw along the roads that give one car lane to buses or trams; double-click or Enter ends.",
+        onDone: (line) => addEdit(target, { type: "transit_lane", line }),
+      }),
+  },
+  {
     type: "add_shelter",
     button: "Place a shelter",
     start: (target, { addEdit, paramsForm }) =>
@@ -142,6 +171,10 @@ const WORDS = {
   transformer_outage: (e) => `transformer outage (${e.transformers.length})`,
   substation_outage: (e) => `substation outage (${e.buses.length} bus${e.buses.length === 1 ? "" : "es"})`,
   power_demand_change: (e) => `electricity demand × ${e.factor}${e.zone ? " in a zone" : ""}`,
+  add_transit_line: (e) => `add ${e.name || e.mode || "a transit line"} every ${e.headway_min} min at ${e.speed_kph} km/h`,
+  change_transit_line: (e) => `line ${e.line_id}: ${["headway_min", "speed_kph"].filter((k) => e[k] != null).map((k) => `${k} ${e[k]}`).join(", ")}`,
+  remove_transit_line: (e) => `remove line ${e.line_id}`,
+  transit_lane: (e) => `bus or tram lane on ${edgeCount(e) || "drawn"} road edge(s)`,
   departure_profile: (e) => `departures: ${e.distribution}, scale ${e.scale_min} min`,
   water_pipe_break: (e) => `water main break (opening ${Math.round(e.leak_diameter_m * 100)} cm)${e.isolate === false ? "" : `, isolated after ${e.isolate_after_h ?? 1} h`}`,
   water_valve_closure: (e) => `close ${(e.links || []).length} water valve(s) or pipe(s)`,
@@ -165,7 +198,7 @@ export function addEditLayers(map) {
   map.addLayer({ id: "edits-zone", type: "fill", source: "edits", filter: isType("hazard_zone"), paint: { "fill-color": "#d50000", "fill-opacity": 0.25 } });
   map.addLayer({ id: "edits-zone-line", type: "line", source: "edits", filter: isType("hazard_zone"), paint: { "line-color": "#d50000", "line-width": 2 } });
   map.addLayer({ id: "edits-building", type: "fill-extrusion", source: "edits", filter: isType("add_building"), paint: { "fill-extrusion-color": "#ff6f00", "fill-extrusion-height": ["coalesce", ["get", "height_m"], 10], "fill-extrusion-opacity": 0.9 } });
-  map.addLayer({ id: "edits-road", type: "line", source: "edits", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": ["match", ["get", "type"], "close_road", "#b71c1c", "#6a1b9a"], "line-width": 5, "line-dasharray": [1, 1] } });
+  map.addLayer({ id: "edits-road", type: "line", source: "edits", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": ["match", ["get", "type"], "close_road", "#b71c1c", "add_transit_line", "#00838f", "transit_lane", "#ef6c00", "#6a1b9a"], "line-width": 5, "line-dasharray": [1, 1] } });
   map.addLayer({ id: "edits-closed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#b71c1c", "line-width": 5, "line-dasharray": [1, 1] } });
   map.addLayer({ id: "edits-changed", type: "line", source: "roads", "source-layer": "roads", filter: none, paint: { "line-color": "#6a1b9a", "line-width": 5, "line-opacity": 0.8 } });
   map.addLayer({ id: "edits-shelter", type: "circle", source: "edits", filter: isType("add_shelter"), paint: { "circle-radius": 8, "circle-color": "#2e7d32", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
@@ -177,6 +210,8 @@ export function addEditLayers(map) {
     legend: [
       { label: "closed road", color: "#b71c1c", kind: "line" },
       { label: "changed road", color: "#6a1b9a", kind: "line" },
+      { label: "new transit line", color: "#00838f", kind: "line" },
+      { label: "bus or tram lane", color: "#ef6c00", kind: "line" },
       { label: "added building", color: "#ff6f00", kind: "fill" },
       { label: "hazard zone", color: "#d50000", kind: "fill" },
       { label: "shelter", color: "#2e7d32", kind: "circle" },

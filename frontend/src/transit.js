@@ -15,7 +15,7 @@ export const MODE_COLORS = {
   ferry: "#00838f",
 };
 
-const ID = "transit";
+const ID = "public-transport"; // the catalogue entry (not the transit simulator's name)
 const LINES = "transit:lines";
 const STOPS = "transit:stops";
 

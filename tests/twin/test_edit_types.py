@@ -28,6 +28,7 @@ def test_edit_types_are_served_and_are_the_openapi_request_schema():
         "water_pipe_break", "water_valve_closure", "water_pump_out", "water_tank_out",
         "water_demand_change",
         "line_outage", "transformer_outage", "substation_outage", "power_demand_change",
+        "add_transit_line", "change_transit_line", "remove_transit_line", "transit_lane",
     }  # fmt: skip
     lanes = types["change_road"]["schema"]["properties"]["lanes"]
     assert (lanes["type"], lanes["minimum"], lanes["maximum"]) == ("integer", 1, 8)

@@ -82,7 +82,7 @@ def test_the_scan_catches_a_new_branch():
     sample = [
         (
             "x.py",
-            'if simulator == "transit":\n'
+            'if simulator == "noise":\n'
             "    pass\n"
             'if e["type"] in ("pipe_break", "valve"):\n'
             "    pass\n"
