@@ -206,6 +206,6 @@ def input_checksum(run_like: dict) -> str:
 
 #: the capability modules, in the order of the API and the web map: adding a simulator is one
 #: module here that calls :func:`register`
-MODULES = ("traffic", "solar", "evacuation")
+MODULES = ("traffic", "solar", "evacuation", "calibration")
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
