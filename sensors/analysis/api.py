@@ -87,3 +87,75 @@ def datastream_forecast(request, pk: int):
             for t, r in history[history["anomaly"]].iterrows()
         ],
     })  # fmt: skip
+
+
+_MAP_SQL = """
+SELECT d.id, d.name, d.unit_of_measurement::text, d.latest_value::text, d.latest_phenomenon_time,
+       ST_AsGeoJSON(COALESCE(
+           (SELECT ST_PointOnSurface(l.geom) FROM sensors_location l
+              JOIN sensors_thing_locations tl ON tl.location_id = l.id
+             WHERE tl.thing_id = d.thing_id AND l.geom IS NOT NULL ORDER BY l.id DESC LIMIT 1),
+           ST_LineInterpolatePoint(e.geom, 0.5), ST_PointOnSurface(b.footprint),
+           ST_PointOnSurface(d.area)), 6),
+       (SELECT EXTRACT(EPOCH FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY dt))
+          FROM (SELECT phenomenon_time - lag(phenomenon_time) OVER (ORDER BY phenomenon_time)
+                       AS dt
+                  FROM (SELECT phenomenon_time FROM sensors_observation o
+                         WHERE o.datastream_id = d.id
+                         ORDER BY phenomenon_time DESC LIMIT 11) recent) gaps
+         WHERE dt IS NOT NULL)
+FROM sensors_datastream d
+LEFT JOIN layers_roadedge e ON e.id = d.road_edge_id
+LEFT JOIN layers_building b ON b.id = d.building_id
+WHERE d.id = ANY(%s)
+ORDER BY d.id
+"""
+
+
+@require_GET
+def sensors_map(request):
+    """``GET /api/sensors/map/?city=<id>``: the readable datastreams as GeoJSON points with
+    their latest value and time and their usual interval between observations (s), for the
+    map's sensors layer (staleness: quiet for longer than 3 x the usual interval)."""
+    from django.db import connection
+
+    from citytwin.live.sensors import _visible
+
+    city = request.GET.get("city")
+    try:
+        city_id = int(city) if city not in (None, "") else None
+    except ValueError:
+        return JsonResponse({"error": "city: expected a city id", "field": "city"}, status=400)
+    ids = sorted(_visible(request_user(request), city_id))
+    with connection.cursor() as cur:
+        cur.execute(_MAP_SQL, [ids])
+        rows = cur.fetchall()
+    import json
+
+    features = []
+    for pk, name, unit, value, t, geometry, interval in rows:
+        if geometry is None:
+            continue
+        unit = json.loads(unit) if unit else {}
+        value = json.loads(value) if value is not None else None
+        features.append({
+            "type": "Feature",
+            "id": pk,
+            "geometry": json.loads(geometry),
+            "properties": {
+                "datastream": pk, "name": name,
+                "unit": unit.get("symbol") or unit.get("name") or "",
+                "value": value if isinstance(value, (int, float)) and not isinstance(value, bool)
+                else None,
+                "result": value, "time": t.isoformat() if t else None,
+                "interval_s": float(interval) if interval is not None else None,
+            },
+        })  # fmt: skip
+    tz = "UTC"
+    if city_id is not None:
+        from layers.models import City
+
+        from .localtime import city_time_zone
+
+        tz = city_time_zone(City.objects.filter(pk=city_id).first())
+    return JsonResponse({"type": "FeatureCollection", "time_zone": tz, "features": features})

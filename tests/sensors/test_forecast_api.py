@@ -79,3 +79,21 @@ def test_private_short_and_bad_requests(counter):
     client = Client()
     client.force_login(owner)
     assert client.get(url).status_code == 409  # visible to its owner (still too short)
+
+
+def test_the_map_layer_lists_readable_sensors_with_latest_value_and_interval(counter):
+    store_observations(counter, _hourly_rows(5))
+    counter.refresh_from_db()
+    owner = get_user_model().objects.create_user("meter-owner", password="x")
+    hidden = make_datastream("private meter", owner=owner, visibility="private")
+    store_observations(hidden, _hourly_rows(3))
+    body = Client().get("/api/sensors/map/").json()
+    assert [f["properties"]["datastream"] for f in body["features"]] == [counter.pk]
+    props = body["features"][0]["properties"]
+    assert props["unit"] == "veh/h" and props["interval_s"] == 3600.0
+    assert props["value"] == counter.latest_value
+    assert body["features"][0]["geometry"] == {"type": "Point", "coordinates": [24.94, 60.17]}
+    client = Client()
+    client.force_login(owner)
+    assert len(client.get("/api/sensors/map/").json()["features"]) == 2
+    assert Client().get("/api/sensors/map/?city=x").json()["field"] == "city"
