@@ -17,7 +17,7 @@ def test_simulators_are_served_with_the_engines_ranges_units_and_defaults():
     response = APIClient().get("/api/simulators/")  # anonymous
     assert response.status_code == 200
     sims = {s["name"]: s for s in response.json()["simulators"]}
-    assert list(sims) == ["traffic", "solar", "evacuation"]
+    assert list(sims) == ["traffic", "solar", "evacuation", "calibration"]
     for sim in sims.values():
         assert set(sim) == {
             "name", "label", "description", "parameters", "requires_edits", "kpis", "results"

@@ -15,11 +15,12 @@
 // - widgets: {param: (field, {map, generic}) => {label, input, read}} for the parameters a plain
 //   input does not fit (e.g. solar's bbox is "the area in view").
 
+import calibration from "./calibration.js";
 import evacuation from "./evacuation.js";
 import solar from "./solar.js";
 import traffic from "./traffic.js";
 
-export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation].map((v) => [v.name, v]));
+export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation, calibration].map((v) => [v.name, v]));
 
 // a simulator the server serves but no module shows: its form still works, the key figures show
 const PLAIN = { name: "", addLayers: async () => ({ entries: [] }), diff: null };
