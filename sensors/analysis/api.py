@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-from django.db.models import Q
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -23,15 +22,10 @@ SHOWN_HISTORY_H = 72
 
 
 def visible_datastreams(user):
-    """Datastreams ``user`` may read: public ones, plus their own (all for staff)."""
-    from sensors.models import Datastream, Visibility
+    """Datastreams ``user`` may read (``sensors.access``: public, their own, all for staff)."""
+    from sensors.access import visible_datastreams as readable
 
-    qs = Datastream.objects.all()
-    if user is not None and user.is_authenticated and user.is_staff:
-        return qs
-    if user is not None and user.is_authenticated:
-        return qs.filter(Q(visibility=Visibility.PUBLIC) | Q(owner=user))
-    return qs.filter(visibility=Visibility.PUBLIC)
+    return readable(user)
 
 
 def _num(value) -> float | None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
-from sensors.models import Datastream, Visibility
+from sensors.access import datastream_filter
+from sensors.models import Datastream
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,7 @@ class HourlyCount:
 
 def counters(city, user=None):
     """Datastreams linked to the city's road edges that ``user`` may read (None: public only)."""
-    qs = Datastream.objects.filter(road_edge__city=city)
-    if user is None or not user.is_authenticated:
-        return qs.filter(visibility=Visibility.PUBLIC)
-    if user.is_staff:
-        return qs
-    return qs.filter(Q(visibility=Visibility.PUBLIC) | Q(owner=user))
+    return Datastream.objects.filter(datastream_filter(user), road_edge__city=city)
 
 
 def is_rate(unit: dict | None) -> bool:

@@ -15,9 +15,11 @@ def _zone_at(lon: float, lat: float) -> str:
 
 
 def city_time_zone(city) -> str:
-    """IANA time zone at the city's centre (its boundary, else its road nodes); UTC if none."""
+    """The city's IANA time zone (``City.time_zone``; else the zone at its centre); UTC if none."""
     if city is None:
         return "UTC"
+    if getattr(city, "time_zone", ""):
+        return city.time_zone
     centre = None
     if city.boundary is not None:
         centre = city.boundary.point_on_surface
