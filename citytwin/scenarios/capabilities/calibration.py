@@ -173,5 +173,6 @@ SPEC = register(
         ),
         results=("edges", "series"),
         engine_packages=("calibration", "traffic", "common"),
+        report_map=("edges", "vc_ratio", "Volume/capacity, calibrated demand", "1"),
     )
 )
