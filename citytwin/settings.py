@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "transit.apps.TransitConfig",
     "utilities.water",
     "utilities.power",
+    "sensors.analysis",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these
@@ -273,6 +274,13 @@ CELERY_BEAT_SCHEDULE["sensors-maintain-storage"] = {
 CELERY_TASK_ROUTES = {
     "jobs.reap_lost_jobs": {"queue": "maintenance"},
     "sensors.maintain_storage": {"queue": "maintenance"},
+}
+# sensors: forecasts of the active datastreams flag the hours that left their band
+CITYTWIN_ANOMALY_INTERVAL_S = float(os.environ.get("CITYTWIN_ANOMALY_INTERVAL_S", "3600"))
+CELERY_BEAT_SCHEDULE["sensors-flag-anomalies"] = {
+    "task": "sensors.flag_anomalies",
+    "schedule": CITYTWIN_ANOMALY_INTERVAL_S,
+    "options": {"expires": CITYTWIN_ANOMALY_INTERVAL_S},
 }
 
 LOGGING = {

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include(scenario_urls.api_urlpatterns)),
     path("api/", include("layers.api.urls")),
     path("api/power/", include("utilities.power.urls")),
+    path("api/", include("sensors.analysis.urls")),
     path("tiles/", include(scenario_urls.tile_urlpatterns)),
     path("tiles/", include(transit_urls.tile_urlpatterns)),
     path("tiles/", include("layers.tiles.urls")),

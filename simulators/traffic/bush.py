@@ -558,6 +558,7 @@ def solve_bush_based(
     select_links: list[int] | tuple[int, ...] = (),
     initial_volume: np.ndarray | None = None,
     threads: int | None = None,
+    keep_origin_flows: bool = False,
 ) -> LinkSolution:
     """Algorithm B until the relative gap (AequilibraE's definition), iteration or time limit.
 
@@ -566,6 +567,8 @@ def solve_bush_based(
     ``threads``: origins processed at once (default: numba's thread count from
     :data:`PARALLEL_MIN_LINKS` links on, else 1); 1 runs the serial reference sweep
     :func:`_bush_sweep`, more the batched :func:`_bush_sweep_parallel`.
+    With ``keep_origin_flows`` the solution carries the per-origin link flows (the
+    origin-based decomposition that OD matrix estimation reads its link-OD shares from).
     """
     if threads is None:
         n_threads = get_num_threads() if network.n_links >= PARALLEL_MIN_LINKS else 1
@@ -673,6 +676,7 @@ def solve_bush_based(
         stop_reason=stop_reason,
         history=history,
         select_link_flows=select_flows,
+        origin_flow=bush_flow if keep_origin_flows else None,
     )
 
 

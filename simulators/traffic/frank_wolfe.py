@@ -57,6 +57,8 @@ class LinkSolution:
     history: dict[str, list[float]] = field(default_factory=dict)
     #: selected link -> flow through it per loaded OD entry
     select_link_flows: dict[int, np.ndarray] = field(default_factory=dict)
+    #: bush solver with ``keep_origin_flows``: flow per (loaded origin, link), veh/h
+    origin_flow: np.ndarray | None = None
 
 
 def new_history() -> dict[str, list[float]]:

@@ -19,6 +19,13 @@ ALGORITHM_LABELS = {
 }
 
 
+#: where the OD matrix of a run comes from
+DEMAND_LABELS = {
+    "model": "Model (buildings and external zones)",
+    "calibrated": "Calibrated to the counters",
+}
+
+
 @dataclass(frozen=True)
 class TrafficParams:
     """Settings of one static user-equilibrium run on a city's roads.
@@ -73,6 +80,14 @@ class TrafficParams:
         maximum=24.0,
         nullable=True,
         description="Hour modelled (weekday profile of trips); empty = the design peak hour",
+    )
+
+    demand: str = param(
+        "model",
+        label="Demand",
+        description="Trips from the buildings (and the city's edge), or the city's newest "
+        "demand calibrated to its traffic counters",
+        choices=DEMAND_LABELS,
     )
 
     def __post_init__(self) -> None:

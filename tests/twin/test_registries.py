@@ -21,6 +21,7 @@ def test_simulators_are_served_with_the_engines_ranges_units_and_defaults():
         "traffic",
         "solar",
         "evacuation",
+        "calibration",
         "transit",
         "water",
         "power_flow",

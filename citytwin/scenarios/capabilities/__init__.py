@@ -209,6 +209,15 @@ def input_checksum(run_like: dict) -> str:
 
 #: the capability modules, in the order of the API and the web map: adding a simulator is one
 #: module here that calls :func:`register`
-MODULES = ("traffic", "solar", "evacuation", "transit", "water", "power_flow", "power_criticality")
+MODULES = (
+    "traffic",
+    "solar",
+    "evacuation",
+    "calibration",
+    "transit",
+    "water",
+    "power_flow",
+    "power_criticality",
+)
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

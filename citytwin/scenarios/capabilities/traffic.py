@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
 
-from simulators.traffic import assign
+from simulators.traffic import Demand, Network, assign
 from simulators.traffic.bush import MAX_BUSH_ENTRIES
 from simulators.traffic.demand import (
     DemandParameters,
@@ -22,19 +24,37 @@ from simulators.traffic.scenarios import close_links, scale_demand
 from .. import inputs
 from ..models import EdgeResult, Run
 from ..warnings import traffic_warnings, warning
-from . import Kpi, Progress, Simulator, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, register, same_names
 from .storage import edge_result, finite
 
 
-def run_traffic(run: Run, progress: Progress) -> dict:
-    """Static user equilibrium on the scenario's roads with demand from its buildings.
+@dataclass
+class TrafficModel:
+    """The engine inputs of a traffic run: graph, network, links and the model's demand."""
+
+    base_graph: object
+    graph: object
+    network: Network
+    edge_keys: list
+    closed: list
+    demand: Demand
+    external: Demand | None
+
+
+def traffic_model(
+    city,
+    edits,
+    time_of_day_h: float | None,
+    external_traffic: bool,
+    peak_hour_factor: float,
+    progress: Progress,
+) -> TrafficModel:
+    """Roads with the edits and the model's peak-hour demand (buildings + external zones).
 
     Road edits do not change the trip matrix (fixed demand, the usual assumption when a
     scenario is compared with its baseline): the gravity model's travel times are the base
     network's free-flow times. Building edits and demand changes do change it.
     """
-    city, edits = run.scenario.city, run.edits
-    params: TrafficParams = SPEC.engine_params(run.params)
     progress(0.01, "reading the road network")
     base_graph = inputs.base_road_graph(city)
     G = inputs.apply_road_edits(base_graph.copy(), city, edits) if edits else base_graph
@@ -47,19 +67,25 @@ def run_traffic(run: Run, progress: Progress) -> dict:
     demand = demand_from_buildings(
         base_graph,
         buildings,
-        DemandParameters(peak_hour_factor=params.peak_hour_factor),
+        DemandParameters(peak_hour_factor=peak_hour_factor),
         progress=lambda f, s: progress(0.05 + 0.15 * f, f"demand: {s}"),
     )
     external = None
-    if params.external_traffic:
+    if external_traffic:
         # trips entering, leaving and crossing the area where its roads are cut
         external = external_demand(
-            base_graph, demand, ExternalParameters(hour=params.time_of_day_h)
+            base_graph, demand, ExternalParameters(hour=time_of_day_h)
         )  # fmt: skip
     # another hour than the design hour: the weekday profile of trips by hour
-    demand = scale_demand(demand, hour_factor(params.time_of_day_h))
+    demand = scale_demand(demand, hour_factor(time_of_day_h))
     if external is not None:
         demand = combine(demand, external)
+    return TrafficModel(base_graph, G, network, edge_keys, closed, demand, external)
+
+
+def apply_demand_edits(model: TrafficModel, city, edits) -> Demand:
+    """The model's demand scaled by the scenario's demand edits (city-wide or in an area)."""
+    G, network, demand = model.graph, model.network, model.demand
     node_xy = np.array([[G.nodes[n]["x"], G.nodes[n]["y"]] for n in network.node_ids])
     zone_nodes = np.unique(np.concatenate([demand.origin, demand.destination]))
     for factor, polygon in inputs.demand_zone_polygons(city, edits):
@@ -68,6 +94,26 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         else:
             inside = shapely.contains_xy(polygon, *node_xy[zone_nodes].T)
             demand = scale_demand(demand, factor, zones=zone_nodes[inside])
+    return demand
+
+
+def run_traffic(run: Run, progress: Progress) -> dict:
+    """Static user equilibrium on the scenario's roads with demand from its buildings, or
+    (``demand: "calibrated"``) the city's newest demand calibrated to its counters."""
+    city, edits = run.scenario.city, run.edits
+    params: TrafficParams = SPEC.engine_params(run.params)
+    model = traffic_model(
+        city, edits, params.time_of_day_h, params.external_traffic, params.peak_hour_factor,
+        progress,
+    )  # fmt: skip
+    G, network, edge_keys, closed, external = (
+        model.graph, model.network, model.edge_keys, model.closed, model.external
+    )  # fmt: skip
+    dropped = 0.0
+    if params.demand == "calibrated":
+        model.demand, dropped = _calibrated_demand(run, network, params)
+        external = None  # the calibrated matrix holds the gateway trips already
+    demand = apply_demand_edits(model, city, edits)
     algorithm, fallback = solver_for(params.algorithm, network.n_links, demand)
     result = assign(
         network,
@@ -97,6 +143,7 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         "through_trips": external.info["through_veh_h"] if external is not None else 0.0,
         "inbound_trips": external.info["inbound_veh_h"] if external is not None else 0.0,
         "outbound_trips": external.info["outbound_veh_h"] if external is not None else 0.0,
+        "calibrated_trips_dropped": dropped,
     }
     run.warnings = traffic_warnings(kpis) + fallback
     return kpis
@@ -113,6 +160,35 @@ def solver_for(algorithm: str, n_links: int, demand) -> tuple[str, list[dict]]:
         f"(over {MAX_BUSH_ENTRIES:,} origin-link pairs): solved with biconjugate Frank-Wolfe"
     )
     return "bfw", [warning("solver_fallback", message)]
+
+
+def _calibrated_demand(run: Run, network, params: TrafficParams) -> tuple[Demand, float]:
+    """The calibrated demand pinned at start (``calibrated_demand`` in the run's parameters):
+    hourly volumes at its hour, rescaled to the run's hour by the weekday profile of trips and
+    divided by the peak hour factor like the model's demand."""
+    from sensors.analysis.calibrated import as_engine_demand
+    from sensors.analysis.models import CalibratedDemand
+
+    stored = CalibratedDemand.objects.get(pk=run.params["calibrated_demand"])
+    demand, dropped = as_engine_demand(stored, network)
+    run_hour = hour_factor(params.time_of_day_h)
+    factor = run_hour / hour_factor(stored.hour_local) / params.peak_hour_factor
+    return scale_demand(demand, factor), dropped * factor
+
+
+def _pin_calibrated_demand(city, params: dict) -> None:
+    """Pre-flight: a "calibrated" run names the demand it uses (so a newer calibration is a
+    new input, never a reused result); 400 when the city has none yet."""
+    if params.get("demand") != "calibrated":
+        return
+    from sensors.analysis.calibrated import latest
+
+    stored = latest(city)
+    if stored is None:
+        raise ParamsRejected(
+            "demand", "this city has no calibrated demand yet: run a calibration first"
+        )
+    params["calibrated_demand"] = stored.pk
 
 
 def _store_edges(run: Run, G, edge_keys, result) -> None:
@@ -151,8 +227,10 @@ SPEC = register(
             "peak_hour_factor",
             "external_traffic",
             "time_of_day_h",
+            "demand",
         ),  # fmt: skip
         run=run_traffic,
+        preflight=_pin_calibrated_demand,
         kpis=(
             Kpi("vehicle_hours", "Vehicle hours travelled", "h"),
             Kpi("vehicle_km", "Vehicle kilometres travelled", "km"),
@@ -170,6 +248,7 @@ SPEC = register(
             Kpi("through_trips", "Trips crossing the area", "veh/h"),
             Kpi("inbound_trips", "Trips entering the area", "veh/h"),
             Kpi("outbound_trips", "Trips leaving the area", "veh/h"),
+            Kpi("calibrated_trips_dropped", "Calibrated trips whose roads are gone", "veh/h"),
         ),
         results=("edges",),
         engine_packages=("traffic", "common"),

@@ -7,6 +7,7 @@
 import layers from "./layers.js";
 import results from "./results.js";
 import scenario from "./scenario.js";
+import sensors from "./sensors.js";
 import upload from "./upload.js";
 
-export const PANELS = [layers, scenario, results, upload];
+export const PANELS = [layers, scenario, results, upload, sensors];
