@@ -183,6 +183,9 @@ const WORDS = {
   water_demand_change: (e) => `water demand × ${e.factor}`,
 };
 
+/** The edit that closes every segment of a street by its name (the server resolves the name). */
+export const closeStreet = (street) => ({ type: "close_road", street });
+
 /** An edit in words (plain text: shown with textContent): the server's label when it gives one. */
 export function describeEdit(e) {
   return e.label || WORDS[e.type]?.(e) || e.type;

@@ -440,7 +440,7 @@ def test_solar_time_slider_changes_the_shadow_layer(
     changed = np.abs(morning_px - afternoon_px).sum(axis=0) > 30
     assert changed.mean() > 0.01, "the shadows did not move"
     # KPIs and the sun-hours histogram of the roofs
-    assert "mean ground sun hours" in page.inner_text("#kpi-panel")
+    assert "Mean sun on the ground" in page.inner_text("#kpi-panel")
     assert page.locator("#kpi-panel svg.chart rect").count() >= 3
 
 

@@ -160,7 +160,7 @@ class ServicePoint(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["grid", "building"], name="one_service_point")
+            models.UniqueConstraint(fields=["grid", "building"], name="one_power_service_point")
         ]
 
 

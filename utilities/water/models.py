@@ -155,7 +155,7 @@ class ServicePoint(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["network", "building"], name="one_service_point")
+            models.UniqueConstraint(fields=["network", "building"], name="one_water_service_point")
         ]
 
 

@@ -7,7 +7,7 @@ import { del, get, getAll, patch, post, token } from "../api.js";
 import { unregister } from "../catalogue.js";
 import { $, el, say } from "../dom.js";
 import { initDraw, stop as stopTool } from "../draw.js";
-import { EDIT_TOOLS, addEditLayers, describeEdit, showEditedRoads } from "../edits.js";
+import { EDIT_TOOLS, addEditLayers, closeStreet, describeEdit, showEditedRoads } from "../edits.js";
 import { FieldError, plainField } from "../runform.js";
 import { onChange, set, state } from "../state.js";
 
@@ -329,7 +329,7 @@ function init(section) {
   streetForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (readOnly()) return say(status, token() ? "This scenario is read-only for you: clone it to edit." : "Sign in to edit.", "error");
-    if (await addEdit(current.id, { type: "close_road", street: streetInput.value.trim() })) streetForm.reset();
+    if (await addEdit(current.id, closeStreet(streetInput.value.trim()))) streetForm.reset();
   });
 
   // -- sharing (owner only): named people to read or edit, or public --------------------------

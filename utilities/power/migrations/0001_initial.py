@@ -744,7 +744,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="servicepoint",
             constraint=models.UniqueConstraint(
-                fields=("grid", "building"), name="one_service_point"
+                fields=("grid", "building"), name="one_power_service_point"
             ),
         ),
         migrations.AddIndex(

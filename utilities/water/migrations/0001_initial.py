@@ -591,7 +591,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="servicepoint",
             constraint=models.UniqueConstraint(
-                fields=("network", "building"), name="one_service_point"
+                fields=("network", "building"), name="one_water_service_point"
             ),
         ),
         migrations.AddIndex(
