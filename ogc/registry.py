@@ -130,6 +130,10 @@ class Collection:
     stored_count: Callable[[], int | None] | None = None
     geometry_type: str = ""
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    #: False for a collection that only means something once it holds rows (a transit feed, a
+    #: utility network, run results of a capability): it is listed when the user can see a row,
+    #: and still answers by its id (an empty page) when it is not
+    listed_when_empty: bool = True
 
     def queryable(self, name: str) -> Property | None:
         for prop in self.properties:
@@ -175,7 +179,11 @@ def registered_ids() -> set[str]:
 
 def collections_for(user: Any) -> list[Collection]:
     """Every collection ``user`` may see, registered ones first."""
-    found = [c for c in _COLLECTIONS.values() if c.is_visible(user)]
+    found = [
+        c
+        for c in _COLLECTIONS.values()
+        if c.is_visible(user) and (c.listed_when_empty or c.rows(user).exists())
+    ]
     for source in _SOURCES:
         found.extend(source.list(user))
     return found

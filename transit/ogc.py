@@ -23,6 +23,7 @@ def visible_feeds(user: Any) -> QuerySet:
 
 STOPS = register(
     Collection(
+        listed_when_empty=False,
         id="transit-stops",
         title="Transit stops",
         description="Stops and stations of the city's transit feeds (GTFS and OSM lines)",
@@ -42,6 +43,7 @@ STOPS = register(
 
 LINES = register(
     Collection(
+        listed_when_empty=False,
         id="transit-lines",
         title="Transit lines",
         description="Routes of the city's transit feeds, drawn along their shapes",

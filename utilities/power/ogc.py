@@ -42,6 +42,7 @@ def _run_rows(model):
 def register_collections() -> None:
     register(
         Collection(
+            listed_when_empty=False,
             id="power-buses",
             title="Power grid buses",
             description="Buses of the imported power grids (rated voltage kV); filter with "
@@ -56,6 +57,7 @@ def register_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="power-lines",
             title="Power grid lines",
             description="Lines of the imported power grids: length, impedances per km, "
@@ -83,6 +85,7 @@ def register_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="power-bus-results",
             title="Power flow results per bus",
             description="Voltage (per unit) and supply of every bus in the power-flow runs; "
@@ -97,6 +100,7 @@ def register_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="power-line-results",
             title="Power flow results per line",
             description="Loading (% of the thermal limit) and current of every line in the "
@@ -111,6 +115,7 @@ def register_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="power-service-results",
             title="Electricity service per building",
             description="Served or not in the power-flow runs, with the people (residents "
@@ -125,6 +130,7 @@ def register_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="power-line-criticality",
             title="Criticality of power lines (N-1)",
             description="Each line taken out once: buildings and people without service, "

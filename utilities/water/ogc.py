@@ -34,6 +34,7 @@ def _run_rows(model):
 def register_water_collections() -> None:
     register(
         Collection(
+            listed_when_empty=False,
             id="water-nodes",
             title="Water network nodes",
             description="Junctions, reservoirs and tanks of the imported EPANET networks (SI).",
@@ -58,6 +59,7 @@ def register_water_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="water-links",
             title="Water network pipes, pumps and valves",
             description="Links of the imported EPANET networks (SI units).",
@@ -83,6 +85,7 @@ def register_water_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="water-node-results",
             title="Water run results per node",
             description="Pressures (m) and hours below the required pressure; filter run=<id>.",
@@ -106,6 +109,7 @@ def register_water_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="water-link-results",
             title="Water run results per pipe, pump and valve",
             description="Flows (m3/s) and velocities (m/s); filter run=<id>.",
@@ -128,6 +132,7 @@ def register_water_collections() -> None:
     )
     register(
         Collection(
+            listed_when_empty=False,
             id="water-building-service",
             title="Water service per building",
             description="served / partly_served / not_served, hours without water and below "
