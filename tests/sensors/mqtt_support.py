@@ -186,6 +186,21 @@ def mqtt_client(username: str, password: str, port: int, client_id: str | None =
     return client
 
 
+def publish_connected(client, topic: str, payload: str, qos: int = 1, tries: int = 5):
+    """Publish once the client is connected; a broker that re-reads its logins (SIGHUP after a
+    new device or datastream) may drop a fresh connection, and paho reconnects by itself."""
+    for _ in range(tries):
+        if not client.connected_event.wait(10):
+            continue
+        try:
+            info = client.publish(topic, payload, qos)
+            info.wait_for_publish(10)
+            return info
+        except RuntimeError:  # "not currently connected": dropped meanwhile, wait and again
+            time.sleep(0.5)
+    raise AssertionError(f"could not publish to {topic}: the client stays disconnected")
+
+
 def wait_until(predicate, timeout_s: float, what: str):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

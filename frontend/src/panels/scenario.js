@@ -33,6 +33,7 @@ function optionText(s) {
 
 // a scenario asked for by a link that this user may not see (yet: signing in may show it)
 let askedByLink = null;
+let firstLoad = true; // the first list of scenarios is the one the page's link asked for
 
 function init(section) {
   const { map } = state;
@@ -146,7 +147,11 @@ function init(section) {
     select.replaceChildren(...scenarios.map((s) => new Option(optionText(s), s.id)));
     const asked = askedByLink ?? state.scenario;
     const found = scenarios.find((s) => s.id === asked);
-    if (asked != null && !found) {
+    // only a link says "you may not see this": after signing out, the private scenario one was
+    // on simply gives way to the baseline
+    const fromLink = firstLoad || askedByLink != null;
+    firstLoad = false;
+    if (asked != null && !found && fromLink) {
       // say so, never fall back silently: the link may be private, shared with others, or gone
       askedByLink = asked;
       const how = token() ? "Ask its owner to share it with you." : "Sign in: it may be shared with you.";

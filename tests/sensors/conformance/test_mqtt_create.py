@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.sensors.conftest import make_datastream
-from tests.sensors.mqtt_support import mqtt_client, wait_until
+from tests.sensors.mqtt_support import mqtt_client, publish_connected, wait_until
 
 from .conftest import Api
 
@@ -45,8 +45,7 @@ class TestMqttCreate:
         pub = mqtt_client(login.username, pw, mqtt_broker.port)
         try:
             for body in bodies:
-                info = pub.publish(f"v1.1/Datastreams({ds.pk})/Observations", json.dumps(body), 1)
-                info.wait_for_publish(10)
+                publish_connected(pub, f"v1.1/Datastreams({ds.pk})/Observations", json.dumps(body))
         finally:
             pub.loop_stop()
             pub.disconnect()
@@ -87,7 +86,7 @@ class TestMqttCreate:
             now = datetime.now(UTC).isoformat()
             for ds in (theirs, mine):
                 body = json.dumps({"phenomenonTime": now, "result": 1.0})
-                pub.publish(f"v1.1/Datastreams({ds.pk})/Observations", body, 1).wait_for_publish(10)
+                publish_connected(pub, f"v1.1/Datastreams({ds.pk})/Observations", body)
             wait_until(lambda: Observation.objects.filter(datastream=mine).exists(), 30, "mine")
         finally:
             pub.loop_stop()
