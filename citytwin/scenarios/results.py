@@ -42,8 +42,8 @@ def source_sql(
     """A ``SELECT`` of one result layer (``edges`` or ``buildings``) with ``geom`` + attributes.
 
     With ``base``, the difference layer: ``delta_<field> = run - base`` per row. With
-    ``with_series``, edges also carry their ``occupancy_veh`` series (GeoJSON only: vector
-    tiles hold no arrays).
+    ``with_series``, edges also carry their ``occupancy_veh`` series and their street's ``name``
+    (GeoJSON only: vector tiles hold no arrays; the page lists bottlenecks by street name).
     """
     table, key, fields, deltas = (
         ("scenarios_edgeresult", "edge_id", EDGE_FIELDS, EDGE_DELTAS)
@@ -52,7 +52,10 @@ def source_sql(
     )
     if base is None:
         if with_series and kind == "edges":
-            fields += ", occupancy_veh"
+            fields += (
+                ", occupancy_veh, (SELECT r.name FROM layers_roadedge r"
+                f" WHERE r.id = {table}.edge_id) AS name"
+            )
         return (
             f"(SELECT id, geom, {fields} FROM {table} WHERE run_id = %(run)s)",
             {"run": run.pk},

@@ -536,6 +536,54 @@ def test_an_evacuation_replay_advances(
     load = re.search(r"School gym\n(\d+) of 300 people \((\d+) %\)", kpis)
     assert load and 0 < int(load[1]) <= 300, kpis
     assert page.locator("#kpi-panel svg.chart polyline").count() >= 1
+    # ... drawn as that share of a frame for the 300 places (not a full bar)
+    bar = page.locator("#kpi-panel svg.chart rect[data-share]").last
+    frame = page.locator("#kpi-panel svg.chart rect[data-capacity]").last
+    assert frame.get_attribute("data-capacity") == "300"
+    share = float(bar.get_attribute("width")) / float(frame.get_attribute("width"))
+    assert share == pytest.approx(int(load[1]) / 300, abs=0.01)
+    assert_bottlenecks_and_zones(page, run)
+
+
+def assert_bottlenecks_and_zones(page, run) -> None:
+    """The longest queues listed by street with units, a row flies the map to it; the
+    clearance of the hazard zone in minutes."""
+    from citytwin.scenarios.models import EdgeResult
+
+    top = run.edge_results.filter(max_queue_veh__gt=0).order_by(
+        "-max_queue_veh", "-queue_duration_s"
+    )
+    assert top.exists(), "the run had no queue to list"
+    rows = page.locator("#kpi-panel .bottleneck-list tr[data-edge]")
+    assert rows.count() == min(10, top.count())
+    first: EdgeResult = top[0]
+    street = first.edge.name or f"unnamed {first.highway}"
+    assert rows.first.locator("th").inner_text() == street
+    cells = rows.first.locator("td").all_inner_texts()
+    assert cells[1] == f"{round(first.max_queue_veh)} veh", cells
+    assert cells[2] == f"{round(first.queue_duration_s / 60)} min", cells
+    # the listed bottlenecks are outlined on the map
+    page.click("nav.tabs button[data-tab=results]")
+    # a click on the last row flies the map to that road and marks it
+    last = top[rows.count() - 1]
+    rows.last.click()
+    wait_idle(page)
+    centre = page.evaluate("window.citytwinMap.getCenter().toArray()")
+    mid = last.geom.interpolate_normalized(0.5)
+    assert abs(centre[0] - mid.x) < 0.003 and abs(centre[1] - mid.y) < 0.002, (centre, mid)
+    assert "picked" in rows.last.get_attribute("class")
+    drawn = rendered(page, "result:evac-bottlenecks")
+    assert last.edge_id in {f["edge_id"] for f in drawn}
+    map_pixels(page, "evacuation-bottleneck-picked")
+    # clearance of the hazard zone: 90 % and all out, in minutes
+    zone = page.locator("#kpi-panel .zone-clearance tr[data-zone]")
+    assert zone.count() == 1
+    t90 = float(zone.locator("td[data-t90-s]").get_attribute("data-t90-s"))
+    assert re.fullmatch(r"\d+ min", zone.locator("td[data-t90-s]").inner_text())
+    series = run.series.get(name__startswith="zone:")
+    # the first minute of the zone's curve at or over 90 %
+    expected = next(t for t, v in zip(series.t_s, series.values, strict=True) if v >= 0.9 - 1e-9)
+    assert t90 == expected and t90 >= run.kpis["t90_s"] - 60
 
 
 def test_the_page_says_in_words_why_a_run_was_refused(

@@ -274,7 +274,7 @@ function init(section) {
     kpiPanel.append(kpiTable(run, runForm.spec(run.simulator)?.kpis, compared));
     const charts = el("div", { class: "charts" });
     kpiPanel.append(charts);
-    cursor = (await view.charts?.(charts, { run, layers, compare: compared, t: timeBar.t() })) || null;
+    cursor = (await view.charts?.(charts, { run, layers, map, compare: compared, t: timeBar.t() })) || null;
     const note = view.notes?.({ run, layers });
     if (note) kpiPanel.append(el("p", { class: "muted" }, note));
     kpiPanel.append(downloads(run, runForm.spec(run.simulator)?.results || [], compared ? state.base : null));

@@ -26,3 +26,30 @@ export function mmss(seconds) {
   const s = Math.round(seconds);
   return s >= 3600 ? `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
 }
+
+/** The [[west, south], [east, north]] box of a GeoJSON (multi)line (lon/lat). */
+export function lineBounds(geometry) {
+  const pts = geometry.type === "MultiLineString" ? geometry.coordinates.flat() : geometry.coordinates;
+  const xs = pts.map((p) => p[0]);
+  const ys = pts.map((p) => p[1]);
+  return [
+    [Math.min(...xs), Math.min(...ys)],
+    [Math.max(...xs), Math.max(...ys)],
+  ];
+}
+
+/** Length of a GeoJSON (multi)line in km (haversine on a sphere of 6,371 km). */
+export function lineKm(geometry) {
+  const lines = geometry.type === "MultiLineString" ? geometry.coordinates : [geometry.coordinates];
+  const rad = Math.PI / 180;
+  let km = 0;
+  for (const line of lines) {
+    for (let i = 1; i < line.length; i++) {
+      const [x0, y0] = line[i - 1];
+      const [x1, y1] = line[i];
+      const a = Math.sin(((y1 - y0) * rad) / 2) ** 2 + Math.cos(y0 * rad) * Math.cos(y1 * rad) * Math.sin(((x1 - x0) * rad) / 2) ** 2;
+      km += 2 * 6371 * Math.asin(Math.sqrt(a));
+    }
+  }
+  return km;
+}

@@ -4,8 +4,11 @@
 
 import { get } from "../api.js";
 import { barChart, lineChart } from "../charts.js";
-import { fmt } from "../dom.js";
-import { extrusion, interpolate, mmss, vectorSource } from "./common.js";
+import { el, fmt } from "../dom.js";
+import { extrusion, interpolate, lineBounds, mmss, vectorSource } from "./common.js";
+
+/** How many of the longest queues the bottleneck list names (and the map outlines). */
+const TOP_BOTTLENECKS = 10;
 
 const QUEUE_COLORS = ["#fdd49e", "#fc8d59", "#d7301f", "#7f0000"];
 
@@ -118,6 +121,23 @@ async function addLayers(ctx) {
       "line-opacity": 1,
     },
   });
+  // the longest queues of the run, outlined whatever the time shown (the list names them)
+  const top = bottlenecks(edges);
+  addSource(`${prefix}evac-bottlenecks`, { type: "geojson", data: { type: "FeatureCollection", features: top } });
+  const bottleneckLine = addLayer(
+    {
+      id: `${prefix}evac-bottlenecks`,
+      type: "line",
+      source: `${prefix}evac-bottlenecks`,
+      layout: { "line-cap": "round" },
+      paint: {
+        "line-color": ["case", ["boolean", ["feature-state", "picked"], false], "#00e5ff", "#6a1b9a"],
+        "line-width": ["case", ["boolean", ["feature-state", "picked"], false], 12, 7],
+        "line-opacity": 0.85,
+      },
+    },
+    null,
+  );
   addSource(`${prefix}evac-buildings`, vectorSource(`/tiles/runs/${run.id}/buildings/{z}/{x}/{y}.pbf`));
   const blds = addLayer(
     {
@@ -149,6 +169,16 @@ async function addLayers(ctx) {
       legend: [{ kind: "ramp", colors: QUEUE_COLORS, min: "1", max: "40+", label: "vehicles" }],
     },
   ];
+  entries.push({
+    id: `${prefix}evac-bottlenecks`,
+    title: `Evacuation: the ${TOP_BOTTLENECKS} longest queues`,
+    group: "Results",
+    layers: [bottleneckLine],
+    legend: [
+      { kind: "line", color: "#6a1b9a", label: "bottleneck (listed under the key figures)" },
+      { kind: "line", color: "#00e5ff", label: "the one picked in the list" },
+    ],
+  });
   const shelters = shelterLayers({ ...ctx, series });
   if (shelters) entries.push(shelters.entry);
   // the slider: every series step from the alarm to the end of the curve, the queues and t100
@@ -159,7 +189,7 @@ async function addLayers(ctx) {
   let last = null;
   return {
     entries,
-    data: { series, edges },
+    data: { series, edges, bottlenecks: top },
     timeline: { values, format: mmss, label: "time since the alarm" },
     setTime: (t) => {
       map.setPaintProperty(blds, "fill-extrusion-color", evacColor(t));
@@ -175,9 +205,90 @@ async function addLayers(ctx) {
   };
 }
 
-/** The evacuation curve and the shelters' load, redrawn at each time of the slider. */
-function charts(node, { layers, t }) {
+/** The road edges with the longest queues (vehicles), longest first; ties: longer lasting. */
+function bottlenecks(edges) {
+  return edges.features
+    .filter((f) => (f.properties.max_queue_veh || 0) > 0)
+    .sort((a, b) => b.properties.max_queue_veh - a.properties.max_queue_veh || (b.properties.queue_duration_s || 0) - (a.properties.queue_duration_s || 0))
+    .slice(0, TOP_BOTTLENECKS)
+    .map((f) => ({ type: "Feature", id: f.id, geometry: f.geometry, properties: { edge_id: f.properties.edge_id, name: f.properties.name || "", highway: f.properties.highway || "", max_queue_veh: f.properties.max_queue_veh, queue_duration_s: f.properties.queue_duration_s || 0 } }));
+}
+
+const minutes = (s) => `${fmt(Math.round(s / 60))} min`;
+
+/** The bottleneck list: street, longest queue (vehicles), how long it lasted; a row flies there. */
+function bottleneckTable(top, map, layerId) {
+  const wrap = el("div", { class: "bottlenecks" }, el("h4", {}, "Bottlenecks: the longest queues"));
+  if (!top.length) {
+    wrap.append(el("p", { class: "muted" }, "No road had a queue."));
+    return wrap;
+  }
+  let picked = null;
+  const pick = (f, row) => {
+    if (picked != null && map.getSource(layerId)) map.setFeatureState({ source: layerId, id: picked }, { picked: false });
+    picked = f.id;
+    if (map.getSource(layerId)) map.setFeatureState({ source: layerId, id: f.id }, { picked: true });
+    for (const r of wrap.querySelectorAll("tr.picked")) r.classList.remove("picked");
+    row.classList.add("picked");
+    map.fitBounds(lineBounds(f.geometry), { padding: 80, maxZoom: 17, duration: 0 });
+  };
+  const rows = top.map((f, i) => {
+    const p = f.properties;
+    const street = p.name || `unnamed ${p.highway || "road"}`;
+    const row = el(
+      "tr",
+      { "data-edge": p.edge_id ?? "", tabindex: "0", title: "show it on the map" },
+      el("td", {}, String(i + 1)),
+      el("th", {}, street),
+      el("td", {}, `${fmt(Math.round(p.max_queue_veh))} veh`),
+      el("td", {}, minutes(p.queue_duration_s)),
+    );
+    row.addEventListener("click", () => pick(f, row));
+    row.addEventListener("keydown", (e) => e.key === "Enter" && pick(f, row));
+    return row;
+  });
+  wrap.append(el("table", { class: "kv bottleneck-list" }, el("tr", {}, el("th", {}, "#"), el("th", {}, "street"), el("th", {}, "longest queue"), el("th", {}, "queue lasted")), ...rows));
+  return wrap;
+}
+
+/** First time (s) a share series reaches `share`, or null: to the step of the series (60 s). */
+function reaches(s, share) {
+  const i = s.values.findIndex((v) => v != null && v >= share - 1e-9);
+  return i < 0 ? null : s.t_s[i];
+}
+
+/** Clearance per hazard zone: when 90 % and all of its evacuees were out (minutes). */
+function zoneTable(series) {
+  const zones = Object.entries(series).filter(([name]) => name.startsWith("zone:"));
+  if (!zones.length) return null;
+  const label = (name) => {
+    const z = name.slice(5);
+    const m = /^zone(\d+)$/.exec(z);
+    return m ? `Zone ${Number(m[1]) + 1}` : z;
+  };
+  const rows = zones.map(([name, s]) => {
+    const t90 = reaches(s, 0.9);
+    const t100 = reaches(s, 1);
+    return el("tr", { "data-zone": name.slice(5) }, el("th", {}, label(name)), el("td", { "data-t90-s": t90 ?? "" }, t90 == null ? "not reached" : minutes(t90)), el("td", { "data-t100-s": t100 ?? "" }, t100 == null ? "not all out" : minutes(t100)));
+  });
+  return el(
+    "div",
+    { class: "zone-clearance" },
+    el("h4", {}, "Clearance per hazard zone"),
+    el("table", { class: "kv" }, el("tr", {}, el("th", {}, "zone"), el("th", {}, "90 % out after"), el("th", {}, "all out after")), ...rows),
+    el("p", { class: "muted" }, "Minutes since the alarm, to the minute of the evacuation curve."),
+  );
+}
+
+/** The evacuation curve and the shelters' load, redrawn at each time of the slider; the
+ * bottleneck list and the clearance per zone under them. */
+function charts(root, { layers, t, map, prefix = "result:" }) {
   const series = layers.data.series || {};
+  const node = el("div", { class: "evac-charts" });
+  root.replaceChildren(node);
+  const zones = zoneTable(series);
+  if (zones) root.append(zones);
+  root.append(bottleneckTable(layers.data.bottlenecks || [], map, `${prefix}evac-bottlenecks`));
   const curve = series.evacuated_share;
   const shelters = Object.entries(series).filter(([name]) => name.startsWith("shelter:"));
   const draw = (time) => {

@@ -9,7 +9,8 @@
 //   timeline? {values, format, label}, setTime?(t), setD3?(on)}.
 // - diff: {kind: "edges" | "buildings", field, span}: the difference layer against a baseline run
 //   (field of /tiles/compare/<run>/<base>/<kind>/, coloured from -span to +span).
-// - charts(node, {run, layers, compare, t}): draws into node; may return draw(t) for the slider.
+// - charts(node, {run, layers, map, compare, t}): draws into node (map: the main map, e.g. to fly
+//   to a listed result); may return draw(t) for the slider.
 // - notes({run, layers}): a sentence under the key figures, or null.
 // - initialTime(values): the slider's index when the link names no time (default 0).
 // - widgets: {param: (field, {map, generic}) => {label, input, read}} for the parameters a plain

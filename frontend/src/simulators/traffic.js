@@ -1,8 +1,50 @@
 // Traffic runs on the map: road edges coloured by volume/capacity, wider for more vehicles per
 // hour, closed roads dashed black; a vehicle-hours chart.
 
+import { get } from "../api.js";
 import { barChart } from "../charts.js";
-import { interpolate, vectorSource } from "./common.js";
+import { interpolate, lineKm, vectorSource } from "./common.js";
+
+/** v/c bands of the distribution (the colours of the map's ramp). */
+const VC_BANDS = [
+  [0, 0.5, "under 0.5", "#1a9850"],
+  [0.5, 0.75, "0.5–0.75", "#91cf60"],
+  [0.75, 0.9, "0.75–0.9", "#fee08b"],
+  [0.9, 1.0, "0.9–1.0", "#fc8d59"],
+  [1.0, 1.3, "1.0–1.3", "#d73027"],
+  [1.3, Infinity, "1.3 and over", "#7f0000"],
+];
+/** Bands of the delay per vehicle on a road (s). */
+const DELAY_BANDS = [
+  [0, 10, "under 10 s"],
+  [10, 30, "10–30 s"],
+  [30, 60, "30 s–1 min"],
+  [60, 120, "1–2 min"],
+  [120, 300, "2–5 min"],
+  [300, Infinity, "5 min and over"],
+];
+
+const bandOf = (bands, v) => bands.findIndex(([lo, hi]) => v >= lo && v < hi);
+
+/**
+ * The distributions of a traffic run's roads: vehicle-km (volume × length, veh·km in the peak
+ * hour) by v/c band, and vehicle-hours of delay (volume × delay per vehicle) by band of the
+ * delay per vehicle. `edges`: the run's GeoJSON edges (closed roads carry nothing).
+ */
+export function distributions(edges) {
+  const vkm = VC_BANDS.map(() => 0);
+  const delayH = DELAY_BANDS.map(() => 0);
+  for (const f of edges.features) {
+    const p = f.properties;
+    const volume = p.volume_veh_h || 0;
+    if (p.closed || volume <= 0) continue;
+    const i = bandOf(VC_BANDS, p.vc_ratio || 0);
+    if (i >= 0) vkm[i] += volume * lineKm(f.geometry);
+    const j = bandOf(DELAY_BANDS, Math.max(0, p.delay_s || 0));
+    if (j >= 0) delayH[j] += (volume * Math.max(0, p.delay_s || 0)) / 3600;
+  }
+  return { vkm, delayH };
+}
 
 export const VC_RAMP = [
   [0, "#1a9850"],
@@ -55,15 +97,28 @@ async function addLayers({ run, prefix, addSource, addLayer }) {
   };
 }
 
-/** Vehicle-hours of the run (and of the baseline when compared). */
-function charts(node, { run, compare }) {
+/** Vehicle-hours of the run (and of the baseline when compared), the v/c and delay distributions. */
+async function charts(node, { run, compare }) {
   const k = run.kpis || {};
   const items = [
     { label: "vehicle-hours", value: k.vehicle_hours, color: "#1565c0" },
     { label: "delay veh-h", value: k.delay_vehicle_hours, color: "#c62828" },
   ];
   if (compare) items.push({ label: "base veh-h", value: compare.vehicle_hours?.base, color: "#90a4ae" }, { label: "base delay", value: compare.delay_vehicle_hours?.base, color: "#ef9a9a" });
-  node.innerHTML = barChart("Vehicle-hours in the peak hour", items, { unit: "h" });
+  let html = barChart("Vehicle-hours in the peak hour", items, { unit: "h" });
+  const { vkm, delayH } = distributions(await get(`/api/runs/${run.id}/edges/`));
+  const total = vkm.reduce((a, b) => a + b, 0) || 1;
+  html += `<div class="distribution" data-chart="vc">${barChart(
+    "Share of vehicle-km by volume/capacity",
+    VC_BANDS.map(([, , label, color], i) => ({ label: `v/c ${label}`, value: (100 * vkm[i]) / total, color })),
+    { unit: "% of veh·km", digits: 1 },
+  )}</div>`;
+  html += `<div class="distribution" data-chart="delay">${barChart(
+    "Vehicle-hours of delay by delay per vehicle",
+    DELAY_BANDS.map(([, , label], i) => ({ label, value: delayH[i], color: "#c62828" })),
+    { unit: "veh·h", digits: 1 },
+  )}</div>`;
+  node.innerHTML = html;
   return null;
 }
 
