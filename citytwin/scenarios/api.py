@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import django_filters
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -317,12 +318,23 @@ def _geojson_response(text: str) -> HttpResponse:
     return HttpResponse(text, content_type="application/geo+json")
 
 
+class RunFilter(django_filters.FilterSet):
+    """``?simulator=``, ``?scenario=``, ``?city=`` (the runs of every scenario of a city the
+    user may see: the page's table of several runs side by side)."""
+
+    city = django_filters.NumberFilter(field_name="scenario__city")
+
+    class Meta:
+        model = Run
+        fields = ["simulator", "scenario", "city"]
+
+
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
     """Simulation runs: status, progress, results, comparison (see docs/scenarios.md)."""
 
     serializer_class = RunSerializer
     pagination_class = PlainPagination
-    filterset_fields = ["simulator", "scenario"]
+    filterset_class = RunFilter
 
     def get_queryset(self):
         scenarios = services.scenarios_visible_to(self.request.user)

@@ -1,9 +1,14 @@
-// The basemap: a MapLibre style drawn only from the twin's own vector tiles (no external service,
-// no glyphs: no text labels), and the catalogue entries of the core layers with their legends.
+// The basemap: a MapLibre style drawn only from the twin's own vector tiles and the glyph PBFs
+// made at build time from Debian's DejaVu Sans (frontend/glyphs.py; no external service), street
+// names along the roads, and the catalogue entries of the core layers with their legends.
 
 import { abs } from "./api.js";
 
 export const ATTRIBUTION = "© OpenStreetMap contributors";
+
+/** The font of the labels: glyph PBFs served with the bundle (bin/citytwin makes them). */
+export const LABEL_FONT = ["DejaVu Sans"];
+const GLYPHS = "/static/frontend/build/glyphs/{fontstack}/{range}.pbf";
 
 export const USE_COLORS = {
   residential: "#e8b86d",
@@ -71,6 +76,7 @@ export function baseStyle(cityId) {
   return {
     version: 8,
     name: "CityTwin",
+    glyphs: abs(GLYPHS),
     sources: {
       areas: tileSource("areas", cityId),
       roads: tileSource("roads", cityId),
@@ -182,6 +188,24 @@ export function baseStyle(cityId) {
           "circle-stroke-opacity": 1,
         },
       },
+      {
+        // street names along the roads (a two-way street's two edges: collisions keep one)
+        id: "road-labels",
+        type: "symbol",
+        source: "roads",
+        "source-layer": "roads",
+        minzoom: 14,
+        filter: ["!=", ["coalesce", ["get", "name"], ""], ""],
+        layout: {
+          "symbol-placement": "line",
+          "text-field": ["get", "name"],
+          "text-font": LABEL_FONT,
+          "text-size": ["interpolate", ["linear"], ["zoom"], 14, 10, 18, 14],
+          "text-max-angle": 35,
+          "symbol-spacing": 350,
+        },
+        paint: { "text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.5, "text-opacity": 1 },
+      },
     ],
   };
 }
@@ -201,7 +225,7 @@ export const CORE_ENTRIES = [
     id: "roads",
     title: "Roads",
     group: "Twin",
-    layers: ["roads", "roads-casing"],
+    layers: ["roads", "roads-casing", "road-labels"],
     legend: legend(ROAD_CLASSES.slice(2, 6).map(([k, c]) => [k, c]), "line"),
   },
   {
@@ -289,6 +313,7 @@ export function opacityProps(type) {
       circle: ["circle-opacity", "circle-stroke-opacity"],
       "fill-extrusion": ["fill-extrusion-opacity"],
       raster: ["raster-opacity"],
+      symbol: ["text-opacity"],
     }[type] || []
   );
 }

@@ -213,11 +213,25 @@ def test_the_map_shows_helsinki_in_3d_with_attributes_layers_and_a_link(
     wait_idle(page)
     assert rendered(page, "buildings-3d") == []
     assert len(rendered(page, "buildings-2d")) > 100
-    # a layer off and a view: the link in the address bar shows the same map
-    page.uncheck(".layer-row[data-layer=roads] input[type=checkbox]")
+    # street names along the roads, drawn from the glyphs served with the page
     page.evaluate("window.citytwinMap.jumpTo({center: [24.9402, 60.1690], zoom: 16.5})")
     wait_idle(page)
-    assert rendered(page, "roads") == []
+    labels = {f["name"] for f in rendered(page, "road-labels")}
+    assert len(labels) >= 3, labels
+    assert RoadEdge.objects.filter(city=city, name__in=labels).values(
+        "name"
+    ).distinct().count() == len(labels)
+    assert any("/glyphs/DejaVu%20Sans/0-255.pbf" in url for url in page.requests)
+    with_labels = map_pixels(page, "helsinki-street-labels")
+    page.evaluate("window.citytwinMap.setLayoutProperty('road-labels', 'visibility', 'none')")
+    wait_idle(page)
+    without = map_pixels(page, "helsinki-no-street-labels")
+    # the labels' dark text: pixels of it drawn where the map without labels has none
+    assert count_colour(with_labels, "#333333", 30) > count_colour(without, "#333333", 30) + 300
+    # a layer off and a view: the link in the address bar shows the same map
+    page.uncheck(".layer-row[data-layer=roads] input[type=checkbox]")
+    wait_idle(page)
+    assert rendered(page, "roads") == [] and rendered(page, "road-labels") == []
     page.wait_for_function("location.hash.includes('roads:0') && location.hash.includes('16.5')")
     link = page.url
     map_pixels(page, "helsinki-2d-no-roads")
@@ -356,6 +370,7 @@ def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     page.click("nav.tabs button[data-tab=results]")
     assert "Vehicle hours travelled" in page.inner_text("#kpi-panel")
     assert page.locator("#kpi-panel svg.chart rect").count() >= 2
+    assert_traffic_distributions(page, run)
     # the run's results as a file GDAL opens, and its printable report, from the page's links
     run = Run.objects.filter(scenario__name="Closure", simulator="traffic").latest(
         "job__created_at"
@@ -374,6 +389,89 @@ def test_closing_a_road_and_running_traffic_shows_a_coloured_result(
     reader = pypdf.PdfReader(io.BytesIO(pdf.body()))
     text = " ".join(p.extract_text() for p in reader.pages)
     assert len(reader.pages) == 2 and "Closure: Traffic" in text and "Close " in text, text
+    assert_runs_side_by_side_and_a_like_for_like_swipe(page, run, person)
+
+
+def assert_runs_side_by_side_and_a_like_for_like_swipe(page, run, person) -> None:
+    """A traffic run of the baseline: both runs' KPIs in one table (words, units, difference
+    vs the first), and the swipe draws on the baseline's side the layers the scenario's shows."""
+    from citytwin.scenarios.services import baseline_of, start_run
+
+    base, _ = start_run(baseline_of(run.scenario.city), "traffic", dict(run.params), person)
+    deadline = time.monotonic() + 120
+    while base.job.status not in ("succeeded", "failed") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        base.refresh_from_db()
+        base.job.refresh_from_db()
+    assert base.job.status == "succeeded", base.job.error
+    # the link of the page (the result layer is off in it) opened again: the baseline run is
+    # now among the runs to compare
+    page.reload()
+    page.wait_for_function("document.body.dataset.result === 'traffic'", timeout=90_000)
+    page.click("nav.tabs button[data-tab=results]")
+    page.click("#runs-side summary")
+    page.check(f"#runs-side input[value='{base.pk}']")
+    table = page.locator("#runs-side table.kpi-side")
+    table.wait_for()
+    assert table.locator("th[data-run]").count() == 2
+    row = table.locator("tr[data-kpi=vehicle_hours]")
+    assert row.locator("th").inner_text() == "Vehicle hours travelled"
+    first, second = row.locator("td").all_inner_texts()
+    number = r"(-?[\d,]+(?:\.\d+)?)"
+    assert re.fullmatch(number + " h", first), first
+    m = re.fullmatch(number + r" h \(([+−±-]?[\d,.]+) h\)", second)
+    assert m, second
+    assert float(m[1].replace(",", "")) == pytest.approx(base.kpis["vehicle_hours"], rel=0.01)
+    delta = base.kpis["vehicle_hours"] - run.kpis["vehicle_hours"]
+    assert float(m[2].lstrip("+±").replace(",", "")) == pytest.approx(abs(delta), rel=0.02, abs=0.1)
+    assert "Closure" in table.locator("th[data-run]").first.inner_text()
+    page.locator("#runs-side").screenshot(path=str(ARTIFACTS / "runs-side-by-side.png"))
+    # the swipe: the result layer is off on the scenario's side, so it is off on the baseline's
+    page.select_option("#base-select", str(base.pk))
+    page.check("input[name=cmp][value=swipe]")
+    page.wait_for_selector("#map-base")
+    page.wait_for_function("document.getElementById('map-base').dataset.visibleResults === ''")
+    page.click("nav.tabs button[data-tab=layers]")
+    page.check(".layer-row[data-layer='result:traffic'] input[type=checkbox]")
+    page.wait_for_function(
+        "document.getElementById('map-base').dataset.visibleResults"
+        " === 'base:traffic-vc base:traffic-closed'"
+    )
+    wait_idle(page)
+    map_pixels(page, "traffic-swipe-like-for-like")
+
+
+def bar_values(page, chart: str) -> dict[str, float]:
+    """The bars of a distribution chart: label -> value (the number before its unit)."""
+    texts = page.locator(f"#kpi-panel [data-chart={chart}] text.chart-tick").all_text_contents()
+    return {
+        label: float(value.split(" ")[0].replace(",", ""))
+        for label, value in zip(texts[::2], texts[1::2], strict=True)
+    }
+
+
+def assert_traffic_distributions(page, run) -> None:
+    """Share of vehicle-km by v/c band and vehicle-hours of delay by band, against the rows."""
+    vc = bar_values(page, "vc")
+    assert list(vc) == [
+        "v/c under 0.5", "v/c 0.5–0.75", "v/c 0.75–0.9", "v/c 0.9–1.0", "v/c 1.0–1.3",
+        "v/c 1.3 and over",
+    ]  # fmt: skip
+    assert "% of veh·km" in page.inner_text("#kpi-panel [data-chart=vc]")
+    assert sum(vc.values()) == pytest.approx(100, abs=0.5)
+    # the same shares from the stored rows (volume x the road's length)
+    bands = [0, 0.5, 0.75, 0.9, 1.0, 1.3, float("inf")]
+    vkm = np.zeros(6)
+    for row in run.edge_results.filter(closed=False, volume_veh_h__gt=0).select_related("edge"):
+        band = next(i for i in range(6) if bands[i] <= row.vc_ratio < bands[i + 1])
+        vkm[band] += row.volume_veh_h * row.edge.length_m / 1000
+    expected = 100 * vkm / vkm.sum()
+    assert np.abs(np.array(list(vc.values())) - expected).max() < 0.5, (vc, expected)
+    assert sum(v > 0 for v in vc.values()) >= 2  # the roads are spread over bands
+    delay = bar_values(page, "delay")
+    assert list(delay)[0] == "under 10 s" and list(delay)[-1] == "5 min and over"
+    assert "veh·h" in page.inner_text("#kpi-panel [data-chart=delay]")
+    assert sum(delay.values()) == pytest.approx(run.kpis["delay_vehicle_hours"], rel=0.02, abs=0.4)
 
 
 def test_solar_time_slider_changes_the_shadow_layer(

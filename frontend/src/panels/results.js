@@ -9,6 +9,7 @@ import { $, el, fmt, say } from "../dom.js";
 import { kpiTable } from "../kpis.js";
 import { addDiffLayer, addRunLayers } from "../results.js";
 import { FieldError, initRunForm } from "../runform.js";
+import { severalRuns } from "../runtable.js";
 import { ACTIVE, errorText, followRun } from "../runs.js";
 import { viewOf } from "../simulators/registry.js";
 import { cityTime, onChange, set, state } from "../state.js";
@@ -278,6 +279,7 @@ function init(section) {
     const note = view.notes?.({ run, layers });
     if (note) kpiPanel.append(el("p", { class: "muted" }, note));
     kpiPanel.append(downloads(run, runForm.spec(run.simulator)?.results || [], compared ? state.base : null));
+    kpiPanel.append(severalRuns(run, runForm.spec(run.simulator)?.kpis || []));
     kpiPanel.append(el("p", { class: "muted" }, `engine ${run.engine_version || "?"} · ${run.seconds != null ? `${fmt(run.seconds, 1)} s` : ""} · input ${String(run.input_checksum || "").slice(0, 10)}`));
   }
 
