@@ -423,7 +423,8 @@ def assert_runs_side_by_side_and_a_like_for_like_swipe(page, run, person) -> Non
     assert m, second
     assert float(m[1].replace(",", "")) == pytest.approx(base.kpis["vehicle_hours"], rel=0.01)
     delta = base.kpis["vehicle_hours"] - run.kpis["vehicle_hours"]
-    assert float(m[2].lstrip("+±").replace(",", "")) == pytest.approx(abs(delta), rel=0.02, abs=0.1)
+    shown = float(m[2].lstrip("+±").replace("−", "-").replace(",", ""))
+    assert shown == pytest.approx(delta, rel=0.02, abs=0.1)  # with its sign
     assert "Closure" in table.locator("th[data-run]").first.inner_text()
     page.locator("#runs-side").screenshot(path=str(ARTIFACTS / "runs-side-by-side.png"))
     # the swipe: the result layer is off on the scenario's side, so it is off on the baseline's
