@@ -255,3 +255,18 @@ def test_utility_and_transit_edits_without_such_data_are_refused_in_words(api):
         body = _ask(api, text)
         assert body["edits"] == [] and body["confirm_token"] is None
         assert words in body["answer"], (text, body["answer"])
+
+
+def test_the_gazetteer_knows_other_languages_names_and_districts_from_the_osm_file(api):
+    city = _helsinki()
+    found = api.get(f"/api/cities/{city.id}/search/", {"q": "Mannerheimvägen"}).json()["results"]
+    assert found[0]["kind"] == "street" and found[0]["canonical"] == "Mannerheimintie"
+    assert found[0]["count"] == len(_street_ids("Mannerheimintie"))
+    district = api.get(f"/api/cities/{city.id}/search/", {"q": "Kluuvi"}).json()["results"]
+    assert any(p["kind"] == "area" and p["name"] == "Kluuvi" for p in district)
+    # the district is where OSM puts it (its place node), inside the city's extent
+    west, south, east, north = next(p for p in district if p["name"] == "Kluuvi")["bbox"]
+    from django.contrib.gis.db.models import Extent
+
+    x0, y0, x1, y1 = RoadEdge.objects.filter(city=city).aggregate(e=Extent("geom"))["e"]
+    assert x0 < (west + east) / 2 < x1 and y0 < (south + north) / 2 < y1
