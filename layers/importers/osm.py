@@ -128,6 +128,15 @@ def _max_timestamp(*frames: pd.DataFrame | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(max(stamps), tz=dt.UTC) if stamps else None
 
 
+def _name(row: dict, tags: dict | None = None) -> str:
+    """The feature's name, or "" (a missing value in a frame is NaN, which ``str`` would turn
+    into the name "nan")."""
+    for value in (row.get("name"), (tags or {}).get("name")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return ""
+
+
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
 
@@ -517,7 +526,7 @@ def _write_utilities(city: City, frame: gpd.GeoDataFrame | None, local_crs: str)
             continue
         network, subtype, substance = kind
         osm_id = int(row["id"]) if pd.notna(row.get("id")) else None
-        name = str(row.get("name") or tags.get("name") or "")[:200]
+        name = _name(row, tags)
         if geom.geom_type in ("Point",):
             node_objs.append(
                 UtilityNode(
@@ -674,7 +683,7 @@ def _write_facilities(city: City, frame: gpd.GeoDataFrame | None) -> dict:
             Facility(
                 city=city,
                 kind=kind,
-                name=str(row.get("name") or tags.get("name") or "")[:200],
+                name=_name(row, tags),
                 geom=to_geos(point),
                 capacity=capacity,
                 osm_id=int(row["id"]),
@@ -745,7 +754,7 @@ def _write_areas(city: City, frame: gpd.GeoDataFrame | None) -> dict:
                 city=city,
                 kind=kind,
                 subtype=str(subtype)[:60],
-                name=str(row.get("name") or "")[:200],
+                name=_name(row),
                 geom=to_geos(geom),
                 osm_id=int(row["id"]),
             )

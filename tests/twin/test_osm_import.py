@@ -170,3 +170,15 @@ def test_utilities_and_facilities_imported():
         helsinki.areas.filter(kind="park").exists()
         or helsinki.areas.filter(kind="landuse").exists()
     )
+
+
+def test_unnamed_features_have_no_name_rather_than_nan():
+    """A missing name is NaN in the importer's frames; it must be stored as "" (no feature
+    called "nan" in the search box or the assistant), and named ones keep their OSM name."""
+    from layers.models import AreaFeature, Facility, UtilityNode
+
+    for model in (Facility, AreaFeature, UtilityNode):
+        rows = model.objects.filter(city__name="Helsinki")
+        assert rows.filter(name__iexact="nan").count() == 0, model.__name__
+    assert Facility.objects.filter(city__name="Helsinki").exclude(name="").exists()
+    assert AreaFeature.objects.filter(city__name="Helsinki", name="").exists()
