@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import time
@@ -34,6 +35,8 @@ MAX_PLACES = 200
 MAX_TOOL_CALLS = 50
 #: an answer larger than this is not a chat completion of this kind
 MAX_RESPONSE_BYTES = 2_000_000
+
+log = logging.getLogger(__name__)
 
 RUN_TOOL = "run_simulation"
 QUESTION_TOOL = "ask_question"
@@ -276,6 +279,15 @@ def propose(text: str, context: dict) -> dict:
         No endpoint is configured, the request failed or timed out, the endpoint answered an
         HTTP error, or the answer is not a chat completion with well-formed tool calls.
     """
+    try:
+        return _propose(text, context)
+    except LLMUnavailable as exc:
+        # the caller answers without the model; the operator learns why from the log
+        log.warning("language model unavailable: %s", exc)
+        raise
+
+
+def _propose(text: str, context: dict) -> dict:
     where = endpoint()
     if where is None:
         raise LLMUnavailable(

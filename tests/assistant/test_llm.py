@@ -217,10 +217,13 @@ def test_malformed_answers_are_unavailable(stand_in, context, answer, words):
 
 
 @pytest.mark.parametrize("status", [401, 429, 500])
-def test_error_status_is_unavailable(stand_in, context, status):
+def test_error_status_is_unavailable(stand_in, context, status, caplog):
     stand_in.answer({"error": {"message": "nope", "type": "server_error"}}, status=status)
     with pytest.raises(llm.LLMUnavailable, match=f"HTTP {status}"):
         llm.propose(TEXT, context)
+    # the operator reads why in the log; the key is not in it
+    assert f"language model unavailable: the language model answered HTTP {status}" in caplog.text
+    assert API_KEY not in caplog.text
 
 
 def test_a_huge_answer_is_unavailable(stand_in, context):
