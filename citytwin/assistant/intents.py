@@ -1,0 +1,732 @@
+"""Intents: one registered :class:`Intent` per kind of request, each turning a clause of the
+text into scenario edits (exactly the JSON ``POST /api/scenarios/`` takes), a run request or a
+question. A registry, not a chain: an intent declares its trigger (a regex on the folded
+clause) and builds its output from the clause's places and quantities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from layers.gazetteer import Place
+
+from . import quantities as q
+from . import spatial
+from .places import Index, Mention
+
+STOREY_M = 3.5  #: height of a storey when a height is given in floors (m)
+
+
+class Clarify(Exception):
+    """The text names something that fits several places: ask which."""
+
+    def __init__(self, question: str, candidates: list[dict]):
+        super().__init__(question)
+        self.question, self.candidates = question, candidates
+
+
+class NotUnderstood(Exception):
+    """Something the text needs is missing or unknown: say what (nothing changes)."""
+
+
+@dataclass
+class Clause:
+    """One clause of the request: folded text, its words and the places named in it."""
+
+    city: object
+    raw: str  #: the whole request as typed (for candidate texts)
+    text: str
+    words: list[str]
+    mentions: list[Mention]
+    index: Index
+    year: int
+
+    def has(self, pattern: str) -> re.Match | None:
+        return re.search(pattern, self.text)
+
+    def places(
+        self, kinds: tuple[str, ...] | None = None, after: str | None = None
+    ) -> list[Mention]:
+        """Mentions (of places of ``kinds``), optionally only those after the word ``after``."""
+        start = 0
+        if after is not None:
+            m = re.search(rf"\b{after}\b", self.text)
+            if not m:
+                return []
+            start = len(self.text[: m.end()].split())
+        out = []
+        for mention in self.mentions:
+            if mention.start < start:
+                continue
+            fitting = [p for p in mention.places if kinds is None or p.kind in kinds]
+            if fitting:
+                out.append(
+                    Mention(mention.start, mention.end, mention.words, fitting, mention.exact)
+                )
+        return out
+
+    def place(self, kinds: tuple[str, ...] | None, what: str, after: str | None = None) -> Place:
+        """The one place of ``kinds`` the clause names; a question when it fits several,
+        NotUnderstood when it names none."""
+        found = self.places(kinds, after)
+        if not found:
+            return self.unknown(kinds, what)
+        return self.one(found[0], what)
+
+    def one(self, mention: Mention, what: str) -> Place:
+        distinct = mention.distinct()
+        if len(distinct) > 1 and not mention.exact:
+            self.ask(mention.words, distinct, what)
+        return distinct[0]
+
+    def ask(self, words: str, places: list[Place], what: str):
+        candidates = []
+        for p in places[:6]:
+            name = p.canonical or p.name
+            text = re.sub(re.escape(words), name, self.raw, count=1, flags=re.IGNORECASE)
+            if text == self.raw:
+                text = _replace_folded(self.raw, words, name)
+            candidates.append({"label": f"{name} ({p.kind})", "text": text})
+        raise Clarify(f"Which {what} do you mean by {words!r}?", candidates)
+
+    def unknown(self, kinds, what: str) -> Place:
+        """No place of ``kinds`` named: candidates for a partial name, or say so."""
+        skip = set(q.WORD_NUMBERS) | _VOCABULARY
+        taken = {i for m in self.mentions for i in range(m.start, m.end)}
+        for i, word in enumerate(self.words):
+            if i in taken or word in skip or not word.isalpha() or len(word) < 5:
+                continue
+            near = [p for p in self.index.containing(word) if kinds is None or p.kind in kinds]
+            distinct = Mention(i, i + 1, word, near).distinct() if near else []
+            if len(distinct) == 1:
+                return distinct[0]
+            if distinct:
+                self.ask(word, distinct, what)
+        unknown = [w for i, w in enumerate(self.words)
+                   if i not in taken and w.isalpha() and w not in skip and len(w) > 3]  # fmt: skip
+        named = f" (I do not know {', '.join(repr(w) for w in unknown[:3])})" if unknown else ""
+        raise NotUnderstood(f"I found no {what} of {self.city.name} in the text{named}")
+
+
+def _replace_folded(raw: str, words: str, name: str) -> str:
+    from .normalise import fold
+
+    folded = fold(raw)
+    at = folded.find(words)
+    if at < 0 or len(folded) != len(raw):
+        return f"{raw} ({name})"
+    return raw[:at] + name + raw[at + len(words) :]
+
+
+@dataclass
+class Output:
+    edits: list[dict] = field(default_factory=list)
+    run: dict | None = None
+    question: dict | None = None
+    understood: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A kind of request: ``trigger`` (regex on the folded clause), ``build(clause) -> Output``."""
+
+    name: str
+    trigger: str
+    build: Callable[[Clause], Output]
+    words: str = ""
+
+
+INTENTS: list[Intent] = []
+
+
+def intent(name: str, trigger: str, words: str = ""):
+    def wrap(fn):
+        INTENTS.append(Intent(name, trigger, fn, words))
+        return fn
+
+    return wrap
+
+
+_VOCABULARY = set(
+    """close closed closing closure shut block blocked blocking pedestrianise pedestrianize
+    reduce increase decrease cut add build construct erect raise heighten demolish remove tear
+    knock lanes lane speed limit capacity tower building storeys storey floors shelter shelters
+    evacuate evacuation hazard zone everyone everybody people metres meters minutes trips demand
+    traffic along between corner within north south east west around near order leave
+    departures mobilisation simulate run model show what which where when many much count
+    residents jobs workers buildings roads streets congested busiest bottlenecks lose losing
+    hours sun shadow shadows compare difference baseline fill full water power electricity pipe
+    break burst valve pump tank transformer substation outage tram bus metro line headway every
+    percent double halve half taller higher tall high story stories office offices hotel homes
+    housing apartments residential commercial industrial school hospital new open place put
+    create with without from into onto next then also please could would should make give
+    peak morning evening night march april june today tomorrow""".split()
+)
+
+ROAD = ("street",)
+ANY = ("street", "area", "facility", "building", "address")
+POINT_KINDS = ("building", "facility", "area", "street", "address")
+
+
+# -- roads -------------------------------------------------------------------------------
+
+
+def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
+    """The edges a road clause means: a whole street, or the part "between X and Y"."""
+    m = c.has(r"\bbetween\b")
+    streets = c.places(ROAD)
+    if m and streets:
+        split = len(c.text[: m.start()].split())
+        before = [s for s in streets if s.start < split]
+        after = c.places(ANY, after="between")
+        if before:
+            street = c.one(before[0], "street")
+            ends = [c.one(m, "place") for m in after[:2]]
+            if len(ends) < 2:
+                # a name said in part ("Kamppi" for Kampin kappeli), a question, or words
+                ends.append(c.unknown(ANY, "place the street runs between"))
+            if len(ends) < 2:
+                raise NotUnderstood("say between which two places (streets it crosses)")
+            a, b = ends
+            ids = spatial.between(c.city, street, a, b)
+            if not ids:
+                raise NotUnderstood(
+                    f"{street.name} does not run between {a.name} and {b.name} in the twin"
+                )
+            return (
+                street,
+                ids,
+                f"{street.canonical or street.name} between {a.canonical or a.name} and {b.canonical or b.name}",
+            )
+    street = c.place(ROAD, "street")
+    return street, sorted(street.ids), street.canonical or street.name
+
+
+@intent("transit_lane", r"\b(bus|tram|transit|public transport) (only )?lanes?\b")
+def _transit_lane(c: Clause) -> Output:
+    street, ids, words = _street_edges(c)
+    return Output(
+        [{"type": "transit_lane", "edge_ids": ids}], understood=[f"bus or tram lane on {words}"]
+    )
+
+
+@intent(
+    "close_road",
+    r"\b(close|closed|closes|closing|closure|shut|shuts|block|blocked|blocks|blocking|"
+    r"car free|pedestriani[sz]\w*|no cars|no traffic|road ?works|cordon|sulje\w*|suljetaan)\b",
+)
+def _close_road(c: Clause) -> Output:
+    if c.has(r"\bvalves?\b"):
+        return _valve(c)
+    street, ids, words = _street_edges(c)
+    whole = not c.has(r"\bbetween\b")
+    edit = {"type": "close_road", "street": street.canonical or street.name} if whole else {
+        "type": "close_road", "edge_ids": ids}  # fmt: skip
+    return Output([edit], understood=[f"close {words}"])
+
+
+def _groups(c: Clause, ids: list[int], field_name: str) -> dict[float, list[int]]:
+    from layers.models import RoadEdge
+
+    out: dict[float, list[int]] = {}
+    for pk, value in RoadEdge.objects.filter(city=c.city, pk__in=ids).values_list("id", field_name):
+        out.setdefault(float(value), []).append(pk)
+    return out
+
+
+@intent(
+    "change_road",
+    r"\b(lanes?|speed|km/h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet)\b",
+)
+def _change_road(c: Clause) -> Output:
+    street, ids, words = _street_edges(c)
+    changes: dict = {}
+    speed = q.speed_kph(c.text)
+    if speed is None and c.has(r"\b(speed|limit)\b"):
+        m = re.search(rf"\b(?:to|at|of)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?))", c.text)
+        if m:
+            speed = q.Found(q.number(m.group(1)), m.span())
+    if speed is not None:
+        changes["speed_kph"] = speed.value
+    lanes = q.count_of(r"lanes?|kaistaa?", c.text)
+    out: list[dict] = []
+    understood = []
+    relative_lane = c.has(
+        r"\b(remove|take away|drop|lose|one less|one fewer|narrow\w*|road diet)\b"
+    )
+    added_lane = c.has(r"\b(add|extra|another|one more|widen\w*)\b") and not c.has(
+        r"\bto\s+(\w+)\s+lanes?\b"
+    )
+    factor = q.percent_change(c.text) if c.has(r"\bcapacity\b") else None
+    if lanes is not None and not (relative_lane or added_lane):
+        changes["lanes"] = int(lanes.value)
+    if factor is not None:
+        for value, group in sorted(_groups(c, ids, "capacity_veh_h").items()):
+            out.append({"type": "change_road", "edge_ids": sorted(group),
+                        "capacity_veh_h": round(value * factor.value, 1), **changes})  # fmt: skip
+        understood.append(f"capacity of {words} x {factor.value:g}")
+    elif (relative_lane or added_lane) and (lanes is not None or c.has(r"\blanes?\b")):
+        step = int(lanes.value) if lanes is not None else 1
+        step = -step if relative_lane else step
+        for value, group in sorted(_groups(c, ids, "lanes").items()):
+            new = max(1, int(value) + step)
+            out.append({"type": "change_road", "edge_ids": sorted(group), "lanes": new, **changes})
+        understood.append(f"{'one lane fewer' if step == -1 else f'{step:+d} lanes'} on {words}")
+    elif changes:
+        out.append({"type": "change_road", "edge_ids": ids, **changes})
+    else:
+        raise NotUnderstood(
+            "say the new number of lanes, the speed limit (km/h) or the change of capacity (%)"
+        )
+    if changes:
+        understood.append(f"{words}: " + ", ".join(
+            f"{v:g} km/h" if k == "speed_kph" else f"{v} lanes" for k, v in changes.items()))  # fmt: skip
+    return Output(out, understood=understood)
+
+
+@intent("add_road", r"\b(new|add|build|construct)\b.{0,30}\b(road|street|link|connection)\b")
+def _add_road(c: Clause) -> Output:
+    ends = c.places(POINT_KINDS, after="from")
+    if len(ends) < 2:
+        ends = c.places(POINT_KINDS, after="between")
+    if len(ends) < 2:
+        raise NotUnderstood("say where the new road runs: from a place to another")
+    a, b = c.one(ends[0], "place"), c.one(ends[1], "place")
+    line = {"type": "LineString", "coordinates": [list(_point(c, a)), list(_point(c, b))]}
+    edit: dict = {"type": "add_road", "line": line}
+    lanes = q.count_of(r"lanes?", c.text)
+    if lanes is not None:
+        edit["lanes"] = int(lanes.value)
+    speed = q.speed_kph(c.text)
+    if speed is not None:
+        edit["speed_kph"] = speed.value
+    if c.has(r"\bone ?way\b"):
+        edit["oneway"] = True
+    return Output(
+        [edit], understood=[f"a new road from {a.canonical or a.name} to {b.canonical or b.name}"]
+    )
+
+
+def _point(c: Clause, place: Place) -> tuple[float, float]:
+    return spatial.centre(place)
+
+
+# -- buildings ---------------------------------------------------------------------------
+
+USES = [
+    (r"\b(office|offices|shop|shops|retail|hotel|commercial|mall)\b", "commercial"),
+    (r"\b(factory|industrial|warehouse|plant)\b", "industrial"),
+    (r"\b(school|hospital|library|public|museum|town hall|fire station)\b", "public"),
+    (r"\b(homes?|housing|apartments?|flats|residential|dwellings)\b", "residential"),
+]
+
+
+def _height_m(c: Clause) -> float | None:
+    lengths = [f for f in q.lengths_m(c.text) if not re.search(
+        r"\b(within|radius|of|around|from)\s*$", c.text[: f.span[0]])]  # fmt: skip
+    if lengths:
+        return lengths[0].value
+    floors = q.storeys(c.text)
+    return floors.value * STOREY_M if floors else None
+
+
+def _site(c: Clause) -> tuple[tuple[float, float], str]:
+    """Where a new thing goes: "at the corner of X and Y", "next to X", "at X"."""
+    m = c.has(r"\bcorner of\b|\bintersection of\b|\bjunction of\b")
+    if m:
+        streets = c.places(ROAD, after=m.group(0).split()[0])
+        if len(streets) >= 2:
+            a, b = c.one(streets[0], "street"), c.one(streets[1], "street")
+            point = spatial.corner(c.city, a, b)
+            if point is None:
+                raise NotUnderstood(f"{a.name} and {b.name} do not meet in the twin")
+            return point, f"the corner of {a.canonical or a.name} and {b.canonical or b.name}"
+    place = c.place(POINT_KINDS, "place")
+    return spatial.centre(place), place.canonical or place.name
+
+
+@intent(
+    "add_building",
+    r"\b(add|build|builds|built|construct|erect|put|place|new|plan|planned)\b.{0,40}"
+    r"\b(building|tower|block|skyscraper|high ?rise|office|hotel|apartments?|housing|storeys?|floors?|kerrostalo)\b",
+)
+def _add_building(c: Clause) -> Output:
+    height = _height_m(c)
+    if height is None:
+        raise NotUnderstood("say how tall the new building is (e.g. 60 m or 12 storeys)")
+    (lon, lat), where = _site(c)
+    side = spatial.DEFAULT_FOOTPRINT_M
+    m = re.search(
+        rf"\b({q.NUMBER})\s?(?:m|metres?|meters?)?\s?(?:by|x)\s?({q.NUMBER})\s?(?:m|metres?|meters?)\b",
+        c.text,
+    )
+    if m:
+        side = (q.number(m.group(1)) * q.number(m.group(2))) ** 0.5
+    edit = {"type": "add_building", "footprint": spatial.square(c.city, lon, lat, side),
+            "height_m": round(height, 1)}  # fmt: skip
+    for pattern, use in USES:
+        if c.has(pattern):
+            edit["use"] = use
+            break
+    return Output([edit], understood=[f"a {height:g} m building at {where}"])
+
+
+@intent(
+    "remove_building",
+    r"\b(demolish\w*|remove|removed|tear\w* down|knock\w* down|raze\w*|pull\w* down|without|gone|purkaa|puretaan)\b",
+)
+def _remove_building(c: Clause) -> Output:
+    place = c.place(("building",), "building")
+    ids = spatial.buildings_of(c.city, place)
+    return Output([{"type": "remove_building", "building_ids": ids}],
+                  understood=[f"remove {place.canonical or place.name}"])  # fmt: skip
+
+
+@intent(
+    "heighten_building",
+    r"\b(raise|raised|heighten\w*|taller|higher|extend\w*|storeys?|floors?|tall|high|height)\b",
+)
+def _heighten(c: Clause) -> Output:
+    from layers.models import Building
+
+    place = c.place(("building",), "building")
+    ids = spatial.buildings_of(c.city, place)
+    current = max(Building.objects.filter(pk__in=ids).values_list("height_m", flat=True))
+    m = re.search(rf"\bby\s+({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\b", c.text)
+    m2 = re.search(rf"\badd\w*\s+({q.NUMBER})\s+(storeys?|floors?)\b", c.text)
+    if m or m2:
+        mm = m or m2
+        step = q.number(mm.group(1)) * (1.0 if mm.group(2).startswith("m") else STOREY_M)
+        height = current + step
+    else:
+        height = _height_m(c)
+        if height is None:
+            raise NotUnderstood("say the new height (m or storeys) or by how much")
+    height = round(height, 1)
+    return Output([{"type": "heighten_building", "building_ids": ids, "height_m": height}],
+                  understood=[f"make {place.canonical or place.name} {height:g} m tall"])  # fmt: skip
+
+
+# -- evacuation --------------------------------------------------------------------------
+
+
+@intent(
+    "add_shelter", r"\bshelters?\b|\bevacuation cent(er|re)\b|\bassembly point\b|\bvaestonsuoja\b"
+)
+def _shelter(c: Clause) -> Output:
+    capacity = q.capacity_of(c.text)
+    if capacity is None:
+        raise NotUnderstood("say how many people the shelter holds (e.g. for 500 people)")
+    (lon, lat), where = _site(c)
+    edit = {"type": "add_shelter", "point": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+            "capacity": int(capacity.value), "name": f"Shelter at {where}"}  # fmt: skip
+    return Output([edit], understood=[f"a shelter for {int(capacity.value):,} people at {where}"])
+
+
+DIRECTIONS = ("north", "south", "east", "west")
+
+
+def _zone(c: Clause) -> tuple[dict, str]:
+    """The zone a hazard or demand clause means: a circle, a side of a place, or a place."""
+    m = re.search(
+        rf"\b(?:within|in a radius of|radius of|in)\s+({q.NUMBER})\s?({'|'.join(q.LENGTH_UNITS)})\b",
+        c.text,
+    )
+    radius = q.number(m.group(1)) * q.LENGTH_UNITS[m.group(2)] if m else None
+    if radius is None:
+        m = re.search(
+            rf"\b({q.NUMBER})\s?({'|'.join(q.LENGTH_UNITS)})\s+(?:radius|around|of|from)\b", c.text
+        )
+        radius = q.number(m.group(1)) * q.LENGTH_UNITS[m.group(2)] if m else None
+    side = c.has(r"\b(north|south|east|west)\s+of\b")
+    place = c.place(POINT_KINDS, "place")
+    name = place.canonical or place.name
+    lon, lat = spatial.centre(place)
+    if side:
+        depth = radius or spatial.DEFAULT_RADIUS_M
+        return spatial.side_of(
+            c.city, lon, lat, side.group(1), depth
+        ), f"{depth:g} m {side.group(1)} of {name}"
+    if radius is not None:
+        return spatial.circle(c.city, lon, lat, radius), f"within {radius:g} m of {name}"
+    if place.kind in ("area", "street"):
+        return spatial.bbox_polygon(place), name
+    return spatial.circle(
+        c.city, lon, lat, spatial.DEFAULT_RADIUS_M
+    ), f"within {spatial.DEFAULT_RADIUS_M:g} m of {name}"
+
+
+HAZARDS = r"\b(flood\w*|fire|gas leak|chemical|explosion|bomb|toxic|smoke|storm surge|hazard)\b"
+
+
+@intent(
+    "hazard_zone",
+    r"\b(evacuat\w*|hazard|danger zone|exclusion zone|flood\w*|fire|gas leak|chemical|bomb|toxic|evakuo\w*)\b",
+)
+def _hazard(c: Clause) -> Output:
+    polygon, where = _zone(c)
+    kind = c.has(HAZARDS)
+    edit: dict = {"type": "hazard_zone", "polygon": polygon,
+                  "name": (kind.group(1).capitalize() + " " if kind else "") + where}  # fmt: skip
+    order = re.search(rf"\b(?:after|in|within)\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text)
+    if order and c.has(r"\b(order|warning|alarm|leave after|start)\w*\b"):
+        edit["start_min"] = q.number(order.group(1))
+    out = Output([edit], understood=[f"evacuate {where}"])
+    params: dict = {}
+    clock = q.clock_h(c.text)
+    if clock is not None:
+        params["time_of_day_h"] = round(clock.value, 2)
+    walking = c.has(r"\b(on foot|walking|walk)\b")
+    if walking:
+        params["share_walking"] = 1.0
+    out.run = {"simulator": "evacuation", "params": params}
+    return out
+
+
+@intent(
+    "departure_profile", r"\b(depart\w*|mobili[sz]\w*|weibull|rayleigh|leave within|people leave)\b"
+)
+def _departures(c: Clause) -> Output:
+    dur = q.minutes(c.text)
+    if dur is None:
+        raise NotUnderstood("say how quickly people leave (e.g. within 20 minutes)")
+    edit: dict = {"type": "departure_profile", "distribution": "weibull" if c.has(r"\bweibull\b") else "rayleigh",
+                  "scale_min": dur.value}  # fmt: skip
+    m = re.search(rf"\bshape\s+({q.NUMBER})\b", c.text)
+    if m and edit["distribution"] == "weibull":
+        edit["shape"] = q.number(m.group(1))
+    return Output(
+        [edit], understood=[f"departures ({edit['distribution']}) over {dur.value:g} min"]
+    )
+
+
+# -- demand ------------------------------------------------------------------------------
+
+
+def _factor(c: Clause) -> float:
+    f = q.percent_change(c.text)
+    if f is None:
+        raise NotUnderstood("say by how much (e.g. by 20% or double)")
+    return f.value
+
+
+def _demand_zone(c: Clause, edit: dict) -> str:
+    if c.places(POINT_KINDS):
+        polygon, where = _zone(c)
+        edit["zone"] = polygon
+        return f" {where}"
+    return ""
+
+
+@intent("water_demand_change", r"\bwater (demand|use|consumption|usage)\b")
+def _water_demand(c: Clause) -> Output:
+    f = _factor(c)
+    return Output(
+        [{"type": "water_demand_change", "factor": f}], understood=[f"water demand x {f:g}"]
+    )
+
+
+@intent(
+    "power_demand_change", r"\b(electricity|electric|power) (demand|use|consumption|usage|load)\b"
+)
+def _power_demand(c: Clause) -> Output:
+    f = _factor(c)
+    edit = {"type": "power_demand_change", "factor": f}
+    where = _demand_zone(c, edit)
+    return Output([edit], understood=[f"electricity demand x {f:g}{where}"])
+
+
+@intent(
+    "demand_change",
+    r"\b(demand|trips|traffic volumes?|more traffic|less traffic|fewer cars|more cars|car "
+    r"traffic|commuters|travel)\b|\b(increase\w*|decrease\w*|reduc\w*|cut\w*|grow\w*|rais\w*|"
+    r"double\w*|halve\w*|boost\w*|drop\w*)\b.{0,25}\btraffic\b|\btraffic\b.{0,25}\b(grows?|"
+    r"increases?|rises?|up|down|falls?|drops?|doubles?|halves?)\b",
+)
+def _demand(c: Clause) -> Output:
+    f = _factor(c)
+    edit = {"type": "demand_change", "factor": f}
+    where = _demand_zone(c, edit)
+    return Output([edit], understood=[f"trips x {f:g}{where}"])
+
+
+# -- utilities ---------------------------------------------------------------------------
+
+
+def _element(c: Clause, model, kinds: tuple[str, ...] | None, noun: str, **filters) -> list[int]:
+    m = re.search(rf"\b{noun}s?\s+([\w-]+)", c.text)
+    rows = model.objects.filter(city=c.city, **filters)
+    if kinds is not None:
+        rows = rows.filter(kind__in=kinds)
+    if m:
+        key = m.group(1)
+        found = list(rows.filter(name__iexact=key).values_list("id", flat=True))
+        if not found and key.isdigit():
+            found = list(rows.filter(pk=int(key)).values_list("id", flat=True))
+        if found:
+            return found
+        raise NotUnderstood(f"{c.city.name} has no {noun} called {key!r}")
+    raise NotUnderstood(f"say which {noun} (its name, e.g. {noun} P1)")
+
+
+@intent(
+    "water_pipe_break",
+    r"\b(burst\w*|break\w*|broken|rupture\w*|leak\w*)\b.{0,30}\b(pipe|main)\b|\b(pipe|main)\b.{0,20}\b(burst\w*|break\w*|broken|rupture\w*|leak\w*)\b",
+)
+def _pipe_break(c: Clause) -> Output:
+    from utilities.water.models import WaterLink
+
+    ids = _element(c, WaterLink, ("pipe",), "pipe")
+    size = q.lengths_m(c.text)
+    m = re.search(rf"\b({q.NUMBER})\s?(cm|mm)\b", c.text)
+    diameter = (
+        size[0].value
+        if size
+        else (q.number(m.group(1)) / (100 if m.group(2) == "cm" else 1000) if m else 0.1)
+    )
+    edit = {"type": "water_pipe_break", "pipe": ids[:1], "leak_diameter_m": diameter}
+    if c.has(r"\b(no isolation|not isolated|without isolat\w*)\b"):
+        edit["isolate"] = False
+    return Output([edit], understood=["a water main break"])
+
+
+def _valve(c: Clause) -> Output:
+    from utilities.water.models import WaterLink
+
+    ids = _element(c, WaterLink, ("valve", "pipe"), "valve")
+    return Output(
+        [{"type": "water_valve_closure", "links": ids}], understood=["close water valves"]
+    )
+
+
+@intent("water_pump_out", r"\bpumps?\b")
+def _pump(c: Clause) -> Output:
+    from utilities.water.models import WaterLink
+
+    ids = _element(c, WaterLink, ("pump",), "pump")
+    return Output([{"type": "water_pump_out", "pumps": ids}], understood=["a pump out of service"])
+
+
+@intent("water_tank_out", r"\b(tank|reservoir)s?\b")
+def _tank(c: Clause) -> Output:
+    from utilities.water.models import WaterNode
+
+    ids = _element(c, WaterNode, ("tank",), "tank")
+    return Output([{"type": "water_tank_out", "tanks": ids}], understood=["a tank out of service"])
+
+
+@intent("substation_outage", r"\bsubstations?\b")
+def _substation(c: Clause) -> Output:
+    from utilities.power.models import Bus
+
+    ids = _element(c, Bus, None, "substation")
+    return Output([{"type": "substation_outage", "buses": ids}], understood=["a substation outage"])
+
+
+@intent("transformer_outage", r"\btransformers?\b")
+def _transformer(c: Clause) -> Output:
+    from utilities.power.models import Transformer
+
+    ids = _element(c, Transformer, None, "transformer")
+    return Output(
+        [{"type": "transformer_outage", "transformers": ids}], understood=["a transformer outage"]
+    )
+
+
+@intent(
+    "line_outage",
+    r"\b(power|electric\w*|overhead|cable|kv)\b.{0,20}\blines?\b.{0,30}\b(out|outage|fails?|failure|down|trips?|cut)\b",
+)
+def _line(c: Clause) -> Output:
+    from utilities.power.models import Line
+
+    ids = _element(c, Line, None, "line")
+    return Output([{"type": "line_outage", "lines": ids}], understood=["a power line outage"])
+
+
+# -- transit -----------------------------------------------------------------------------
+
+LINE_ID = r"\b(?:line|route|bus|tram)\s+(?:no\.?\s*|number\s+)?([a-z]?\d+[a-z]?)\b"
+
+
+@intent(
+    "change_transit_line",
+    rf"{LINE_ID}.{{0,40}}\b(every|headway|frequency|km/h|faster|slower)\b|\b(every|headway)\b.{{0,40}}{LINE_ID}",
+)
+def _change_line(c: Clause) -> Output:
+    line = re.search(LINE_ID, c.text).group(1).upper()
+    edit: dict = {"type": "change_transit_line", "line_id": line}
+    m = re.search(rf"\bevery\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text) or re.search(
+        rf"\bheadway\D{{0,10}}({q.NUMBER})\b", c.text)  # fmt: skip
+    if m:
+        edit["headway_min"] = q.number(m.group(1))
+    speed = q.speed_kph(c.text)
+    if speed is not None:
+        edit["speed_kph"] = speed.value
+    return Output([edit], understood=[f"line {line}: new timetable"])
+
+
+@intent(
+    "remove_transit_line",
+    rf"\b(remove|cancel\w*|scrap|discontinue\w*|axe|stop running|withdraw)\b.{{0,30}}{LINE_ID}",
+)
+def _remove_line(c: Clause) -> Output:
+    line = re.search(LINE_ID, c.text).group(1).upper()
+    return Output(
+        [{"type": "remove_transit_line", "line_id": line}], understood=[f"remove line {line}"]
+    )
+
+
+@intent(
+    "add_transit_line",
+    r"\b(new|add|build|open|introduce)\b.{0,30}\b(tram|bus|metro|light rail|trolleybus|ferry)\b( line| route)?",
+)
+def _add_line(c: Clause) -> Output:
+    mode = c.has(r"\b(tram|bus|metro|ferry)\b").group(1)
+    streets = c.places(ROAD)
+    if streets and c.has(r"\b(along|on|down)\b"):
+        street = c.one(streets[0], "street")
+        route = spatial.street_line(c.city, street.ids)
+        where = f"along {street.canonical or street.name}"
+    else:
+        ends = c.places(POINT_KINDS, after="from") or c.places(POINT_KINDS, after="between")
+        if len(ends) < 2:
+            raise NotUnderstood(
+                "say where the line runs: along a street, or from a place to another"
+            )
+        a, b = c.one(ends[0], "place"), c.one(ends[1], "place")
+        route = {
+            "type": "LineString",
+            "coordinates": [list(spatial.centre(a)), list(spatial.centre(b))],
+        }
+        where = f"from {a.canonical or a.name} to {b.canonical or b.name}"
+    from simulators.transit import MODES
+
+    edit: dict = {"type": "add_transit_line", "route": route}
+    if mode in MODES:
+        edit["mode"] = mode
+    m = re.search(rf"\bevery\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text)
+    if m:
+        edit["headway_min"] = q.number(m.group(1))
+    return Output([edit], understood=[f"a new {mode} line {where}"])
+
+
+def match(clause: Clause) -> Intent | None:
+    """The first intent whose trigger the clause holds (registry order: specific first)."""
+    for item in INTENTS:
+        if re.search(item.trigger, clause.text):
+            return item
+    return None
+
+
+#: the order intents are tried in: the most specific words first ("remove line 7" is a
+#: transit edit, not a building's; "close valve V1" a water edit)
+ORDER = (
+    "water_pipe_break", "water_pump_out", "water_tank_out", "substation_outage",
+    "transformer_outage", "line_outage", "change_transit_line", "remove_transit_line",
+    "add_transit_line", "transit_lane", "add_shelter", "departure_profile", "hazard_zone",
+    "water_demand_change", "power_demand_change", "demand_change", "add_road", "add_building",
+    "remove_building", "close_road", "change_road", "heighten_building",
+)  # fmt: skip
+INTENTS.sort(key=lambda i: ORDER.index(i.name))

@@ -1,0 +1,201 @@
+"""Numbers, units, times and dates in plain words ("two lanes", "by 20%", "60 m", "500 metres",
+"at 14:00", "on 21 March", "evening peak"). Pure functions of folded text (see
+:func:`.normalise.fold`); every result carries its unit in its name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WORD_NUMBERS = {
+    "zero": 0, "one": 1, "a single": 1, "single": 1, "two": 2, "three": 3, "four": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+    "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "a hundred": 100, "one hundred": 100, "a thousand": 1000, "thousand": 1000,
+    "half": 0.5, "double": 2, "twice": 2, "triple": 3,
+}  # fmt: skip
+_NUM_WORDS = "|".join(sorted((re.escape(w) for w in WORD_NUMBERS), key=len, reverse=True))
+NUMBER = rf"(?:\d+(?:[.,]\d+)?|{_NUM_WORDS})"
+MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [("january", "jan", "tammikuu"), ("february", "feb", "helmikuu"),
+         ("march", "mar", "maaliskuu"), ("april", "apr", "huhtikuu"), ("may", "toukokuu"),
+         ("june", "jun", "kesakuu"), ("july", "jul", "heinakuu"), ("august", "aug", "elokuu"),
+         ("september", "sep", "sept", "syyskuu"), ("october", "oct", "lokakuu"),
+         ("november", "nov", "marraskuu"), ("december", "dec", "joulukuu")]
+    )
+    for m in names
+}  # fmt: skip
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+#: named periods of the day: (start, end) local hours
+PERIODS = {
+    "morning peak": (7.0, 9.0), "morning rush": (7.0, 9.0), "rush hour": (16.0, 18.0),
+    "evening peak": (16.0, 18.0), "evening rush": (16.0, 18.0), "afternoon peak": (15.0, 17.0),
+    "pm peak": (16.0, 18.0), "am peak": (7.0, 9.0), "midday": (12.0, 13.0), "noon": (12.0, 13.0),
+    "night": (2.0, 4.0), "morning": (8.0, 9.0), "evening": (17.0, 18.0),
+}  # fmt: skip
+_PERIOD = "|".join(sorted((re.escape(p) for p in PERIODS), key=len, reverse=True))
+LENGTH_UNITS = {"m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
+                "metri": 1.0, "metria": 1.0, "km": 1000.0, "kilometer": 1000.0,
+                "kilometers": 1000.0, "kilometre": 1000.0, "kilometres": 1000.0}  # fmt: skip
+_LENGTH = "|".join(sorted(LENGTH_UNITS, key=len, reverse=True))
+
+
+def number(word: str) -> float:
+    """A number written in digits ("1,5" = 1.5) or in words ("two")."""
+    word = word.strip()
+    if word in WORD_NUMBERS:
+        return float(WORD_NUMBERS[word])
+    return float(word.replace(",", "."))
+
+
+@dataclass(frozen=True)
+class Found:
+    """A quantity found in the text: its value and where it was (character span)."""
+
+    value: float
+    span: tuple[int, int]
+
+
+def _all(pattern: str, text: str) -> list[re.Match]:
+    return list(re.finditer(pattern, text))
+
+
+def lengths_m(text: str) -> list[Found]:
+    """Lengths with a unit: "500 m", "1.5 km", "sixty metres", "60m" (metres)."""
+    out = []
+    for m in _all(rf"\b({NUMBER})\s?({_LENGTH})\b", text):
+        out.append(Found(number(m.group(1)) * LENGTH_UNITS[m.group(2)], m.span()))
+    return out
+
+
+def storeys(text: str) -> Found | None:
+    """ "20 storeys", "a 12-storey tower" (floors)."""
+    m = re.search(rf"\b({NUMBER})[\s]?(?:storeys?|stories|story|floors?|levels?|kerrosta)\b", text)
+    return Found(number(m.group(1)), m.span()) if m else None
+
+
+def percent_change(text: str) -> Found | None:
+    """A relative change as a factor: "by 20%" up -> 1.2, "cut by 30 percent" -> 0.7,
+    "halve" -> 0.5, "double" -> 2, "x1.5" / "1.5 times" -> 1.5; None when there is none."""
+    m = re.search(rf"\b(?:by\s+)?({NUMBER})\s?(?:%|percent|per cent|prosenttia)", text)
+    if m:
+        share = number(m.group(1)) / 100.0
+        before = text[max(0, m.start() - 60) : m.start()]
+        after = text[m.end() : m.end() + 20]
+        down = re.search(
+            r"\b(cut|reduce|reduced|lower|decrease|decreased|fewer|less|drop|down|shrink|"
+            r"minus|falls?|vahemman)\b",
+            before + " " + after,
+        )
+        return Found(round(1.0 - share if down else 1.0 + share, 6), m.span())
+    m = re.search(rf"\b(?:x\s?|times\s)({NUMBER})\b|\b({NUMBER})\s?(?:x|times)\b", text)
+    if m:
+        return Found(number(m.group(1) or m.group(2)), m.span())
+    for word, factor in (("halve", 0.5), ("half", 0.5), ("double", 2.0), ("triple", 3.0)):
+        m = re.search(rf"\b{word}[sd]?\b", text)
+        if m:
+            return Found(factor, m.span())
+    return None
+
+
+def clock_h(text: str) -> Found | None:
+    """A time of day in hours: "at 14:00", "at 2 pm", "14.30", "kello 8" (local hours)."""
+    m = re.search(r"\b(?:at\s+|kello\s+|klo\s+)?(\d{1,2})[:.](\d{2})\b(?!\s?(?:m|km|%))", text)
+    if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
+        return Found(int(m.group(1)) + int(m.group(2)) / 60.0, m.span())
+    m = re.search(r"\b(\d{1,2})\s?(am|pm|a\.m\.|p\.m\.)", text)
+    if m and 1 <= int(m.group(1)) <= 12:
+        hour = int(m.group(1)) % 12 + (12 if m.group(2).startswith("p") else 0)
+        return Found(float(hour), m.span())
+    m = re.search(r"\b(?:at|kello|klo)\s+(\d{1,2})\b(?!\s?(?:m\b|km|%|metre|meter|min|h\b))", text)
+    if m and int(m.group(1)) < 24:
+        return Found(float(m.group(1)), m.span())
+    return None
+
+
+def period_h(text: str) -> tuple[float, float, tuple[int, int]] | None:
+    """A named period ("evening peak", "morning rush") or "from 7 to 9": (start, end, span)."""
+    m = re.search(rf"\b({_PERIOD})\b", text)
+    if m:
+        start, end = PERIODS[m.group(1)]
+        return start, end, m.span()
+    m = re.search(
+        r"\b(?:from|between)\s+(\d{1,2})(?::00)?\s*(?:to|and|-|until)\s+(\d{1,2})(?::00)?\b(?!\s?(?:m\b|km|%))",
+        text,
+    )
+    if m and int(m.group(1)) < int(m.group(2)) <= 30:
+        return float(m.group(1)), float(m.group(2)), m.span()
+    return None
+
+
+def date_iso(text: str, year: int) -> Found | None:
+    """A date: "21 March", "March 21st", "21.3.", "2026-03-21", "midsummer", "equinox"
+    (``value`` is unused: the ISO date is in :attr:`iso`)."""
+    m = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", text)
+    if m:
+        return DateFound(0.0, m.span(), f"{m.group(1)}-{m.group(2)}-{m.group(3)}")
+    m = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\b", text)
+    if m:
+        return DateFound(0.0, m.span(), f"{year}-{MONTHS[m.group(2)]:02d}-{int(m.group(1)):02d}")
+    m = re.search(rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", text)
+    if m:
+        return DateFound(0.0, m.span(), f"{year}-{MONTHS[m.group(1)]:02d}-{int(m.group(2)):02d}")
+    m = re.search(r"\b(\d{1,2})\.(\d{1,2})\.(?!\d)", text)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return DateFound(0.0, m.span(), f"{year}-{int(m.group(2)):02d}-{int(m.group(1)):02d}")
+    for words, md in (
+        (r"midsummer|summer solstice|juhannus", "06-21"),
+        (r"winter solstice|shortest day", "12-21"),
+        (r"spring equinox|vernal equinox|equinox", "03-20"),
+        (r"autumn equinox|autumnal equinox", "09-22"),
+    ):
+        m = re.search(rf"\b(?:{words})\b", text)
+        if m:
+            return DateFound(0.0, m.span(), f"{year}-{md}")
+    return None
+
+
+@dataclass(frozen=True)
+class DateFound(Found):
+    iso: str = ""
+
+
+def minutes(text: str) -> Found | None:
+    """A duration in minutes: "after 10 minutes", "in 15 min", "1 hour" (min)."""
+    m = re.search(rf"\b({NUMBER})\s?(?:minutes?|mins?|min)\b", text)
+    if m:
+        return Found(number(m.group(1)), m.span())
+    m = re.search(rf"\b({NUMBER}|an|one)\s?(?:hours?|h)\b", text)
+    if m:
+        value = 1.0 if m.group(1) in ("an", "one") else number(m.group(1))
+        return Found(60.0 * value, m.span())
+    return None
+
+
+def speed_kph(text: str) -> Found | None:
+    """A speed: "30 km/h", "to 40 kph", "40 kmh" (km/h)."""
+    m = re.search(
+        rf"\b({NUMBER})\s?(?:km/h|kph|kmh|km h|kilometres per hour|kilometers per hour)", text
+    )
+    return Found(number(m.group(1)), m.span()) if m else None
+
+
+def count_of(noun: str, text: str) -> Found | None:
+    """ "two lanes", "3 lanes", "a lane" -> the count before ``noun`` (a regex)."""
+    m = re.search(rf"\b({NUMBER}|an?)\s+(?:\w+\s+)?(?:{noun})\b", text)
+    if not m:
+        return None
+    word = m.group(1)
+    return Found(1.0 if word in ("a", "an") else number(word), m.span())
+
+
+def capacity_of(text: str) -> Found | None:
+    """ "for 500 people", "capacity 2000", "2,000 places" (persons)."""
+    t = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+    m = re.search(rf"\b({NUMBER})\s+(?:people|persons|places|evacuees|beds|seats|residents)\b", t)
+    if not m:
+        m = re.search(rf"\bcapacity(?:\s+of)?\s+({NUMBER})\b", t)
+    return Found(number(m.group(1)), m.span()) if m else None

@@ -1,0 +1,390 @@
+"""The assistant: text -> what the twin understood (validated edits, a run request, an
+answer, or a question back), and the confirmation that applies it.
+
+Nothing is stored by :func:`understand`; :func:`confirm` applies the edits of a signed,
+short-lived token through the scenario services (the same validation as every other edit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from django.core import signing
+
+from citytwin.scenarios import capabilities
+from citytwin.scenarios.edits import EditRejected, edit_type, validate_edits
+
+from . import quantities as q
+from .intents import Clarify, Clause, NotUnderstood, Output, match
+from .normalise import MAX_TEXT_BYTES, fold, injection, tokens
+from .places import find_mentions, index_for
+from .questions import detect
+
+#: a confirm token is valid this long (s)
+TOKEN_MAX_AGE_S = 15 * 60
+TOKEN_SALT = "citytwin.assistant.confirm"
+
+
+class AssistantRejected(Exception):
+    """Bad input to the assistant: a 4xx naming the field."""
+
+    def __init__(self, field: str, message: str, status: int = 400):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.status = field, message, status
+
+    def api_error(self) -> tuple[dict, int]:
+        return {"error": f"{self.field}: {self.message}", "field": self.field}, self.status
+
+
+def check_text(text) -> str:
+    """The text, or AssistantRejected: not a string, empty, too long, or an attempt to make
+    the assistant do something else (nothing is parsed then)."""
+    if not isinstance(text, str):
+        raise AssistantRejected("text", "must be a string")
+    if not text.strip():
+        raise AssistantRejected("text", "is empty: say what to change or ask a question")
+    size = len(text.encode("utf-8"))
+    if size > MAX_TEXT_BYTES:
+        raise AssistantRejected(
+            "text", f"is {size:,} bytes; the assistant reads at most {MAX_TEXT_BYTES:,}", 413
+        )
+    found = injection(text)
+    if found:
+        raise AssistantRejected(
+            "text",
+            f"{found!r} asks for something else than scenario edits, runs or questions about "
+            "the twin; nothing was changed",
+        )
+    return text
+
+
+# -- clauses -----------------------------------------------------------------------------
+
+_VERBS = (
+    r"close|shut|block|add|build|construct|erect|put|open|remove|demolish|tear|raise|heighten|"
+    r"reduce|increase|cut|double|halve|lower|set|make|evacuate|run|simulate|then|how|what|"
+    r"which|when|where|compare|give|take|burst|break|introduce|scrap|cancel"
+)
+_SPLIT = re.compile(
+    rf"\s*(?:[;?!]|\.(?=\s|$)|,?\s+and\s+(?=(?:then\s+)?(?:{_VERBS})\b)|,\s+(?=(?:{_VERBS})\b)|\s+then\s+)\s*"
+)
+
+
+def clauses_of(text: str) -> list[str]:
+    """The text in clauses: sentences, and "..., and add ..." joins of commands."""
+    folded = fold(text)
+    folded = re.sub(r"\b(close to|next to|close by|by the side of|beside)\b", "near", folded)
+    folded = re.sub(r"\b(\d+)\s*k(?=\s|$)", r"\g<1>000", folded)
+    marked = re.sub(r"\?", "? ", folded)
+    parts = [p.strip() for p in _SPLIT.split(marked) if p and p.strip()]
+    # a clause keeps its question mark for the question detector
+    out = []
+    for p in parts:
+        out.append(p)
+    if "?" in folded and out:
+        out[-1] = out[-1] + " ?"
+    return out
+
+
+# -- runs --------------------------------------------------------------------------------
+
+RUN_WORDS = (
+    r"\b(run|rerun|simulate|simulation|model|compute|calculate|assign|how does|how do|how will|"
+    r"how would|what happens|what would|effect|impact|see how|check|where are|show me|change|"
+    r"calibrate|analy[sz]\w*|assess\w*|test)\b"
+)
+#: simulator -> words that name it (registry order: the first match wins)
+SIMULATOR_WORDS = {
+    "power_criticality": r"\b(n ?1|criticality|contingenc\w*)\b",
+    "power_flow": r"\b(power flow|load flow|power grid|electricity grid|grid)\b",
+    "calibration": r"\b(calibrat\w*|match the counts|to the counts)\b",
+    "water": r"\b(water supply|water network|hydraulic\w*|water pressure|water run|who loses water|without water)\b",
+    "transit": r"\b(transit|public transport|mode choice|mode shares?|ridership|accessibility)\b",
+    "evacuation": r"\b(evacuat\w*|bottlenecks?|clearance)\b",
+    "solar": r"\b(sun|solar|shadows?|shade|daylight|sunlight|pv)\b",
+    "traffic": r"\b(traffic|congestion|congested|peak|rush|travel times?|delays?|cars|jams?)\b",
+}
+
+
+def run_params(simulator: str, text: str, year: int) -> dict:
+    """Run parameters said in the text ("evening peak", "on 21 March", "for 48 hours")."""
+    params: dict = {}
+    period = q.period_h(text)
+    clock = q.clock_h(text)
+    if simulator in ("traffic", "evacuation", "calibration"):
+        if clock is not None:
+            params["time_of_day_h"] = round(clock.value, 2)
+        elif period is not None:
+            params["time_of_day_h"] = float(int((period[0] + period[1]) / 2))
+    if simulator == "transit" and period is not None:
+        params["start_h"], params["end_h"] = period[0], period[1]
+    if simulator == "solar":
+        date = q.date_iso(text, year)
+        if date is not None:
+            params["date"] = date.iso
+        if re.search(r"\b(pv|photovoltaic|solar panels?|rooftop)\b", text):
+            params["pv"] = True
+    if simulator == "water":
+        m = re.search(rf"\bfor\s+({q.NUMBER})\s?(hours?|h|days?)\b", text)
+        if m:
+            params["duration_h"] = q.number(m.group(1)) * (24 if m.group(2).startswith("d") else 1)
+    if simulator == "evacuation" and re.search(r"\b(on foot|walking|walk)\b", text):
+        params["share_walking"] = 1.0
+    return params
+
+
+def detect_run(text: str, edits_run: dict | None, asked: bool) -> dict | None:
+    """The run the text asks for: the simulator its words name (an evacuation clause names
+    its own); None when no run is asked."""
+    if not asked and edits_run is None:
+        return None
+    if not asked and not re.search(RUN_WORDS, text):
+        return None
+    for name, pattern in SIMULATOR_WORDS.items():
+        if re.search(pattern, text):
+            return {"simulator": name, "params": {}}
+    return edits_run
+
+
+# -- the whole request -------------------------------------------------------------------
+
+
+def _describe(city, edits: list[dict], normalised: list[dict]) -> list[str]:
+    return [edit_type(e["type"]).describe(city, e) for e in normalised]
+
+
+def preview(city, normalised: list[dict]) -> dict:
+    """What the edits touch, as GeoJSON (lon/lat) with a label in words each."""
+    import json
+
+    from django.contrib.gis.db.models import Collect
+
+    from layers.models import Building, RoadEdge
+
+    features = []
+    for index, edit in enumerate(normalised):
+        kind = edit_type(edit["type"])
+        geometry = kind.geometry(edit)
+        if geometry is None:
+            ids = edit.get("edge_ids") or edit.get("resolved_edge_ids")
+            model, field_name = (RoadEdge, "geom") if ids else (Building, "footprint")
+            ids = ids or edit.get("building_ids")
+            if ids:
+                geom = model.objects.filter(city=city, pk__in=ids).aggregate(g=Collect(field_name))[
+                    "g"
+                ]
+                geometry = json.loads(geom.geojson) if geom is not None else None
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "index": index,
+                    "type": edit["type"],
+                    "label": kind.describe(city, edit),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _empty(understood: list[str], answer: str | None = None, clarify: dict | None = None) -> dict:
+    return {"understood": understood, "edits": [], "preview": {"type": "FeatureCollection", "features": []},
+            "run": None, "answer": answer, "clarify": clarify, "confirm_token": None}  # fmt: skip
+
+
+def parse(city, text: str, user=None, scenario=None) -> dict:
+    """What the text asks: ``{"edits", "run", "questions", "understood"}`` (edits not yet
+    validated); raises Clarify or NotUnderstood."""
+    index = index_for(city)
+    year = dt.date.today().year
+    edits: list[dict] = []
+    understood: list[str] = []
+    questions: list[tuple[Clause, dict]] = []
+    edits_run = None
+    run_asked = False
+    folded = fold(text)
+    for part in clauses_of(text):
+        words = tokens(part)
+        clause = Clause(city, text, part, words, find_mentions(index, words), index, year)
+        intent = match(clause)
+        question = (
+            detect(clause)
+            if (
+                intent is None
+                or "?" in part
+                or re.match(r"(which|how many|when|where|what is|what are)\b", part)
+            )
+            else None
+        )
+        if question is not None:
+            questions.append((clause, question))
+            understood.append(f"question: {question['kind'].replace('_', ' ')}")
+            continue
+        if intent is None:
+            if re.search(RUN_WORDS, part) or re.search(r"\b(run|simulate)\b", part):
+                run_asked = True
+            continue
+        out: Output = intent.build(clause)
+        edits.extend(out.edits)
+        understood.extend(out.understood)
+        if out.run is not None:
+            edits_run = out.run
+    if re.search(RUN_WORDS, folded) and any(re.search(p, folded) for p in SIMULATOR_WORDS.values()):
+        run_asked = True
+    if not edits and not questions and any(re.search(p, folded) for p in SIMULATOR_WORDS.values()):
+        run_asked = True  # "traffic in the evening peak": a run is all it can mean
+    run = detect_run(folded, edits_run, run_asked)
+    if run is not None:
+        params = run_params(run["simulator"], folded, year)
+        if edits_run is not None and run["simulator"] == edits_run["simulator"]:
+            params = {**edits_run["params"], **params}
+        run = {"simulator": run["simulator"], "params": params}
+    return {"edits": edits, "run": run, "questions": questions, "understood": understood}
+
+
+def _llm_proposal(city, text: str) -> dict | None:
+    """The language model's proposal when one is configured (else None)."""
+    try:
+        from . import llm  # written by the assistant-ui branch; absent means not configured
+    except ImportError:
+        return None
+    if not llm.configured():
+        return None
+    from citytwin.scenarios import edits as registry
+    from layers import gazetteer
+
+    context = {
+        "city": {"id": city.pk, "name": city.name},
+        "edit_schemas": {
+            "edit_types": [
+                {"type": k.type, "label": k.label, "schema": k.schema()}
+                for k in registry.all_edit_types()
+            ]
+        },  # fmt: skip
+        "simulators": {"simulators": [s.describe() for s in capabilities.all_simulators()]},
+        "places": sorted({p.canonical or p.name for p in gazetteer.for_city(city).places})[:500],
+    }
+    try:
+        return llm.propose(text, context)
+    except llm.LLMUnavailable:
+        return None
+
+
+def understand(city, text, user=None, scenario=None) -> dict:
+    """The assistant's answer to ``text`` (the body of ``POST /api/assistant/``)."""
+    text = check_text(text)
+    started = time.perf_counter()
+    try:
+        parsed = parse(city, text, user, scenario)
+    except Clarify as exc:
+        return _empty([], None, {"question": exc.question, "candidates": exc.candidates})
+    except NotUnderstood as exc:
+        proposal = _llm_proposal(city, text)
+        if proposal is None:
+            return _empty([], f"Nothing changed: {exc}.")
+        parsed = {"edits": proposal.get("edits") or [], "run": proposal.get("run"), "questions": [],
+                  "understood": ["proposed by the language model"]}  # fmt: skip
+    if not parsed["edits"] and parsed["run"] is None and not parsed["questions"]:
+        proposal = _llm_proposal(city, text)
+        if proposal is not None:
+            parsed = {"edits": proposal.get("edits") or [], "run": proposal.get("run"), "questions": [],
+                      "understood": ["proposed by the language model"]}  # fmt: skip
+    answers = []
+    for clause, question in parsed["questions"]:
+        from .questions import answer
+
+        sim = parsed["run"]["simulator"] if parsed["run"] else None
+        try:
+            answers.append(answer(clause, question, user, scenario, sim))
+        except NotUnderstood as exc:
+            answers.append(f"{exc}.")
+    edits, run = parsed["edits"], parsed["run"]
+    if not edits and run is None and not answers:
+        return _empty([], "Nothing changed: I did not find an edit, a run or a question I can "
+                      "answer in the text (e.g. 'close Mannerheimintie', 'add a 60 m tower at the "
+                      "corner of Simonkatu and Mannerheimintie', 'how many residents within 500 m "
+                      "of the railway station?').")  # fmt: skip
+    try:
+        normalised = validate_edits(city, edits) if edits else []
+        if run is not None:
+            base = list(scenario.edits) if scenario is not None else []
+            if not isinstance(run, dict) or run.get("simulator") not in capabilities.names():
+                raise capabilities.ParamsRejected("", f"no simulator {run!r}")
+            run = {"simulator": run["simulator"],
+                   "params": capabilities.get(run["simulator"]).clean_params(run.get("params") or {}, base + normalised)}  # fmt: skip
+    except EditRejected as exc:
+        return _empty(parsed["understood"], f"Nothing changed: the twin would refuse it ({exc}).")
+    except capabilities.ParamsRejected as exc:
+        return _empty(parsed["understood"], f"Nothing changed: the run would be refused ({exc}).")
+    labels = _describe(city, edits, normalised)
+    understood = labels + ([f"run {capabilities.get(run['simulator']).label}"] if run else []) + [
+        u for u in parsed["understood"] if u.startswith("question")]  # fmt: skip
+    token = None
+    if edits or run is not None:
+        token = signing.dumps(
+            {"city": city.pk, "edits": edits, "run": run, "user": getattr(user, "pk", None)},
+            salt=TOKEN_SALT, compress=True,
+        )  # fmt: skip
+    return {
+        "understood": understood,
+        "edits": edits,
+        "preview": preview(city, normalised),
+        "run": run,
+        "answer": " ".join(answers) if answers else None,
+        "clarify": None,
+        "confirm_token": token,
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+
+
+def confirm(token, user, scenario_id=None) -> dict:
+    """Apply a confirmed proposal: the edits through the scenario services (a new scenario,
+    or appended to ``scenario_id`` which the user may edit), then the run if one was asked."""
+    from citytwin.scenarios import services
+    from citytwin.scenarios.models import Scenario
+    from layers.models import City
+
+    if not isinstance(token, str) or not token:
+        raise AssistantRejected("confirm_token", "is required")
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE_S)
+    except signing.SignatureExpired:
+        raise AssistantRejected("confirm_token", "has expired; ask again") from None
+    except signing.BadSignature:
+        raise AssistantRejected("confirm_token", "is not a token the assistant gave") from None
+    if data.get("user") != user.pk:
+        raise AssistantRejected("confirm_token", "was given to another user", 403)
+    city = City.objects.get(pk=data["city"])
+    edits, run_request = data["edits"], data["run"]
+    if scenario_id is not None:
+        scenario = services.scenarios_visible_to(user).filter(pk=scenario_id).first()
+        if scenario is None:
+            raise AssistantRejected("scenario", f"no scenario {scenario_id}", 404)
+        if scenario.city_id != city.pk:
+            raise AssistantRejected("scenario", "belongs to another city")
+        if edits:
+            if services.access_of(scenario, user) not in ("owner", "edit"):
+                raise AssistantRejected("scenario", "you may not change this scenario", 403)
+            scenario = services.set_edits(scenario, list(scenario.edits) + list(edits))
+    elif edits:
+        labels = [edit_type(e["type"]).describe(city, e) for e in validate_edits(city, edits)]
+        scenario = Scenario.objects.create(
+            city=city, name=("Assistant: " + "; ".join(labels))[:200], owner=user,
+            description="made by the assistant", edits=validate_edits(city, edits),
+        )  # fmt: skip
+    else:
+        scenario = services.baseline_of(city)
+    run = None
+    if run_request is not None:
+        run, _ = services.start_run(scenario, run_request["simulator"], run_request["params"], user)
+    words = f"{len(edits)} edit{'s' if len(edits) != 1 else ''} applied to scenario {scenario.pk} ({scenario.name!r})"
+    if run is not None:
+        words += f"; {run.simulator} run {run.pk} started"
+    return {
+        "scenario": scenario.pk,
+        "run": str(run.pk) if run is not None else None,
+        "answer": words + ".",
+    }
