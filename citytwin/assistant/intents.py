@@ -352,6 +352,8 @@ def _site(c: Clause) -> tuple[tuple[float, float], str]:
     r"\b(building|tower|block|skyscraper|high ?rise|office|hotel|apartments?|housing|storeys?|floors?|kerrostalo)\b",
 )
 def _add_building(c: Clause) -> Output:
+    if c.has(r"\b(add|adding)\s+\S+\s+(more\s+)?(storeys?|floors?|levels?)\s+(to|on|onto)\b"):
+        return _heighten(c)  # "add 3 floors to Stockmann": an existing building grows
     height = _height_m(c)
     if height is None:
         raise NotUnderstood("say how tall the new building is (e.g. 60 m or 12 storeys)")
@@ -394,7 +396,7 @@ def _heighten(c: Clause) -> Output:
     ids = spatial.buildings_of(c.city, place)
     current = max(Building.objects.filter(pk__in=ids).values_list("height_m", flat=True))
     m = re.search(rf"\bby\s+({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\b", c.text)
-    m2 = re.search(rf"\badd\w*\s+({q.NUMBER})\s+(storeys?|floors?)\b", c.text)
+    m2 = re.search(rf"\badd\w*\s+({q.NUMBER})\s+(?:more\s+)?(storeys?|floors?|levels?)\b", c.text)
     if m or m2:
         mm = m or m2
         step = q.number(mm.group(1)) * (1.0 if mm.group(2).startswith("m") else STOREY_M)

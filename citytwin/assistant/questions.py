@@ -60,7 +60,7 @@ def detect(c: Clause) -> dict | None:
     for kind, pattern in KINDS:
         if c.has(pattern):
             out = {"kind": kind}
-            ids = RUN_ID.findall(c.text)
+            ids = RUN_ID.findall(c.raw.lower())  # the folded text has no dashes
             if ids:
                 out["runs"] = ids
             if kind == "count":

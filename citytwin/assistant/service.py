@@ -140,8 +140,8 @@ def detect_run(text: str, edits_run: dict | None, asked: bool) -> dict | None:
     its own); None when no run is asked."""
     if not asked and edits_run is None:
         return None
-    if not asked and not re.search(RUN_WORDS, text):
-        return None
+    if not asked and not re.search(RUN_WORDS, text) and not (edits_run and edits_run["params"]):
+        return None  # an edit's run parameter ("at 14:00") asks for its run
     for name, pattern in SIMULATOR_WORDS.items():
         if re.search(pattern, text):
             return {"simulator": name, "params": {}}

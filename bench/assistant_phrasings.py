@@ -1,0 +1,255 @@
+"""The assistant's offline parser against 200 hand-written phrasings over the demo city.
+
+Reads ``bench/assistant/phrasings.jsonl`` (written by ``bench/assistant/make_corpus.py``: a
+planner's phrasings, paraphrases, typos, Finnish inflection, Swedish and local names, with
+the expected edits, runs or questions written by hand), asks ``service.understand`` each one
+on Helsinki (``demo_pbf("helsinki")``, imported into the database of ``DATABASE_URL`` when
+missing) and prints the exact-match rate per category and the p50/p95 time per request (the
+first request, which builds the place index, is timed apart). With ``--write-doc`` the table
+goes into docs/assistant.md between its markers.
+
+    .venv/bin/python bench/assistant_phrasings.py [--write-doc] [--show-misses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citytwin.settings")
+CORPUS = REPO_ROOT / "bench" / "assistant" / "phrasings.jsonl"
+DOC = REPO_ROOT / "docs" / "assistant.md"
+#: a geometry is where it was meant when its centre lies this close to the place's (m)
+NEAR_M = 60.0
+
+
+def _setup():
+    import django
+
+    django.setup()
+    from layers.importers.osm import demo_pbf, import_osm
+    from layers.models import City
+
+    city = City.objects.filter(name="Helsinki").first()
+    if city is None:
+        import_osm(demo_pbf("helsinki"), "Helsinki")
+        city = City.objects.get(name="Helsinki")
+    return city
+
+
+def _distance_m(a, b) -> float:
+    dx = (a[0] - b[0]) * 111_320 * math.cos(math.radians(a[1]))
+    dy = (a[1] - b[1]) * 110_540
+    return math.hypot(dx, dy)
+
+
+def _place_point(city, spec: str):
+    """lon/lat of a place spec: a name, ``corner:A|B``, ``north:<name>``."""
+    from citytwin.assistant import spatial
+    from layers import gazetteer
+
+    names = gazetteer.for_city(city)
+
+    def named(name):
+        hits = [p for p in names.places if p.name == name and not p.canonical]
+        assert hits, f"corpus names {name!r}, which the twin does not have"
+        return hits[0]
+
+    if spec.startswith("corner:"):
+        a, b = spec[7:].split("|")
+        return spatial.corner(city, named(a), named(b)), None
+    for side in ("north", "south", "east", "west"):
+        if spec.startswith(side + ":"):
+            return spatial.centre(named(spec[len(side) + 1 :])), side
+    return spatial.centre(named(spec)), None
+
+
+def _centroid(geojson):
+    import shapely
+
+    c = shapely.from_geojson(json.dumps(geojson)).centroid
+    return c.x, c.y
+
+
+def _match_edit(city, want: dict, got: dict) -> bool:
+    import shapely
+
+    from layers.models import Building, RoadEdge
+
+    if want["type"] != got.get("type"):
+        return False
+    ids_of = lambda street: sorted(  # noqa: E731
+        RoadEdge.objects.filter(city=city, name=street).values_list("id", flat=True)
+    )
+    skip = {"type", "edges_of", "part_of", "buildings_named", "near", "radius_m", "zone_near"}
+    for key, value in want.items():
+        if key in skip:
+            continue
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if not isinstance(got.get(key), float | int) or abs(got[key] - value) > 1e-6 * max(
+                1, abs(value)
+            ):
+                return False
+        elif got.get(key) != value:
+            return False
+    if "edges_of" in want:
+        if set(got.get("edge_ids") or []) != set(ids_of(want["edges_of"])):
+            return False
+    if "part_of" in want:
+        mine = set(got.get("edge_ids") or [])
+        if not mine or not mine < set(ids_of(want["part_of"])):
+            return False
+    if "buildings_named" in want:
+        names = set(
+            Building.objects.filter(pk__in=got.get("building_ids") or []).values_list(
+                "name", flat=True
+            )
+        )
+        if names != {want["buildings_named"]}:
+            return False
+        if (
+            len(got["building_ids"])
+            != Building.objects.filter(city=city, name=want["buildings_named"]).count()
+        ):
+            return False
+    if "near" in want:
+        geometry = got.get("footprint") or got.get("point") or got.get("polygon")
+        (point, side) = _place_point(city, want["near"])
+        if geometry is None or point is None:
+            return False
+        centre = _centroid(geometry)
+        if side is None and _distance_m(centre, point) > NEAR_M:
+            return False
+        if side is not None:  # the zone lies on that side of the place
+            dx, dy = centre[0] - point[0], centre[1] - point[1]
+            ok = {"north": dy > 0, "south": dy < 0, "east": dx > 0, "west": dx < 0}[side]
+            if not ok:
+                return False
+        if "radius_m" in want:
+            from citytwin.scenarios import inputs
+
+            area = inputs.local_geometry(city, geometry).area
+            if abs(math.sqrt(area / math.pi) - want["radius_m"]) > 0.02 * want["radius_m"]:
+                return False
+    if "zone_near" in want:
+        if "zone" not in got:
+            return False
+        point, _ = _place_point(city, want["zone_near"])
+        if not shapely.from_geojson(json.dumps(got["zone"])).contains(shapely.Point(point)):
+            return False
+    return True
+
+
+def _match_run(want: dict, got: dict | None) -> bool:
+    if got is None or got["simulator"] != want["simulator"]:
+        return False
+    for key, value in want["params"].items():
+        if key == "date":  # "21 March": month and day, any year
+            from citytwin.assistant import quantities
+
+            expected = quantities.date_iso(value.lower(), 2000)
+            if got["params"].get("date", "")[4:] != expected.iso[4:]:
+                return False
+        elif got["params"].get(key) != value:
+            return False
+    return True
+
+
+def matches(city, expect: dict, body: dict, status: int) -> bool:
+    """Does the assistant's answer hold exactly what the corpus expects?"""
+    if expect.get("nothing"):
+        return status >= 400 or (not body.get("edits") and body.get("run") is None
+                                 and body.get("clarify") is None and (body.get("answer") or "").startswith("Nothing changed"))  # fmt: skip
+    if status >= 400:
+        return False
+    if expect.get("clarify"):
+        return body["clarify"] is not None and not body["edits"]
+    if "question" in expect:
+        return f"question: {expect['question'].replace('_', ' ')}" in body["understood"]
+    want_edits = expect.get("edits", [])
+    got_edits = body["edits"]
+    if len(want_edits) != len(got_edits):
+        return False
+    if not all(_match_edit(city, w, g) for w, g in zip(want_edits, got_edits)):
+        return False
+    if "run" in expect:
+        return _match_run(expect["run"], body["run"])
+    return body["run"] is None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+    city = _setup()
+    from citytwin.assistant import service
+
+    rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    t0 = time.perf_counter()
+    service.understand(city, "close Mannerheimintie")  # builds the gazetteer and place index
+    first_s = time.perf_counter() - t0
+    hits, totals, times = defaultdict(int), defaultdict(int), []
+    misses = []
+    for row in rows:
+        started = time.perf_counter()
+        try:
+            body, status = service.understand(city, row["text"]), 200
+        except service.AssistantRejected as exc:
+            body, status = {}, exc.status
+        times.append(time.perf_counter() - started)
+        ok = matches(city, row["expect"], body, status)
+        totals[row["category"]] += 1
+        hits[row["category"]] += ok
+        if not ok:
+            misses.append((row, body))
+    times.sort()
+    p = lambda f: times[min(len(times) - 1, int(f * len(times)))]  # noqa: E731
+    lines = [
+        "| category | phrasings | exact matches | rate |",
+        "|---|---:|---:|---:|",
+    ]
+    for category in totals:
+        lines.append(
+            f"| {category} | {totals[category]} | {hits[category]} | {100 * hits[category] / totals[category]:.0f}% |"
+        )
+    n, h = sum(totals.values()), sum(hits.values())
+    lines.append(f"| **all** | {n} | {h} | {100 * h / n:.0f}% |")
+    lines.append("")
+    lines.append(
+        f"Time per request: p50 {1000 * p(0.5):.0f} ms, p95 {1000 * p(0.95):.0f} ms, max "
+        f"{1000 * times[-1]:.0f} ms ({n} requests, in process, after the first request of the "
+        f"process, which builds the place index: {1000 * first_s:.0f} ms)."
+    )
+    table = "\n".join(lines)
+    print(table)
+    if args.show_misses:
+        for row, body in misses:
+            shown = {k: body.get(k) for k in ("understood", "edits", "run", "answer", "clarify")}
+            print(
+                "\nMISS",
+                row["category"],
+                repr(row["text"]),
+                "\n  want",
+                row["expect"],
+                "\n  got ",
+                json.dumps(shown, ensure_ascii=False)[:500],
+            )
+    if args.write_doc:
+        text = DOC.read_text()
+        start, end = "<!-- bench:assistant_phrasings -->", "<!-- /bench:assistant_phrasings -->"
+        head, rest = text.split(start)
+        _, tail = rest.split(end)
+        DOC.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()
