@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 from django.core import signing
 
@@ -276,7 +275,6 @@ def _llm_proposal(city, text: str) -> dict | None:
 def understand(city, text, user=None, scenario=None) -> dict:
     """The assistant's answer to ``text`` (the body of ``POST /api/assistant/``)."""
     text = check_text(text)
-    started = time.perf_counter()
     try:
         parsed = parse(city, text, user, scenario)
     except Clarify as exc:
@@ -336,7 +334,6 @@ def understand(city, text, user=None, scenario=None) -> dict:
         "answer": " ".join(answers) if answers else None,
         "clarify": None,
         "confirm_token": token,
-        "seconds": round(time.perf_counter() - started, 4),
     }
 
 

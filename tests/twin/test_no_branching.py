@@ -18,6 +18,9 @@ ALLOWED = (
     "citytwin/scenarios/capabilities/",
     "citytwin/scenarios/edit_types/",
     "citytwin/scenarios/edits.py",
+    # the assistant's vocabularies: the words that name each edit type and simulator (a registry
+    # of phrasings, one intent per edit type; docs/assistant.md)
+    "citytwin/assistant/",
     "/migrations/",
 )
 _LIT = r"""\s*["']"""
