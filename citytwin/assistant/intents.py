@@ -244,7 +244,10 @@ def _change_road(c: Clause) -> Output:
     changes: dict = {}
     speed = q.speed_kph(c.text)
     if speed is None and c.has(r"\b(speed|limit)\b"):
-        m = re.search(rf"\b(?:to|at|of)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?))", c.text)
+        m = re.search(
+            rf"\b(?:to|at|of|limit)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?|storeys?|floors?))",
+            c.text,
+        )
         if m:
             speed = q.Found(q.number(m.group(1)), m.span())
     if speed is not None:
@@ -349,7 +352,8 @@ def _site(c: Clause) -> tuple[tuple[float, float], str]:
 @intent(
     "add_building",
     r"\b(add|build|builds|built|construct|erect|put|place|new|plan|planned)\b.{0,40}"
-    r"\b(building|tower|block|skyscraper|high ?rise|office|hotel|apartments?|housing|storeys?|floors?|kerrostalo)\b",
+    r"\b(building|tower|block|skyscraper|high ?rise|office|hotel|apartments?|housing|storeys?|floors?|"
+    r"kerrostalo|school|hospital|library|museum|hall|station|centre|center)\b",
 )
 def _add_building(c: Clause) -> Output:
     if c.has(r"\b(add|adding)\s+\S+\s+(more\s+)?(storeys?|floors?|levels?)\s+(to|on|onto)\b"):
@@ -727,7 +731,7 @@ def match(clause: Clause) -> Intent | None:
 ORDER = (
     "water_pipe_break", "water_pump_out", "water_tank_out", "substation_outage",
     "transformer_outage", "line_outage", "change_transit_line", "remove_transit_line",
-    "add_transit_line", "transit_lane", "add_shelter", "departure_profile", "hazard_zone",
+    "transit_lane", "add_transit_line", "add_shelter", "departure_profile", "hazard_zone",
     "water_demand_change", "power_demand_change", "demand_change", "add_road", "add_building",
     "remove_building", "close_road", "change_road", "heighten_building",
 )  # fmt: skip

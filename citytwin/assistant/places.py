@@ -15,7 +15,7 @@ from .normalise import fold, stem, stem_key
 #: the longest name looked for, in words
 MAX_WORDS = 5
 #: a typo is forgiven above this similarity (rapidfuzz ratio, 0-100) for words this long
-FUZZY_SCORE = 88
+FUZZY_SCORE = 85
 FUZZY_MIN_CHARS = 6
 #: English words that begin or end a place phrase but are no part of a name
 NOISE = {"the", "street", "road", "avenue", "st", "rd"}

@@ -51,9 +51,10 @@ MEASURES = {
 RUN_ID = re.compile(r"\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b")
 
 
-def detect(c: Clause) -> dict | None:
-    """The question a clause asks (``{"kind": ...}`` plus its details), or None."""
-    if not c.has(
+def detect(c: Clause, alone: bool = False) -> dict | None:
+    """The question a clause asks (``{"kind": ...}`` plus its details), or None. ``alone``:
+    the clause holds no command, so a question's words suffice ("number of jobs in Kluuvi")."""
+    if not alone and not c.has(
         r"\?|\b(how|what|which|when|where|who|show|list|tell|give|count|compare|is|are)\b"
     ):
         return None

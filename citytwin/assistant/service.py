@@ -18,7 +18,7 @@ from citytwin.scenarios.edits import EditRejected, edit_type, validate_edits
 from . import quantities as q
 from .intents import Clarify, Clause, NotUnderstood, Output, match
 from .normalise import MAX_TEXT_BYTES, fold, injection, tokens
-from .places import find_mentions, index_for
+from .places import Mention, find_mentions, index_for
 from .questions import detect
 
 #: a confirm token is valid this long (s)
@@ -205,19 +205,18 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
     edits_run = None
     run_asked = False
     folded = fold(text)
+    previous: list[Mention] = []
     for part in clauses_of(text):
         words = tokens(part)
-        clause = Clause(city, text, part, words, find_mentions(index, words), index, year)
+        mentions = find_mentions(index, words)
+        if not mentions and previous:
+            # "fire at Sanomatalo, evacuate 250 m around it": the place of the clause before
+            mentions = [Mention(0, 0, m.words, m.places, m.exact) for m in previous]
+        previous = mentions or previous
+        clause = Clause(city, text, part, words, mentions, index, year)
         intent = match(clause)
-        question = (
-            detect(clause)
-            if (
-                intent is None
-                or "?" in part
-                or re.match(r"(which|how many|when|where|what is|what are)\b", part)
-            )
-            else None
-        )
+        asks = "?" in part or re.match(r"(which|how many|when|where|what is|what are)\b", part)
+        question = detect(clause, alone=intent is None) if (intent is None or asks) else None
         if question is not None:
             questions.append((clause, question))
             understood.append(f"question: {question['kind'].replace('_', ' ')}")
