@@ -4,10 +4,11 @@
 // listens to the store (onChange) for what other panels change; dispose stops listening and
 // takes its layers off the map. ctx = {status} (the page's status line).
 
+import assistant from "./assistant.js";
 import layers from "./layers.js";
 import results from "./results.js";
 import scenario from "./scenario.js";
 import sensors from "./sensors.js";
 import upload from "./upload.js";
 
-export const PANELS = [layers, scenario, results, upload, sensors];
+export const PANELS = [layers, scenario, results, upload, sensors, assistant];

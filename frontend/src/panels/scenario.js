@@ -395,6 +395,8 @@ function init(section) {
   const stop = onChange((changes, meta) => {
     // another city, or another user (whose scenarios differ): the list again
     if ("city" in changes || ("user" in changes && meta.reason !== "expired")) reload();
+    // another panel opens a scenario (the assistant's confirmed edits): the list again, showing it
+    else if (meta.reason === "open" && "scenario" in changes) reload();
   });
 
   get("/api/edit-types/")
