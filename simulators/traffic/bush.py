@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numba import get_num_threads, get_thread_id, njit, parallel_chunksize, prange
@@ -34,7 +35,7 @@ from .costs import _bpr, _bpr_derivative, beckmann_objective, exact_line_search,
 from .frank_wolfe import LinkSolution, LoadedDemand, _progress_fraction, new_history
 from .paths import _sp_tree, _tree_buffers, all_or_nothing
 
-__all__ = ["solve_bush_based", "MAX_BUSH_ENTRIES"]
+__all__ = ["solve_bush_based", "MAX_BUSH_ENTRIES", "BushState"]
 
 #: refuse bush storage above this many (origin, link) pairs (9 bytes each: 2.25 GB)
 MAX_BUSH_ENTRIES = 250_000_000
@@ -59,6 +60,19 @@ def in_links_csr(network) -> tuple[np.ndarray, np.ndarray]:
     start = np.zeros(network.n_nodes + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
     return start, order.astype(np.int64)
+
+
+@dataclass
+class BushState:
+    """The bushes of a bush-solver run: what a warm start continues from.
+
+    Row ``k`` belongs to origin node ``origins[k]`` (network node index); ``in_bush``
+    marks its bush's links, ``flow`` its link flows (veh/h), both ``(origins, links)``.
+    """
+
+    origins: np.ndarray
+    in_bush: np.ndarray
+    flow: np.ndarray
 
 
 @njit(cache=True)
@@ -559,6 +573,8 @@ def solve_bush_based(
     initial_volume: np.ndarray | None = None,
     threads: int | None = None,
     keep_origin_flows: bool = False,
+    initial_bushes: BushState | None = None,
+    keep_bushes: bool = False,
 ) -> LinkSolution:
     """Algorithm B until the relative gap (AequilibraE's definition), iteration or time limit.
 
@@ -569,6 +585,10 @@ def solve_bush_based(
     :func:`_bush_sweep`, more the batched :func:`_bush_sweep_parallel`.
     With ``keep_origin_flows`` the solution carries the per-origin link flows (the
     origin-based decomposition that OD matrix estimation reads its link-OD shares from).
+    ``initial_bushes``: start from these bushes and origin flows (one row per loaded
+    origin, same order; they must be a feasible, acyclic state of this demand, as
+    :func:`simulators.traffic.warm.reassign` prepares them); ``keep_bushes`` returns the
+    final state in ``LinkSolution.bushes``.
     """
     if threads is None:
         n_threads = get_num_threads() if network.n_links >= PARALLEL_MIN_LINKS else 1
@@ -591,14 +611,24 @@ def solve_bush_based(
     cost = np.empty(net.n_links)
     deriv = np.empty(net.n_links)
     aon = np.empty(net.n_links)
-    in_bush = np.zeros((n_origins, net.n_links), dtype=np.bool_)
-    bush_flow = np.zeros((n_origins, net.n_links))
-    link_costs(t0, alpha, beta, cap, fixed, volume if initial_volume is None else initial_volume,
-               cost)  # fmt: skip
-    _init_bushes(
-        net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
-        loaded.origins, loaded.start, loaded.destination, loaded.flow, in_bush, bush_flow, volume,
-    )  # fmt: skip
+    if initial_bushes is not None:
+        if not np.array_equal(initial_bushes.origins, loaded.origins) or (
+            initial_bushes.flow.shape != (n_origins, net.n_links)
+        ):
+            raise ValueError("initial_bushes: one row per loaded origin, same order, expected")
+        in_bush = initial_bushes.in_bush
+        bush_flow = initial_bushes.flow
+        volume[:] = bush_flow.sum(axis=0)
+    else:
+        in_bush = np.zeros((n_origins, net.n_links), dtype=np.bool_)
+        bush_flow = np.zeros((n_origins, net.n_links))
+        link_costs(t0, alpha, beta, cap, fixed,
+                   volume if initial_volume is None else initial_volume, cost)  # fmt: skip
+        _init_bushes(
+            net.out_start, net.out_links, net.tail, net.head, cost, net.first_thru_node,
+            loaded.origins, loaded.start, loaded.destination, loaded.flow, in_bush, bush_flow,
+            volume,
+        )  # fmt: skip
     history = new_history()
     relative_gap = np.inf
     stop_reason = "max_iter"
@@ -677,6 +707,7 @@ def solve_bush_based(
         history=history,
         select_link_flows=select_flows,
         origin_flow=bush_flow if keep_origin_flows else None,
+        bushes=BushState(loaded.origins.copy(), in_bush, bush_flow) if keep_bushes else None,
     )
 
 
