@@ -675,7 +675,10 @@ def solve_bush_based(
         mean_trip_cost = sp_cost / max(float(loaded.flow.sum()), 1e-300)
         tolerance = max(TOLERANCE_SHARE * relative_gap * mean_trip_cost, 1e-15 * mean_trip_cost)
         link_cost_derivs(net, volume, deriv)
-        todo = np.flatnonzero(excess >= lazy_share * max(excess.sum(), 0.0) / n_origins)
+        if lazy_share > 0.0:
+            todo = np.flatnonzero(excess >= lazy_share * max(excess.sum(), 0.0) / n_origins)
+        else:
+            todo = np.arange(n_origins)  # every origin (rounding can make an excess < 0)
         history.setdefault("origins_swept", []).append(len(todo))
         arguments = (
             loaded.origins, loaded.start, loaded.flow, net.first_thru_node, net.out_start,

@@ -34,7 +34,10 @@ from .costs import link_costs
 from .network import Network
 from .paths import _sp_tree, _tree_buffers
 
-__all__ = ["reassign"]
+__all__ = ["reassign", "WARM_LAZY_SHARE"]
+
+#: lazy origins for warm starts (see :func:`reassign`)
+WARM_LAZY_SHARE = 0.5
 
 
 @njit(cache=True)
@@ -161,6 +164,7 @@ def reassign(
     time_limit_s: float | None = None,
     progress: Callable[[float, str], None] | None = None,
     keep_bushes: bool = False,
+    lazy_share: float = WARM_LAZY_SHARE,
 ) -> AssignmentResult:
     """Equilibrium of ``base.demand`` on an edited ``network``, warm-started from ``base``.
 
@@ -173,6 +177,9 @@ def reassign(
         (an added link needs a cold start).
     gap, max_iter, time_limit_s, progress : as for :func:`~simulators.traffic.assign`.
     keep_bushes : keep the new bushes in the result (to chain what-ifs).
+    lazy_share : a sweep visits only the origins whose excess cost is at least this
+        share of the mean per origin (``solve_bush_based``): after an edit most origins
+        are still at equilibrium and the gap sits in the few whose routes changed.
 
     Returns
     -------
@@ -217,7 +224,7 @@ def reassign(
     solution = solve_bush_based(
         network, loaded, gap=gap, max_iter=max_iter, time_limit_s=time_limit_s,
         progress=progress, initial_bushes=BushState(loaded.origins.copy(), in_bush, flow),
-        keep_bushes=keep_bushes,
+        keep_bushes=keep_bushes, lazy_share=lazy_share,
     )  # fmt: skip
     solution.history["repaired_bushes"] = [int(touched)]
     solution.history["rebuilt_bushes"] = [int(rebuilt)]

@@ -62,7 +62,8 @@ def test_warm_closure_reaches_the_cold_equilibrium(base, n_closed):
     warm = reassign(base, edited, gap=1e-8)
     assert warm.converged and cold.converged
     assert warm.history["repaired_bushes"][0] > 0  # the closed links were in bushes
-    assert abs(warm.objective - cold.objective) <= 1e-9 * cold.objective
+    # both within the duality bound of gap 1e-8: objective - optimum <= gap x TSTT
+    assert abs(warm.objective - cold.objective) <= 1e-8 * cold.tstt
     assert np.all(warm.volume[closed] == 0.0)
     assert _balanced(warm) < 1e-6 * base.demand.total
     # the base run is untouched: its bushes still carry flow on the closed links
@@ -74,7 +75,7 @@ def test_warm_capacity_cut_keeps_every_bush(base):
     cold = assign(edited, base.demand, algorithm="bush", gap=1e-8)
     warm = reassign(base, edited, gap=1e-8)
     assert warm.history["repaired_bushes"] == [0]
-    assert abs(warm.objective - cold.objective) <= 1e-9 * cold.objective
+    assert abs(warm.objective - cold.objective) <= 1e-8 * cold.tstt
 
 
 def test_warm_closure_that_cuts_off_a_zone_reports_its_trips(base):
@@ -86,7 +87,7 @@ def test_warm_closure_that_cuts_off_a_zone_reports_its_trips(base):
     assert len(warm.unassignable) > 0
     np.testing.assert_array_equal(warm.unassignable, cold.unassignable)
     assert warm.unassigned_demand == pytest.approx(cold.unassigned_demand)
-    assert abs(warm.objective - cold.objective) <= 1e-5 * cold.objective
+    assert abs(warm.objective - cold.objective) <= 1e-6 * cold.tstt
     assert _balanced(warm) < 1e-6 * base.demand.total
 
 
