@@ -11,8 +11,9 @@ bushes instead of from free-flow shortest-path trees:
 2. the removed trips (``share`` of each destination's demand) go onto the origin's
    shortest-path tree on the edited network at the base equilibrium's costs, and the
    tree joins the bush (so every reachable node is in it);
-3. if that union has a cycle the origin's bush is rebuilt from the tree alone (its
-   whole demand on it; counted in ``history["rebuilt_bushes"]``);
+3. if that union has a cycle, the bush links left without flow are dropped; if the
+   cycle remains, the origin's bush is rebuilt from the tree alone (its whole demand on
+   it; counted in ``history["rebuilt_bushes"]``);
 4. Algorithm B continues from there to the target gap.
 
 Capacity cuts, speed or toll changes leave every bush feasible: only step 4 runs.
@@ -124,6 +125,16 @@ def _repair_bushes(
         for i in range(1, nt):
             row[pred[tree[i]]] = True
         n2 = _topological_order(origin, row, out_start, out_links, head, indegree, order, position)
+        if n2 < nt:
+            # retry without the bush links that no longer carry flow (most cycles run
+            # through those)
+            for a in range(m):
+                if row[a] and flow[a] <= 0.0:
+                    row[a] = False
+            for i in range(1, nt):
+                row[pred[tree[i]]] = True
+            n2 = _topological_order(origin, row, out_start, out_links, head, indegree, order,
+                                    position)  # fmt: skip
         if n2 < nt:
             # the kept links and the tree make a cycle: this origin restarts from the tree
             rebuilt += 1
