@@ -54,6 +54,9 @@ class AssignmentResult:
     unassignable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     #: per selected link, OD flows through it (same order as ``demand``)
     select_link_flows: dict[int, np.ndarray] = field(default_factory=dict)
+    #: ``bush`` with ``keep_bushes``: the origin bushes (:class:`~.bush.BushState`), the
+    #: state :func:`simulators.traffic.warm.reassign` continues from
+    bushes: object | None = None
 
     @property
     def travel_time(self) -> np.ndarray:
@@ -225,6 +228,7 @@ def assign(
     progress: Callable[[float, str], None] | None = None,
     select_links: Sequence[int] = (),
     initial_volume: np.ndarray | None = None,
+    keep_bushes: bool = False,
 ) -> AssignmentResult:
     """Static user-equilibrium assignment of ``demand`` on ``network``.
 
@@ -244,6 +248,8 @@ def assign(
         nothing on closed links), typically ``previous_result.volume`` of the same
         demand. ``fw``/``cfw``/``bfw`` start from it; ``bush`` starts from the
         shortest-path trees at its costs. Not combinable with ``select_links``.
+    keep_bushes : ``bush`` only: keep the origin bushes in ``result.bushes`` (9 bytes per
+        origin and link) for warm-started what-ifs (:func:`simulators.traffic.warm.reassign`).
 
     Returns
     -------
@@ -280,6 +286,7 @@ def assign(
         solution = solve_bush_based(
             network, loaded, gap=gap, max_iter=max_iter, time_limit_s=time_limit_s,
             progress=progress, select_links=select_links, initial_volume=initial_volume,
+            keep_bushes=keep_bushes,
         )  # fmt: skip
     else:
         solution = solve_link_based(
@@ -308,4 +315,5 @@ def assign(
         history=solution.history,
         unassignable=unassignable,
         select_link_flows=select_flows,
+        bushes=getattr(solution, "bushes", None),
     )

@@ -59,6 +59,8 @@ class LinkSolution:
     select_link_flows: dict[int, np.ndarray] = field(default_factory=dict)
     #: bush solver with ``keep_origin_flows``: flow per (loaded origin, link), veh/h
     origin_flow: np.ndarray | None = None
+    #: bush solver with ``keep_bushes``: the :class:`~simulators.traffic.bush.BushState`
+    bushes: object | None = None
 
 
 def new_history() -> dict[str, list[float]]:
