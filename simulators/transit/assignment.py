@@ -6,6 +6,7 @@ strategies; the load over capacity of each segment is reported so that crowding 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,13 +97,25 @@ class TransitResult:
         }
 
 
-def assign_transit(graph: TransitGraph, demand: np.ndarray | None = None) -> TransitResult:
+#: destination zones per call of the strategy kernel: each call is one progress step
+CHUNK_DESTINATIONS = 64
+
+
+def assign_transit(
+    graph: TransitGraph,
+    demand: np.ndarray | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    chunk_destinations: int = CHUNK_DESTINATIONS,
+) -> TransitResult:
     """Optimal-strategy assignment of a zone-by-zone trip matrix (persons per period).
 
     Parameters
     ----------
     graph : from :func:`simulators.transit.graph.build_graph`.
     demand : ``(Z, Z)`` trips (zeros when absent: skims only).
+    progress : ``progress(fraction, stage)`` after each chunk of destination zones (the
+        strategies of a destination do not depend on the others: volumes add up).
+    chunk_destinations : destination zones per kernel call (the same result for any value).
 
     Returns
     -------
@@ -116,20 +129,23 @@ def assign_transit(graph: TransitGraph, demand: np.ndarray | None = None) -> Tra
         raise ValueError("demand must be finite and non-negative")
     p = graph.params
     walking = np.isin(graph.kind, (3, 4, 5))  # access, egress, transfer
-    volume, skims = assign_strategies(
-        graph.n_nodes,
-        z,
-        graph.tail,
-        graph.head,
-        graph.cost_s,
-        graph.freq_per_s,
-        demand,
-        wait_weight=p.wait_weight,
-        wait_factor=p.wait_factor,
-        link_ivt_s=np.where(graph.kind == IVT, graph.time_s, 0.0),
-        link_walk_s=np.where(walking, graph.time_s, 0.0),
-        link_boardings=(graph.kind == BOARD).astype(float),
-    )
+    link_ivt_s = np.where(graph.kind == IVT, graph.time_s, 0.0)
+    link_walk_s = np.where(walking, graph.time_s, 0.0)
+    link_boardings = (graph.kind == BOARD).astype(float)
+    volume = np.zeros(len(graph.tail))
+    skims = np.empty((len(SKIM_NAMES), z, z))
+    for start in range(0, z, chunk_destinations):
+        dests = np.arange(start, min(z, start + chunk_destinations))
+        part, part_skims = assign_strategies(
+            graph.n_nodes, z, graph.tail, graph.head, graph.cost_s, graph.freq_per_s,
+            demand[:, dests], destinations=dests, wait_weight=p.wait_weight,
+            wait_factor=p.wait_factor, link_ivt_s=link_ivt_s, link_walk_s=link_walk_s,
+            link_boardings=link_boardings,
+        )  # fmt: skip
+        volume += part
+        skims[:, :, dests] = part_skims
+        if progress:
+            progress((dests[-1] + 1) / z, f"{dests[-1] + 1} of {z} destination zones")
     named = {name: skims[k] for k, name in enumerate(SKIM_NAMES)}
     for m in named.values():
         np.fill_diagonal(m, 0.0)  # intrazonal trips do not use the network

@@ -128,7 +128,7 @@ def run_model(
     if progress:
         progress(0.1, "transit skims")
     graph = build_graph(supply, node_xy[zone_nodes], tp, access=access)
-    skims = assign_transit(graph)
+    skims = assign_transit(graph, progress=report(0.1, 0.15, "transit skims"))
     modes = mode_choice(
         network, zone_nodes, person_trips, skims.skims["generalized_cost_s"], walk_m, mp,
         walk_speed_m_s=tp.walk_speed_m_s, fixed_car=fixed_car, algorithm=algorithm, gap=gap,
@@ -136,7 +136,7 @@ def run_model(
     )  # fmt: skip
     if progress:
         progress(0.9, "transit assignment")
-    transit = assign_transit(graph, modes.person_trips[1])
+    transit = assign_transit(graph, modes.person_trips[1], report(0.9, 1.0, "transit assignment"))
     if progress:
         progress(1.0, "done")
     return ModelResult(graph=graph, transit=transit, modes=modes, walk_m=walk_m)

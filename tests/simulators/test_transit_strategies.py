@@ -148,3 +148,20 @@ def test_stop_nobody_can_walk_to_carries_nobody():
     assert result.line_loads()[4].sum() == 0.0
     assert result.line_boardings()[:4].sum() > 0
     assert (graph.kind == BOARD).sum() == 7
+
+
+def test_destinations_in_chunks_give_the_same_assignment_with_progress():
+    """The skims of a large city run in chunks of destination zones with progress: any chunk
+    size gives the volumes and skims of one pass over every destination."""
+    zones = [[k * KM, 0.0] for k in range(4)]  # at A, X, Y and B
+    graph = build_graph(paper_supply(), zones, PAPER)
+    demand = np.random.default_rng(7).uniform(0.0, 3.0, (4, 4))
+    whole = assign_transit(graph, demand, chunk_destinations=4)
+    seen = []
+    chunked = assign_transit(graph, demand, lambda f, s: seen.append((f, s)), chunk_destinations=1)
+    np.testing.assert_allclose(chunked.volume, whole.volume, rtol=1e-12, atol=1e-12)
+    for name, matrix in whole.skims.items():
+        np.testing.assert_array_equal(chunked.skims[name], matrix)
+    assert whole.volume.sum() > 0 and np.isfinite(whole.skims["generalized_cost_s"]).sum() > 4
+    assert [f for f, _ in seen] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert seen[-1][1] == "4 of 4 destination zones"

@@ -80,3 +80,30 @@ def test_import_option_and_helpers(tmp_path):
     assert parse_interval("often") is None
     a, b = np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[2.0, 0.0], [1.0, 0.0]])
     assert chain_ways([a, b]).tolist() == [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]
+
+
+def test_city_source_pbf_found_in_the_data_folder(tmp_path, monkeypatch):
+    """A city imported from a file elsewhere (Andorra from $CITYTWIN_DATA/osm/) finds it again
+    by name and SHA-256: the city keeps only the name. A same-named file with other bytes does
+    not count, and a city whose file is nowhere is told where it was looked for."""
+    from django.core.management.base import CommandError
+
+    from layers.geo import sha256_file
+    from transit.management.commands.import_osm_transit import city_pbf
+
+    demo = demo_pbf("kotka")
+    city = City.objects.create(
+        name="Elsewhere", local_epsg=32635, source_file="elsewhere-latest.osm.pbf",
+        source_sha256=sha256_file(demo),
+    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CITYTWIN_DATA", str(tmp_path / "data"))
+    with pytest.raises(CommandError, match=r"elsewhere-latest.osm.pbf.*data/osm.*--pbf"):
+        city_pbf(city)
+    (tmp_path / "data" / "osm").mkdir(parents=True)
+    (tmp_path / "elsewhere-latest.osm.pbf").write_bytes(b"not this one")
+    with pytest.raises(CommandError):
+        city_pbf(city)
+    kept = tmp_path / "data" / "osm" / "elsewhere-latest.osm.pbf"
+    kept.write_bytes(open(demo, "rb").read())
+    assert city_pbf(city) == kept

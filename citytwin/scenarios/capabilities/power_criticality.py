@@ -21,6 +21,7 @@ from utilities.power.models import Line, LineCriticality
 
 from ..models import Run
 from . import Kpi, Progress, Simulator, register, same_names
+from .power_flow import preflight
 
 CHUNK_LINES = 25
 
@@ -102,6 +103,7 @@ def run_power_criticality(run: Run, progress: Progress) -> dict:
     rows = [
         LineCriticality(
             run=run,
+            preflight=preflight,
             line=rows_of[r["line"]],
             geom=rows_of[r["line"]].geom,
             buildings_without_service=r["buildings"],

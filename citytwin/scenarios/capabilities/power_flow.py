@@ -12,7 +12,7 @@ from simulators.power.flow import PowerFlowParams, solve
 from utilities.power import runs
 
 from ..models import Run
-from . import Kpi, Progress, Simulator, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, register, same_names
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,24 @@ class PowerRunParams(PowerFlowParams):
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+
+def preflight(city, params: dict) -> None:
+    """Refuse a run at once (400 on ``params.grid_id``) when the city has no such grid at all;
+    whether the asker may use it is checked by the run (:func:`utilities.power.runs.choose_grid`)."""
+    from utilities.power.models import Grid
+
+    rows = Grid.objects.filter(city=city)
+    if params.get("grid_id"):
+        rows = rows.filter(pk=params["grid_id"])
+    if not rows.exists():
+        what = f"no power grid {params['grid_id']}" if params.get("grid_id") else "no power grid"
+        raise ParamsRejected(
+            "grid_id",
+            f"{city.name} has {what}: import a pandapower file (target power_grid) or build a "
+            f"coarse grid from its OSM power lines (manage.py build_power_grid_from_osm --city "
+            f"{city.name!r})",
+        )
 
 
 def run_power_flow(run: Run, progress: Progress) -> dict:
@@ -105,6 +123,7 @@ SPEC = register(
             "min_vm_pu",
         ),  # fmt: skip
         run=run_power_flow,
+        preflight=preflight,
         kpis=(
             Kpi("buildings_without_service", "Buildings without electricity", "1"),
             Kpi(

@@ -9,12 +9,14 @@ extract for Helsinki and Kotka). The same import as POST /api/imports/ target=tr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs.progress import ConsoleProgress
+from layers.geo import sha256_file
 from layers.importers import ImportRejected
 from layers.importers.osm import demo_pbf
 from layers.models import City
@@ -23,12 +25,26 @@ from transit.osm_lines import import_osm_lines, lines_table
 
 
 def city_pbf(city: City) -> Path:
-    """The PBF a city was imported from: its source file, or the demo extract."""
-    if city.source_file and Path(city.source_file).is_file():
-        return Path(city.source_file)
+    """The PBF a city was imported from: its source file, or the demo extract.
+
+    A city keeps only its file's name and SHA-256 (a server path is not the public's business),
+    so the file is looked for where extracts live: the working directory, ``$CITYTWIN_DATA`` and
+    its ``osm/`` folder; a file of that name counts only when its SHA-256 is the city's.
+    """
+    data = os.environ.get("CITYTWIN_DATA", "")
+    folders = [Path.cwd()] + ([Path(data), Path(data) / "osm"] if data else [])
+    name = Path(city.source_file).name if city.source_file else ""
+    for folder in folders if name else []:
+        path = folder / name
+        if path.is_file() and (not city.source_sha256 or sha256_file(path) == city.source_sha256):
+            return path
     if city.name.lower() in ("helsinki", "kotka"):
         return Path(demo_pbf(city.name))
-    raise CommandError(f"pbf: the source file of {city.name} is not here; give --pbf PATH")
+    where = ", ".join(str(f) for f in folders)
+    raise CommandError(
+        f"pbf: the source file of {city.name} ({name or 'unknown'}) is not in {where}; "
+        "give --pbf PATH"
+    )
 
 
 class Command(BaseCommand):
