@@ -20,7 +20,7 @@ from utilities.power import runs, sweep
 from utilities.power.models import Line, LineCriticality
 
 from ..models import Run
-from . import Kpi, Progress, Simulator, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, register, same_names
 from .power_flow import preflight
 
 CHUNK_LINES = 25
@@ -90,6 +90,10 @@ def run_power_criticality(run: Run, progress: Progress) -> dict:
     progress(0.02, "building the net")
     grid, net, _, _ = _inputs(run, params)
     lines = [int(i) for i in net.line.index[net.line.in_service.astype(bool)]]
+    if not lines:  # nothing to rank is not a result
+        raise ParamsRejected(
+            "grid_id", f"{grid.name} has no line in service (after the edits) to take out"
+        )
     chunks = [lines[i : i + CHUNK_LINES] for i in range(0, len(lines), CHUNK_LINES)]
     rows_of = {x.pp_index: x for x in Line.objects.filter(grid=grid).only("id", "pp_index", "geom")}
     found = sweep.run_chunks(
@@ -103,7 +107,6 @@ def run_power_criticality(run: Run, progress: Progress) -> dict:
     rows = [
         LineCriticality(
             run=run,
-            preflight=preflight,
             line=rows_of[r["line"]],
             geom=rows_of[r["line"]].geom,
             buildings_without_service=r["buildings"],
@@ -156,6 +159,7 @@ SPEC = register(
             "min_vm_pu",
         ),  # fmt: skip
         run=run_power_criticality,
+        preflight=preflight,
         kpis=(
             Kpi("lines_tested", "Lines taken out once", "1"),
             Kpi("lines_cutting_service", "Lines whose outage cuts off buildings", "1"),
