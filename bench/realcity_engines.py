@@ -13,7 +13,7 @@ refusal's words or the key figures.
     export DATABASE_URL=postgis://citytwin@127.0.0.1:$CITYTWIN_PG_PORT/citytwin
     export CELERY_BROKER_URL=redis://127.0.0.1:$CITYTWIN_REDIS_PORT/0
     prlimit --as=6000000000 .venv/bin/python bench/realcity_engines.py [--skip-synthetic]
-        [--skip-andorra] [--synthetic-links 100000]
+        [--skip-andorra] [--synthetic-links 100000] [--engines transit water power calibration]
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ def measured(label: str, args: list[str], expect_refusal: bool = False) -> dict:
         stdout, stderr = out.read(), err.read()
     row = {"step": label, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024.0,
            "rc": proc.returncode, "stdout": stdout, "stderr": stderr}  # fmt: skip
+    row["simulator"] = args[2] if args[0] == "run_scenario" else ""
     row["what"] = _what(row, expect_refusal)
     ROWS.append(row)
     print(f"  {label}: {seconds:.1f} s, {row['peak_mb']:.0f} MB, {row['what']}", flush=True)
+    print(f"    run JSON: {row.get('run')}", flush=True)
     return row
 
 
@@ -66,7 +68,8 @@ def _what(row: dict, expect_refusal: bool) -> str:
     except (IndexError, json.JSONDecodeError):
         return (lines[-1] if lines else "done")[:220]
     row["run"] = run
-    keys = KEYS.get(run.get("simulator", ""), ())
+    row["run_s"] = run.get("seconds")
+    keys = KEYS.get(row["simulator"], ())
     kpis = run.get("kpis") or {}
     figures = ", ".join(f"{k}={_num(kpis[k])}" for k in keys if k in kpis)
     warns = [w["code"] for w in run.get("warnings") or []]
@@ -90,6 +93,9 @@ KEYS = {
     "power_criticality": ("lines_tested", "lines_cutting_service", "cases_with_overload",
                           "cases_not_converged"),
 }  # fmt: skip
+
+
+ENGINES = ("transit", "water", "power", "calibration")
 
 
 def run_json(args: list[str]) -> list[str]:
@@ -178,7 +184,7 @@ def calibration_steps(city: str, every: int) -> None:
              run_json([f"baseline:{city}", "calibration", "gap=1e-4", "outer_iterations=4"]))  # fmt: skip
 
 
-def andorra(pbf: Path) -> None:
+def andorra(pbf: Path, engines: set[str]) -> None:
     from layers.models import City
     from transit.models import Feed
     from utilities.power.models import Grid
@@ -187,19 +193,25 @@ def andorra(pbf: Path) -> None:
         measured("Andorra: import_osm", ["import_osm", str(pbf), "--city", "Andorra"])
     if not Feed.objects.filter(city__name="Andorra").exists():
         measured("Andorra: import_osm_transit", ["import_osm_transit", "Andorra"])
-    measured("Andorra: transit", run_json(["baseline:Andorra", "transit"]))
-    measured("Andorra: water", run_json(["baseline:Andorra", "water"]), expect_refusal=True)
-    if not Grid.objects.filter(city__name="Andorra").exists():
+    if "transit" in engines:
+        measured("Andorra: transit", run_json(["baseline:Andorra", "transit"]))
+    if "water" in engines:
+        measured("Andorra: water", run_json(["baseline:Andorra", "water"]), expect_refusal=True)
+    if "power" not in engines:
+        pass
+    elif not Grid.objects.filter(city__name="Andorra").exists():
         measured("Andorra: power_flow before a grid", run_json(["baseline:Andorra", "power_flow"]),
                  expect_refusal=True)  # fmt: skip
         measured("Andorra: build_power_grid_from_osm",
                  ["build_power_grid_from_osm", "--city", "Andorra"])  # fmt: skip
-    measured("Andorra: power_flow", run_json(["baseline:Andorra", "power_flow"]))
-    measured("Andorra: power_criticality", run_json(["baseline:Andorra", "power_criticality"]))
-    calibration_steps("Andorra", every=10)
+    if "power" in engines:
+        measured("Andorra: power_flow", run_json(["baseline:Andorra", "power_flow"]))
+        measured("Andorra: power_criticality", run_json(["baseline:Andorra", "power_criticality"]))
+    if "calibration" in engines:
+        calibration_steps("Andorra", every=10)
 
 
-def synthetic(links: int) -> None:
+def synthetic(links: int, engines: set[str]) -> None:
     from layers.models import City
 
     name = f"Synth{links // 1000}k"
@@ -218,8 +230,10 @@ def synthetic(links: int) -> None:
                                                          [xm, y1 - 0.1 * (y1 - y0)]]}},
     ]  # fmt: skip
     with_trams = scenario_with(name, "bench: two tram lines", trams)
-    measured(f"{name}: transit (2 drawn trams)", run_json([str(with_trams), "transit"]))
-    calibration_steps(name, every=max(1, links // 2000))
+    if "transit" in engines:
+        measured(f"{name}: transit (2 drawn trams)", run_json([str(with_trams), "transit"]))
+    if "calibration" in engines:
+        calibration_steps(name, every=max(1, links // 2000))
 
 
 def main() -> None:
@@ -229,6 +243,7 @@ def main() -> None:
     parser.add_argument("--synthetic-links", type=int, default=100_000)
     parser.add_argument("--skip-andorra", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
     args = parser.parse_args()
     django()
     import platform
@@ -236,14 +251,15 @@ def main() -> None:
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at start", flush=True)  # fmt: skip
     if not args.skip_andorra:
-        andorra(args.pbf)
+        andorra(args.pbf, set(args.engines))
     if not args.skip_synthetic:
-        synthetic(args.synthetic_links)
+        synthetic(args.synthetic_links, set(args.engines))
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end\n")
-    print("| step | wall time (s) | peak memory (MB) | result |")
-    print("|---|---:|---:|---|")
+    print("| step | process wall time (s) | of which the run (s) | peak memory (MB) | result |")
+    print("|---|---:|---:|---:|---|")
     for r in ROWS:
-        print(f"| {r['step']} | {r['seconds']:.1f} | {r['peak_mb']:,.0f} | {r['what']} |")
+        run_s = f"{r['run_s']:.1f}" if r.get("run_s") is not None else "-"
+        print(f"| {r['step']} | {r['seconds']:.1f} | {run_s} | {r['peak_mb']:,.0f} | {r['what']} |")
 
 
 if __name__ == "__main__":

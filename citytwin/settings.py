@@ -289,6 +289,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CITYTWIN_LOG_LEVEL", "INFO")},
+    # libraries' notes at import ("NumExpr defaulting to 2 threads", pandapower's "Failed to
+    # import plotly") would open every manage command and `bin/citytwin up`: warnings only
+    "loggers": {name: {"level": "WARNING"} for name in ("numexpr", "pandapower")},
 }
 
 # Django's GDAL raster wrapper is never given untrusted files here (uploads are read with
