@@ -4,7 +4,8 @@ A generator turns its JSON spec (``{"kind": ..., its own fields}``, checked agai
 Schema, published at ``GET /api/sweeps/generators/``) into variants: each a label in words,
 edits in the edit-type registry's own JSON (validated by :mod:`citytwin.scenarios.edits`
 like any scenario's, by :mod:`.services`), parameter overrides, and what it changes on the
-map (a feature kind, ids and a geometry in EPSG:4326). Nothing outside this registry
+map (a feature kind, ids and a geometry in EPSG:4326). An edit is named by its class in the
+edit-type registry (``CloseRoad.type``), never by a literal. Nothing outside this registry
 branches on a generator's name.
 """
 
@@ -21,6 +22,10 @@ import numpy as np
 from django.contrib.gis.db.models import Union
 from django.contrib.gis.geos import GEOSGeometry
 
+from citytwin.scenarios.edit_types.evacuation import AddShelter
+from citytwin.scenarios.edit_types.power import LineOutage
+from citytwin.scenarios.edit_types.roads import ChangeRoad, CloseRoad
+from citytwin.scenarios.edit_types.water import WaterPipeBreak
 from layers.geo import BBoxError, parse_bbox
 from layers.models import Building, RoadEdge
 
@@ -189,11 +194,15 @@ def _link_variant(edges: list[RoadEdge], factor: float, extra: str = "") -> Vari
     ids = [e.pk for e in edges]
     words = " and ".join(_edge_words(e) for e in edges[:2])
     if factor == 0:
-        edits = [{"type": "close_road", "edge_ids": ids}]
+        edits = [{"type": CloseRoad.type, "edge_ids": ids}]
         label = f"Close {words}{extra}"
     else:
         edits = [
-            {"type": "change_road", "edge_ids": [e.pk], "capacity_veh_h": e.capacity_veh_h * factor}
+            {
+                "type": ChangeRoad.type,
+                "edge_ids": [e.pk],
+                "capacity_veh_h": e.capacity_veh_h * factor,
+            }
             for e in edges
         ]
         label = f"{factor:.0%} of the capacity on {words}{extra}"
@@ -384,7 +393,7 @@ class ShelterSites(Generator):
                 points.append(centre)
                 edits.append(
                     {
-                        "type": "add_shelter",
+                        "type": AddShelter.type,
                         "point": {"type": "Point", "coordinates": [centre.x, centre.y]},
                         "capacity": spec["capacity"],
                         "name": f"shelter at building {i}",
@@ -441,7 +450,7 @@ def _water_outages(ctx, spec, where) -> list[VariantSpec]:
     return [
         VariantSpec(
             f"Break of pipe {p.name}",
-            [{"type": "water_pipe_break", "pipe": [p.pk]}],
+            [{"type": WaterPipeBreak.type, "pipe": [p.pk]}],
             feature_kind="water_link",
             feature_ids=[p.pk],
             geom=p.geom,
@@ -460,7 +469,7 @@ def _power_outages(ctx, spec, where) -> list[VariantSpec]:
     return [
         VariantSpec(
             f"Outage of line {line.name or line.pk}",
-            [{"type": "line_outage", "lines": [line.pk]}],
+            [{"type": LineOutage.type, "lines": [line.pk]}],
             feature_kind="power_line",
             feature_ids=[line.pk],
             geom=line.geom,
