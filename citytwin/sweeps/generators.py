@@ -441,9 +441,16 @@ class UtilityOutages(Generator):
 
 
 def _water_outages(ctx, spec, where) -> list[VariantSpec]:
+    from django.db.models import Q
+
     from utilities.water.models import WaterLink, WaterNetwork
 
-    network = WaterNetwork.objects.filter(city=ctx.city).order_by("-created_at").first()
+    mine = Q(owner=ctx.user) if ctx.user is not None else Q(pk__in=[])
+    network = (  # private networks stay private: public ones and the starter's own
+        WaterNetwork.objects.filter(Q(visibility="public") | mine, city=ctx.city)
+        .order_by("-created_at")
+        .first()
+    )
     if network is None:
         _reject(f"{where}.network", f"{ctx.city.name} has no water network")
     pipes = WaterLink.objects.filter(network=network, kind="pipe").order_by("id")[: spec["max"]]
@@ -460,11 +467,14 @@ def _water_outages(ctx, spec, where) -> list[VariantSpec]:
 
 
 def _power_outages(ctx, spec, where) -> list[VariantSpec]:
-    from utilities.power.models import Grid, Line
+    from citytwin.scenarios.capabilities import ParamsRejected
+    from utilities.power.models import Line
+    from utilities.power.runs import choose_grid
 
-    grid = Grid.objects.filter(city=ctx.city).order_by("-created_at").first()
-    if grid is None:
-        _reject(f"{where}.network", f"{ctx.city.name} has no power grid")
+    try:  # the grid the runs use: the one named in the parameters, else the newest visible
+        grid = choose_grid(ctx.city, int(ctx.params.get("grid_id", 0) or 0), ctx.user)
+    except ParamsRejected as exc:
+        _reject(f"{where}.network", exc.message)
     lines = Line.objects.filter(grid=grid).order_by("id")[: spec["max"]]
     return [
         VariantSpec(
