@@ -50,6 +50,8 @@ def create_sweep(
     except ParamsRejected as exc:
         raise SweepRejected("simulator", exc.message) from None
     metric_of(spec)
+    if params is not None and not isinstance(params, dict):
+        raise SweepRejected("params", "must be an object of run parameters")
     try:
         clean = spec.clean_params(params if params is not None else {}, scenario.edits)
         if spec.preflight is not None:
@@ -61,7 +63,11 @@ def create_sweep(
     gen_spec = gen.clean(generator)
     if name is not None and (not isinstance(name, str) or len(name) > 200):
         raise SweepRejected("name", "must be text of at most 200 characters")
-    if not isinstance(chunk_size, int) or not 1 <= chunk_size <= 1000:
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int)
+        or not 1 <= chunk_size <= 1000
+    ):
         raise SweepRejected("chunk_size", "must be an integer from 1 to 1000")
     owner = user if user is not None and user.is_authenticated else None
     with transaction.atomic():

@@ -173,6 +173,8 @@ def test_generators_make_validated_compact_variants_and_bad_input_names_the_fiel
         ({"simulator": "traffic", "generator": {"kind": "close_bridges", "factor": 2}},
          "generator.factor"),
         ({"simulator": "nope", "generator": {"kind": "close_bridges"}}, "simulator"),
+        ({"simulator": "traffic", "params": [1], "generator": {"kind": "close_bridges"}},
+         "params"),
         ({"simulator": "solar", "generator": {"kind": "close_bridges"}}, "simulator"),
         ({"simulator": "traffic", "params": {"gap": -1}, "generator": {"kind": "close_bridges"}},
          "params.gap"),
