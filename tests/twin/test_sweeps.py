@@ -118,6 +118,11 @@ def remote_workers(tmp_path_factory, django_db_setup, django_db_blocker):
     folders = [root / n for n in names]
     procs = start_remote_workers(folders, names, CITYTWIN_VISIBILITY_TIMEOUT_S="8")
     yield names, procs, folders
+    for proc in procs:  # all told at once, then waited for
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     for proc in procs:
         stop_remote_worker(proc)
 
