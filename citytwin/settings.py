@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "utilities.power",
     "sensors.analysis",
     "citytwin.assistant.apps.AssistantConfig",
+    "citytwin.sweeps.apps.SweepsConfig",
 ]
 
 # accounts made by `bin/citytwin adduser` and password changes in the page are checked by these
@@ -242,6 +243,18 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CITYTWIN_CELERY_EAGER", "0") == "1"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken by a worker that died (SIGKILL, a lost machine) is delivered again once the
+# broker's visibility timeout has passed since it was taken (acks_late: acknowledged only when
+# done). It must be longer than the longest task, or a task still running is given to a second
+# worker too (harmless for runs and sweep chunks, which do nothing twice, but wasted): a sweep
+# chunk is sized to take minutes (citytwin/sweeps/services.py), a whole run is one task. The
+# workers look for such tasks every tenth of the timeout (at most every minute).
+CITYTWIN_VISIBILITY_TIMEOUT_S = float(os.environ.get("CITYTWIN_VISIBILITY_TIMEOUT_S", "7200"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CITYTWIN_VISIBILITY_TIMEOUT_S,
+    "unacked_restore_interval": max(1.0, min(60.0, CITYTWIN_VISIBILITY_TIMEOUT_S / 10)),
+    "unacked_restore_throttle": 1,
+}
 
 # Jobs whose worker died: a running job with no heartbeat for CITYTWIN_HEARTBEAT_STALE_S seconds
 # (and not active on its worker) is marked failed by the reaper, which Celery beat (started by

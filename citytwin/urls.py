@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/sensors/", include("sensors.mqtt.urls")),
     path("api/", include("utilities.water.urls")),
     path("api/assistant/", include("citytwin.assistant.urls")),
+    path("api/", include("citytwin.sweeps.urls")),
     path("", include("frontend.urls")),
 ]
 

@@ -29,7 +29,9 @@ def reap_lost_jobs(stale_s: float | None = None) -> int:
     if stale_s is None:
         stale_s = settings.CITYTWIN_HEARTBEAT_STALE_S
     limit = timezone.now() - timedelta(seconds=stale_s)
-    suspects = list(Job.objects.filter(Job.stale(limit)))
+    # a kind fanned out over many tasks (sweeps) is not lost when silent: the broker
+    # redelivers a task whose worker died (JobKind.reap)
+    suspects = [j for j in Job.objects.filter(Job.stale(limit)) if kind_of(j.kind).reap]
     if not suspects:
         return 0
     from citytwin.celery import app

@@ -61,6 +61,10 @@ class JobKind:
         removes what a job that did not succeed left outside the database (its files).
     finish
         runs at every end, after ``discard`` (e.g. removes the uploaded file).
+    reap
+        False for a job fanned out over many Celery tasks (a sweep): no one process keeps its
+        heartbeat between tasks, and a task whose worker died is delivered again by the
+        broker, so silence does not mean lost and the reaper leaves it alone.
     """
 
     prefix: str
@@ -69,6 +73,7 @@ class JobKind:
     user_error: Callable[[Exception], dict | None] = _no_user_error
     discard: Callable[[Job], None] = _nothing
     finish: Callable[[Job], None] = _nothing
+    reap: bool = True
 
 
 _KINDS: dict[str, JobKind] = {}

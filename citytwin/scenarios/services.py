@@ -158,6 +158,28 @@ def city_data_version(city: City) -> list:
     return [city.id, city.source_sha256, city.imported_at, *counts]
 
 
+def city_data_of(spec, city: City) -> dict:
+    """What identifies the city's data read by ``spec``'s runs (see :func:`run_checksum`)."""
+    data = {"city": city_data_version(city)}
+    if spec.data_version is not None:
+        data["data"] = spec.data_version(city)
+    return data
+
+
+def run_checksum(spec, params: dict, edits: list[dict], city_data: dict) -> str:
+    """The input checksum of a run: simulator, clean parameters, engine version, edits and
+    the city's data (``city_data_of``): equal checksums give equal results."""
+    return input_checksum(
+        {
+            "simulator": spec.name,
+            "params": params,
+            "engine_version": spec.engine_version,
+            "edits": edits,
+            **city_data,
+        }
+    )
+
+
 def start_run(
     scenario: Scenario,
     simulator: str,
@@ -179,16 +201,7 @@ def start_run(
     if spec.preflight is not None:
         spec.preflight(city, params)  # e.g. a raster too large for the city: 400 now
     version = spec.engine_version
-    checksum = input_checksum(
-        {
-            "simulator": simulator,
-            "params": params,
-            "engine_version": version,
-            "edits": scenario.edits,
-            "city": city_data_version(city),
-            **({"data": spec.data_version(city)} if spec.data_version is not None else {}),
-        }
-    )
+    checksum = run_checksum(spec, params, scenario.edits, city_data_of(spec, city))
     if reuse:
         visible = Scenario.objects.all() if user is None else scenarios_visible_to(user)
         earlier = (

@@ -29,7 +29,8 @@ def test_simulators_are_served_with_the_engines_ranges_units_and_defaults():
     ]
     for sim in sims.values():
         assert set(sim) == {
-            "name", "label", "description", "parameters", "requires_edits", "kpis", "results"
+            "name", "label", "description", "parameters", "requires_edits", "kpis", "results",
+            "sweep_metric",
         }  # fmt: skip
         schema = sim["parameters"]
         assert schema["type"] == "object" and schema["additionalProperties"] is False

@@ -49,6 +49,33 @@ class Kpi:
 
 
 @dataclass(frozen=True)
+class SweepMetric:
+    """What a sweep ranks the variants of a simulator by (:mod:`citytwin.sweeps`).
+
+    Attributes
+    ----------
+    key, label, unit : the metric's name, words and unit (as a KPI).
+    value : ``value(kpis) -> float``: the metric of one run from its KPIs.
+    worse : "higher" when a higher value is worse for people (vehicle-hours, T90, people
+        without service), "lower" when a lower one is.
+    """
+
+    key: str
+    label: str
+    unit: str
+    value: Callable[[dict], float]
+    worse: str = "higher"
+
+    def describe(self) -> dict:
+        return {"key": self.key, "label": self.label, "unit": self.unit, "worse": self.worse}
+
+
+def kpi_metric(key: str, label: str, unit: str, worse: str = "higher") -> SweepMetric:
+    """A sweep metric that is one KPI as it is."""
+    return SweepMetric(key, label, unit, lambda kpis: float(kpis[key]), worse)
+
+
+@dataclass(frozen=True)
 class Simulator:
     """Everything the twin knows about one simulator.
 
@@ -71,6 +98,9 @@ class Simulator:
     preflight : ``preflight(city, params)`` raises ParamsRejected before a run is queued.
     data_version : ``data_version(city)``: what identifies the simulator's own input tables
         (e.g. the city's water networks) in the input checksum, beyond buildings and roads.
+    sweep_metric : what a sweep of this simulator ranks its variants by; None: no sweeps.
+    run_variant : ``run_variant(run, base_run, progress) -> kpis``: a sweep variant started
+        from the base run's state (e.g. a warm-started assignment); None runs ``run``.
     """
 
     name: str
@@ -87,6 +117,8 @@ class Simulator:
     preflight: Callable[[Any, dict], None] | None = None
     report_map: tuple[str, str, str, str] | None = None
     data_version: Callable[[Any], Any] | None = None
+    sweep_metric: SweepMetric | None = None
+    run_variant: Callable[[Any, Any, Progress], dict] | None = None
 
     def parameters_schema(self) -> dict:
         """JSON Schema (draft 2020-12) of the run parameters, from the engine's class."""
@@ -107,6 +139,7 @@ class Simulator:
             "requires_edits": list(self.requires_edits),
             "kpis": [{"key": k.key, "label": k.label, "unit": k.unit} for k in self.kpis],
             "results": list(self.results),
+            "sweep_metric": self.sweep_metric.describe() if self.sweep_metric else None,
         }
 
     def clean_params(self, params: Any, edits: list[dict]) -> dict:

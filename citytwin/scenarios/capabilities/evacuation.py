@@ -12,7 +12,7 @@ from simulators.evacuation.reachability import REASONS as STRANDED_REASONS
 from .. import inputs
 from ..models import BuildingResult, EdgeResult, Run, RunSeries
 from ..warnings import evacuation_warnings
-from . import Kpi, Progress, Simulator, register, same_names
+from . import Kpi, Progress, Simulator, kpi_metric, register, same_names
 from .storage import edge_result, finite, multipolygon
 
 #: step of the recorded per-link occupancy and of the series (s)
@@ -260,5 +260,6 @@ SPEC = register(
         engine_packages=("evacuation", "dynamics", "common"),
         report_map=("edges", "max_queue_veh", "Longest queue", "veh"),
         requires_edits=("hazard_zone",),
+        sweep_metric=kpi_metric("t90_s", "90% evacuated after", "s"),
     )
 )

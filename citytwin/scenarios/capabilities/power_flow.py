@@ -12,7 +12,7 @@ from simulators.power.flow import PowerFlowParams, solve
 from utilities.power import runs
 
 from ..models import Run
-from . import Kpi, ParamsRejected, Progress, Simulator, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, kpi_metric, register, same_names
 
 
 @dataclass(frozen=True)
@@ -143,5 +143,6 @@ SPEC = register(
         ),
         results=(),
         engine_packages=("power", "common"),
+        sweep_metric=kpi_metric("people_without_service", "People without electricity", "persons"),
     )
 )

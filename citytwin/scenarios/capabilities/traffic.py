@@ -24,7 +24,7 @@ from simulators.traffic.scenarios import close_links, scale_demand
 from .. import inputs
 from ..models import EdgeResult, Run
 from ..warnings import traffic_warnings, warning
-from . import Kpi, ParamsRejected, Progress, Simulator, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, SweepMetric, register, same_names
 from .storage import edge_result, finite
 
 
@@ -100,6 +100,19 @@ def apply_demand_edits(model: TrafficModel, city, edits) -> Demand:
 def run_traffic(run: Run, progress: Progress) -> dict:
     """Static user equilibrium on the scenario's roads with demand from its buildings, or
     (``demand: "calibrated"``) the city's newest demand calibrated to its counters."""
+    return _run_traffic(run, progress, store=True)
+
+
+def run_traffic_variant(run: Run, base_run: Run, progress: Progress) -> dict:
+    """A sweep variant: the same run, its KPIs only (no per-link rows).
+
+    The hook for a warm start: a variant that only closes or cuts links could re-assign from
+    ``base_run``'s equilibrium (``simulators.traffic.warm``) instead of from scratch.
+    """
+    return _run_traffic(run, progress, store=False)
+
+
+def _run_traffic(run: Run, progress: Progress, store: bool) -> dict:
     city, edits = run.scenario.city, run.edits
     params: TrafficParams = SPEC.engine_params(run.params)
     model = traffic_model(
@@ -123,8 +136,9 @@ def run_traffic(run: Run, progress: Progress) -> dict:
         max_iter=int(params.max_iter),
         progress=lambda f, s: progress(0.2 + 0.7 * f, f"assignment: {s}"),
     )
-    progress(0.92, "storing the edge results")
-    _store_edges(run, G, edge_keys, result)
+    if store:
+        progress(0.92, "storing the edge results")
+        _store_edges(run, G, edge_keys, result)
     summary = result.summary()
     kpis = {
         "vehicle_hours": summary["vehicle_hours_travelled"],
@@ -147,6 +161,18 @@ def run_traffic(run: Run, progress: Progress) -> dict:
     }
     run.warnings = traffic_warnings(kpis) + fallback
     return kpis
+
+
+#: a peak-hour trip left without a route by a variant counts as this many vehicle-hours in the
+#: sweep metric: a closure that cuts the network in two must rank above any detour, although
+#: the trips it strands drop out of the assignment's vehicle-hours (Scott et al. 2006 leave
+#: disconnection undefined; an hour is longer than any trip of a city's peak hour)
+UNROUTED_TRIP_H = 1.0
+
+
+def vehicle_hours_with_unrouted(kpis: dict) -> float:
+    """Vehicle-hours travelled plus :data:`UNROUTED_TRIP_H` per trip without a route (h)."""
+    return float(kpis["vehicle_hours"]) + UNROUTED_TRIP_H * float(kpis["unassignable_trips"])
 
 
 def solver_for(algorithm: str, n_links: int, demand) -> tuple[str, list[dict]]:
@@ -230,6 +256,7 @@ SPEC = register(
             "demand",
         ),  # fmt: skip
         run=run_traffic,
+        run_variant=run_traffic_variant,
         preflight=_pin_calibrated_demand,
         kpis=(
             Kpi("vehicle_hours", "Vehicle hours travelled", "h"),
@@ -253,5 +280,12 @@ SPEC = register(
         results=("edges",),
         engine_packages=("traffic", "common"),
         report_map=("edges", "vc_ratio", "Volume/capacity", "1"),
+        # the network robustness index of a variant is this metric's change from the base
+        sweep_metric=SweepMetric(
+            "vehicle_hours",
+            "Vehicle-hours travelled (a trip without a route counts 1 h)",
+            "h",
+            vehicle_hours_with_unrouted,
+        ),
     )
 )

@@ -17,7 +17,7 @@ from simulators.water.service import NOT_SERVED, PARTLY, SERVED, classify
 
 from ..edits import edit_type
 from ..models import Run, RunSeries
-from . import Kpi, ParamsRejected, Progress, Simulator, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, kpi_metric, register, same_names
 
 BUILDING_PATTERN = "twin_buildings"
 BUILDING_CATEGORY = "buildings"
@@ -344,5 +344,6 @@ SPEC = register(
         engine_packages=("water",),
         preflight=preflight,
         data_version=data_version,
+        sweep_metric=kpi_metric("people_not_served", "People without water for a while", "people"),
     )
 )
