@@ -218,6 +218,7 @@ MODULES = (
     "water",
     "power_flow",
     "power_criticality",
+    "shelter_siting",
 )
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
