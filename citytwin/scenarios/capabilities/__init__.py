@@ -219,6 +219,7 @@ MODULES = (
     "power_flow",
     "power_criticality",
     "shelter_siting",
+    "pv_roofs",
 )
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
