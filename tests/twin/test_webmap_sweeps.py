@@ -21,9 +21,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def test_a_planner_starts_a_sweep_and_sees_the_ranking(
     live_server,
-    page,
-    person,
-    celery_worker_process,  # noqa: F811
+    page,  # noqa: F811
+    person,  # noqa: F811
+    celery_worker_process,
 ):
     city = tiny_city("SweepMap", links=40, seed=2)
     c = city.boundary.centroid
