@@ -5,8 +5,9 @@ scenario in headless Chromium, follows it to the end and reads its ranking table
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 
-from tests.twin.test_sweeps import tiny_city
+from layers.models import City
 from tests.twin.test_webmap import (  # noqa: F401  (fixtures)
     browser,
     create_scenario,
@@ -25,7 +26,8 @@ def test_a_planner_starts_a_sweep_and_sees_the_ranking(
     person,  # noqa: F811
     celery_worker_process,
 ):
-    city = tiny_city("SweepMap", links=40, seed=2)
+    call_command("load_synthetic_city", "SweepMap", "--links", "40", "--seed", "2")
+    city = City.objects.get(name="SweepMap")
     c = city.boundary.centroid
     open_map(page, f"{live_server.url}/#city={city.id}&view={c.x},{c.y},15,0,0&d=2")
     sign_in(page, person)
