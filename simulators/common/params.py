@@ -56,7 +56,8 @@ def param(
     unit : plain symbol (``"s"``, ``"min"``, ``"m"``, ``"km/h"``, ``"1"`` for dimensionless).
     minimum, maximum : inclusive bounds of a number.
     choices : allowed string values and their labels (``kind="string"``).
-    kind : ``"number"``, ``"string"``, ``"boolean"``, ``"date"`` or ``"bbox"`` (lon/lat box).
+    kind : ``"number"``, ``"string"``, ``"boolean"``, ``"date"``, ``"bbox"`` (lon/lat box) or
+        ``"ids"`` (a list of feature ids: whole numbers or strings, at most 10,000).
     nullable : ``None`` is allowed (it means "not set" and is documented in the description).
     integer : a whole number.
     """
@@ -139,6 +140,16 @@ def check_value(name: str, value: Any, spec: Mapping[str, Any], scale: float = 1
             -90 <= value[1] <= 90 and -90 <= value[3] <= 90
         ):
             raise ParamError(name, "must be lon/lat degrees (EPSG:4326)")
+    elif kind == "ids":
+        if not isinstance(value, (list, tuple)) or len(value) > MAX_IDS:
+            raise ParamError(name, f"must be a list of at most {MAX_IDS} ids")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (int, str)) or v == "":
+                raise ParamError(name, f"must hold ids (whole numbers or strings), got {v!r}")
+
+
+#: the longest list a field of kind "ids" takes
+MAX_IDS = 10000
 
 
 def _finite(value: float) -> bool:
@@ -194,6 +205,10 @@ def property_schema(spec: Mapping[str, Any], default: Any, scale: float = 1.0, u
         out["items"] = {"type": "number"}
         out["minItems"] = out["maxItems"] = 4
         out["x-unit"] = "deg"
+    elif kind == "ids":
+        out["type"] = "array"
+        out["items"] = {"type": ["integer", "string"]}
+        out["maxItems"] = MAX_IDS
     if spec["nullable"]:
         out["type"] = [out["type"], "null"]
     if isinstance(default, (int, float)) and not isinstance(default, bool) and scale != 1.0:

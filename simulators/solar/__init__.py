@@ -12,6 +12,7 @@ from .dsm import (
     read_dsm,
     write_raster,
 )
+from .ranking import rank_roofs
 from .roof import roof_planes, roof_pv
 from .scenario import proposed_building_impact
 from .shadow import (
@@ -26,6 +27,7 @@ from .sun import read_weather, sample_times, sun_series
 from .sunhours import Irradiation, irradiation, sun_hours, sun_positions
 
 __all__ = [
+    "rank_roofs",
     "Irradiation",
     "building_heights",
     "building_labels",

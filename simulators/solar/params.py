@@ -59,3 +59,34 @@ class SolarParams:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+
+@dataclass(frozen=True)
+class PvRoofParams:
+    """Settings of a best-roofs-for-PV run (annual, clear sky, shading from the DSM)."""
+
+    year: int = param(
+        2026, label="Year", description="Calendar year of the sun positions (clear sky)",
+        minimum=1950, maximum=2100, integer=True,
+    )  # fmt: skip
+    bbox: list[float] | None = param(
+        None, label="Area", kind="bbox", nullable=True,
+        description="Only the buildings in this lon/lat box; empty = the whole city",
+    )  # fmt: skip
+    cell_m: float = param(
+        1.0, label="Cell size", unit="m", minimum=0.5, maximum=5.0,
+        description="Side of a cell of the surface model the shading is computed on",
+    )  # fmt: skip
+    step_min: float = param(
+        60, label="Time step", unit="min", minimum=10, maximum=120,
+        description="Minutes between two sun positions over the year",
+    )  # fmt: skip
+    min_kwp: float = param(
+        1.0, label="Smallest system ranked", unit="kWp", minimum=0.0, maximum=1000.0
+    )
+    top_n: int = param(
+        20, label="Roofs in the recommendation", minimum=1, maximum=500, integer=True
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)

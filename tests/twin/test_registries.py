@@ -26,6 +26,8 @@ def test_simulators_are_served_with_the_engines_ranges_units_and_defaults():
         "water",
         "power_flow",
         "power_criticality",
+        "shelter_siting",
+        "pv_roofs",
     ]
     for sim in sims.values():
         assert set(sim) == {

@@ -251,6 +251,8 @@ MODULES = (
     "water",
     "power_flow",
     "power_criticality",
+    "shelter_siting",
+    "pv_roofs",
 )
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

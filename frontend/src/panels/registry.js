@@ -9,6 +9,7 @@ import layers from "./layers.js";
 import results from "./results.js";
 import scenario from "./scenario.js";
 import sensors from "./sensors.js";
+import sweeps from "./sweeps.js";
 import upload from "./upload.js";
 
-export const PANELS = [layers, scenario, results, upload, sensors, assistant];
+export const PANELS = [layers, scenario, results, upload, sensors, assistant, sweeps];
