@@ -35,7 +35,7 @@ from .costs import link_costs
 from .network import Network
 from .paths import _sp_tree, _tree_buffers
 
-__all__ = ["reassign", "WARM_LAZY_SHARE"]
+__all__ = ["reassign", "same_graph", "WARM_LAZY_SHARE"]
 
 #: lazy origins for warm starts (see :func:`reassign`)
 WARM_LAZY_SHARE = 0.5
@@ -157,7 +157,9 @@ def _repair_bushes(
     return touched, rebuilt
 
 
-def _same_graph(base: Network, network: Network) -> bool:
+def same_graph(base: Network, network: Network) -> bool:
+    """Whether ``network`` has ``base``'s nodes and links in the same order (a warm start's
+    precondition)."""
     return (
         base.n_nodes == network.n_nodes
         and base.n_links == network.n_links
@@ -204,7 +206,7 @@ def reassign(
             "base: a warm start needs a bush run kept with assign(..., algorithm='bush', "
             "keep_bushes=True)"
         )
-    if not _same_graph(base.network, network):
+    if not same_graph(base.network, network):
         raise ValueError(
             "network: must have the base network's nodes and links in the same order "
             "(close, reopen or re-parameterise links; added links need a cold start)"

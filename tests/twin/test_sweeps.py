@@ -282,6 +282,9 @@ def test_bridge_closure_ranks_first_and_the_ranking_downloads(owner, tmp_path, r
     # cut, the bridge strands more trips than any other closure (a dead end strands its own)
     stranded = [r["kpis"]["unassignable_trips"] for r in rows]
     assert min(stranded[:2]) > max(stranded[2:])
+    # every closure keeps the base's links and demand: each re-assigned from the base
+    # equilibrium (simulators.traffic.warm), the bridge's stranded trips included
+    assert all(r["kpis"]["warm_started"] is True for r in rows)
     assert rows[1]["delta"] > rows[2]["delta"] >= rows[-1]["delta"]
     assert [r["rank"] for r in rows] == list(range(1, n_links + 1))
     # the delta is the change from the base run, in the metric's unit

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from simulators.traffic import Demand, Network, assign
+from simulators.traffic import Demand, Network, assign, warm
 from simulators.traffic.bush import MAX_BUSH_ENTRIES
 from simulators.traffic.demand import (
     DemandParameters,
@@ -103,16 +103,52 @@ def run_traffic(run: Run, progress: Progress) -> dict:
     return _run_traffic(run, progress, store=True)
 
 
+#: per worker process, the equilibrium of the sweep base last seen, its bushes kept: a variant
+#: that only closes links or changes their capacity or speed re-assigns from it
+#: (:func:`simulators.traffic.warm.reassign`, several times faster than from scratch). One
+#: base at a time: a worker takes chunks of one sweep after another.
+_WARM_BASE: dict[tuple, object] = {}
+
+
 def run_traffic_variant(run: Run, base_run: Run, progress: Progress) -> dict:
-    """A sweep variant: the same run, its KPIs only (no per-link rows).
-
-    The hook for a warm start: a variant that only closes or cuts links could re-assign from
-    ``base_run``'s equilibrium (``simulators.traffic.warm``) instead of from scratch.
-    """
-    return _run_traffic(run, progress, store=False)
+    """A sweep variant: the same run, its KPIs only (no per-link rows), warm-started from the
+    base's equilibrium when the variant keeps the base's links and demand."""
+    return _run_traffic(run, progress, store=False, warm_from=base_run)
 
 
-def _run_traffic(run: Run, progress: Progress, store: bool) -> dict:
+def _base_equilibrium(base_run: Run, params: TrafficParams, progress: Progress):
+    """The base run's bush equilibrium, computed once per worker process (or None)."""
+    key = (base_run.pk, params.gap, int(params.max_iter))
+    if key not in _WARM_BASE:
+        _WARM_BASE.clear()
+        base_params: TrafficParams = SPEC.engine_params(base_run.params)
+        if base_params.demand == "calibrated":
+            return None
+        model = traffic_model(
+            base_run.scenario.city, base_run.edits, base_params.time_of_day_h,
+            base_params.external_traffic, base_params.peak_hour_factor, progress,
+        )  # fmt: skip
+        demand = apply_demand_edits(model, base_run.scenario.city, base_run.edits)
+        algorithm, _ = solver_for(base_params.algorithm, model.network.n_links, demand)
+        if algorithm != "bush":
+            return None
+        _WARM_BASE[key] = assign(
+            model.network, demand, algorithm="bush", gap=params.gap,
+            max_iter=int(params.max_iter), keep_bushes=True,
+            progress=lambda f, s: progress(0.1 * f, f"base equilibrium: {s}"),
+        )  # fmt: skip
+    return _WARM_BASE[key]
+
+
+def _same_demand(a: Demand, b: Demand) -> bool:
+    return (
+        np.array_equal(a.origin, b.origin)
+        and np.array_equal(a.destination, b.destination)
+        and np.allclose(a.flow, b.flow, rtol=1e-12, atol=0.0)
+    )
+
+
+def _run_traffic(run: Run, progress: Progress, store: bool, warm_from: Run | None = None) -> dict:
     city, edits = run.scenario.city, run.edits
     params: TrafficParams = SPEC.engine_params(run.params)
     model = traffic_model(
@@ -128,14 +164,27 @@ def _run_traffic(run: Run, progress: Progress, store: bool) -> dict:
         external = None  # the calibrated matrix holds the gateway trips already
     demand = apply_demand_edits(model, city, edits)
     algorithm, fallback = solver_for(params.algorithm, network.n_links, demand)
-    result = assign(
-        network,
-        demand,
-        algorithm=algorithm,
-        gap=params.gap,
-        max_iter=int(params.max_iter),
-        progress=lambda f, s: progress(0.2 + 0.7 * f, f"assignment: {s}"),
-    )
+    base = None
+    if warm_from is not None and algorithm == "bush" and params.demand != "calibrated":
+        base = _base_equilibrium(warm_from, params, progress)
+        if base is not None and not (
+            warm.same_graph(base.network, network) and _same_demand(base.demand, demand)
+        ):
+            base = None  # an added road or a demand change: from scratch
+    if base is not None:
+        result = warm.reassign(
+            base, network, gap=params.gap, max_iter=int(params.max_iter),
+            progress=lambda f, s: progress(0.2 + 0.7 * f, f"assignment (warm start): {s}"),
+        )  # fmt: skip
+    else:
+        result = assign(
+            network,
+            demand,
+            algorithm=algorithm,
+            gap=params.gap,
+            max_iter=int(params.max_iter),
+            progress=lambda f, s: progress(0.2 + 0.7 * f, f"assignment: {s}"),
+        )
     if store:
         progress(0.92, "storing the edge results")
         _store_edges(run, G, edge_keys, result)
@@ -160,6 +209,8 @@ def _run_traffic(run: Run, progress: Progress, store: bool) -> dict:
         "calibrated_trips_dropped": dropped,
     }
     run.warnings = traffic_warnings(kpis) + fallback
+    if warm_from is not None:
+        kpis["warm_started"] = base is not None  # a variant's own record (not a run KPI)
     return kpis
 
 
