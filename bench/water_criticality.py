@@ -120,29 +120,40 @@ def main() -> None:
         try:
             started = time.perf_counter()
             sweep = start_sweep(network, required_pressure_m=20.0)
+            loads = []  # 1-minute load average while the sweep runs: other work on the machine
             while True:
                 job = Job.objects.get(pk=sweep.job_id)
                 if job.status in Job.FINISHED:
                     break
+                loads.append(os.getloadavg()[0])
                 time.sleep(0.5)
             wall = time.perf_counter() - started
         finally:
             _stop(procs)
+        load = (sum(loads) / len(loads), max(loads)) if loads else (float("nan"),) * 2
         rows.append(
             (count, job.status, job.report.get("pipes"), job.report.get("solver_errors"), wall)
+            + load
         )
         print(f"{count} worker(s): {job.status} {job.report} in {wall:.1f} s", flush=True)
     rows.sort()
     # speed-up against one worker (the table is meaningless without a 1-worker row)
     base = rows[0][4] if rows[0][0] == 1 else float("nan")
     print(
-        f"\n{args.network}: single-pipe-break sweep (PDD steady state per break, chunks of 100)\n"
+        f"\n{args.network}: single-pipe-break sweep (PDD steady state per break, chunks of 100), "
+        f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{os.cpu_count()} CPUs\n"
     )
-    print("| worker processes | status | pipes | solver errors | wall time (s) | speed-up |")
-    print("|---|---|---|---|---|---|")
-    for count, status, pipes, errors, wall in rows:
-        print(f"| {count} | {status} | {pipes} | {errors} | {wall:.1f} | {base / wall:.2f}x |")
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        "| worker processes | status | pipes | solver errors | wall time (s) | speed-up vs 1 "
+        "| load average during the sweep (mean / max) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for count, status, pipes, errors, wall, mean, peak in rows:
+        print(
+            f"| {count} | {status} | {pipes} | {errors} | {wall:.1f} | {base / wall:.2f}x "
+            f"| {mean:.1f} / {peak:.1f} |"
+        )
 
 
 if __name__ == "__main__":

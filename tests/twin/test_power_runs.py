@@ -14,7 +14,7 @@ from citytwin.scenarios.models import Run
 from layers.geo import to_geos, to_multipolygon
 from layers.models import Building, City
 from simulators.power.build import create_ext_grids
-from utilities.power.models import Bus, Grid, Line, LineCriticality, ServicePoint
+from utilities.power.models import Bus, Grid, Line, LineCriticality, Load, ServicePoint
 
 from .conftest import wait_for_job
 
@@ -183,3 +183,25 @@ def test_substation_outage_cuts_off_exactly_the_buildings_on_its_feeders(
     assert names == ["line 1-4", "line 7-8", "line 4-5", "line 1-2", "line 2-3"]
     assert [r.people_without_service for r in ranked] == [70.0, 50.0, 40.0, 30.0, 20.0]
     assert crit.kpis["max_people_without_service"] == 70.0
+
+    # the input checksum covers the grid's rows: the same run again is reused; a grid edited
+    # in place, or a changed grid imported again, is a new input
+    again = api.post(
+        f"/api/scenarios/{baseline['id']}/runs", {"simulator": "power_flow"}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["id"] == base_run.pk
+    Load.objects.filter(grid=grid, pp_index=8).update(p_mw=1.0)
+    edited = _run(api, baseline["id"], "power_flow")
+    assert edited.pk != base_run.pk
+    assert edited.kpis["load_served_mw"] == pytest.approx(3.0)
+    net.load.loc[net.load.bus == 8, "p_mw"] = 2.0
+    upload = SimpleUploadedFile("feeder_town.json", pp.to_json(net).encode())
+    response = api.post(
+        "/api/imports/",
+        {"file": upload, "target": "power_grid", "city": city.name, "tolerance_m": 200},
+    )
+    assert wait_for_job(response.json()["id"], 120).status == "succeeded"
+    reimported = _run(api, baseline["id"], "power_flow")
+    assert reimported.pk not in (base_run.pk, edited.pk)
+    assert reimported.meta["grid_id"] != grid.pk
+    assert reimported.kpis["load_served_mw"] == pytest.approx(4.0)

@@ -27,7 +27,12 @@ GRID_CRS = {
     "Net3": "+proj=tmerc +lat_0=60.17 +lon_0=24.94 +k=1 +x_0=0 +y_0=0 +to_meter=100",
     "ky4": "+proj=tmerc +lat_0=60.17 +lon_0=24.94 +x_0=-4960000 +y_0=-3900000 +to_meter=0.3048",
     "ky10": "+proj=tmerc +lat_0=60.17 +lon_0=24.94 +x_0=-5760000 +y_0=-3850000 +to_meter=0.3048",
+    "Net6": "+proj=tmerc +lat_0=60.17 +lon_0=24.94 +k=1 +x_0=0 +y_0=0 +to_meter=10",
 }
+#: Net6 (3,356 nodes, pumps, tanks, rules) over its first hours: the file's 96 hours take
+#: ~15 s of EPANET alone on an idle core (~80 s on the loaded development machine), twice in
+#: the test; the full 96 hours run in bench/water_criticality.py's import and sweep
+NET6_HOURS = 6
 
 
 def _city(name: str = "Watertown") -> City:
@@ -223,15 +228,40 @@ def test_a_break_cuts_off_exactly_the_buildings_behind_the_closed_valves(
     assert deltas[buildings["J4"]] == pytest.approx(23.0) and deltas[buildings["J1"]] == 0
     ogc = api.get(f"/ogc/collections/water-building-service/items?run={broken.pk}&f=json")
     assert ogc.status_code == 200 and len(ogc.json()["features"]) == 5
+    # the input checksum covers the network's rows: the same run again is reused; a network
+    # edited in place (the reservoir's head) is a new input
+    again = api.post(
+        f"/api/scenarios/{base_id}/runs/",
+        {"simulator": "water", "params": {"duration_h": 24}},
+        format="json",
+    )
+    assert again.status_code == 200 and again.json()["id"] == base.pk
+    network.nodes.filter(name="R").update(base_head_m=10.0)
+    low = _run(api, base_id, duration_h=24)
+    assert low.pk != base.pk
+    assert low.kpis["min_pressure_m"] < 10.0 < base.kpis["min_pressure_m"]
+    assert low.kpis["buildings_partly_served"] == 5
+
+
+def _net6_first_hours(folder: Path) -> Path:
+    """Net6.inp as shipped, but for its first NET6_HOURS hours (``[TIMES] Duration``)."""
+    text = (NETWORKS / "Net6.inp").read_text()
+    assert "Duration 96:00" in text
+    path = folder / "Net6.inp"
+    path.write_text(text.replace("Duration 96:00", f"Duration {NET6_HOURS}:00", 1))
+    return path
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pressures_of_net3_ky4_ky10_equal_epanet_on_the_same_file(api, celery_worker_process):
+def test_pressures_of_net3_ky4_ky10_net6_equal_epanet_on_the_same_file(
+    api, celery_worker_process, tmp_path
+):
     city = _city()
     base_id = api.get(f"/api/cities/{city.id}/baseline/").json()["id"]
-    for name, crs in GRID_CRS.items():
-        path = NETWORKS / f"{name}.inp"
-        report = run_import(path, {"target": "water", "city": "Watertown", "crs": crs})
+    files = {name: NETWORKS / f"{name}.inp" for name in ("Net3", "ky4", "ky10")}
+    files["Net6"] = _net6_first_hours(tmp_path)
+    for name, path in files.items():
+        report = run_import(path, {"target": "water", "city": "Watertown", "crs": GRID_CRS[name]})
         WaterNetwork.objects.exclude(pk=report["network_id"]).delete()
         run = _run(api, base_id, use_file_settings=True)
         truth = simulate(read_inp(path)).pressure_m
@@ -242,6 +272,7 @@ def test_pressures_of_net3_ky4_ky10_equal_epanet_on_the_same_file(api, celery_wo
         )
         assert worst < 1e-3, (name, worst)
         assert len(truth) == run.meta["steps"]
+    assert len(truth) == NET6_HOURS + 1 and len(truth.columns) == 3356
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "progress"])

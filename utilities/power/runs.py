@@ -14,7 +14,36 @@ from simulators.power.flow import FlowResult
 from simulators.power.outages import apply_outages, scale_loads
 
 from .convert import grid_to_net
-from .models import Bus, BusResult, Grid, Line, LineResult, ServicePoint, ServiceResult
+from .models import (
+    ELEMENT_MODELS,
+    Bus,
+    BusResult,
+    Grid,
+    Line,
+    LineResult,
+    ServicePoint,
+    ServiceResult,
+)
+
+
+def data_version(city) -> list:
+    """The city's grids, their element rows, service points and the buildings they serve, as
+    row digests for the input checksum: a re-imported or edited grid is a new input."""
+    from citytwin.scenarios.digest import rows_digest
+
+    in_city = "t.grid_id IN (SELECT id FROM power_grid WHERE city_id = %(city)s)"
+    tables = [("power_grid", "t.city_id = %(city)s")]
+    tables += [(model._meta.db_table, in_city) for model in ELEMENT_MODELS.values()]
+    tables.append(("power_servicepoint", in_city))
+    # people and use of the served buildings are read at run time
+    tables.append(
+        (
+            "layers_building",
+            "t.id IN (SELECT building_id FROM power_servicepoint p JOIN power_grid g "
+            "ON g.id = p.grid_id WHERE g.city_id = %(city)s)",
+        )
+    )
+    return rows_digest(tables, {"city": city.pk})
 
 
 def grids_visible(city, user) -> Grid:

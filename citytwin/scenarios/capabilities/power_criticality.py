@@ -174,5 +174,6 @@ SPEC = register(
         ),
         results=(),
         engine_packages=("power", "common"),
+        data_version=runs.data_version,
     )
 )

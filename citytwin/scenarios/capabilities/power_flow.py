@@ -144,5 +144,6 @@ SPEC = register(
         results=(),
         engine_packages=("power", "common"),
         sweep_metric=kpi_metric("people_without_service", "People without electricity", "persons"),
+        data_version=runs.data_version,
     )
 )

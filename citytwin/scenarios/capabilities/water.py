@@ -64,14 +64,23 @@ def preflight(city, params: dict) -> None:
 
 
 def data_version(city) -> list:
-    """The city's water networks, their valves and service points, for the input checksum."""
-    from utilities.water.models import WaterNetwork
+    """The city's water networks, every element, valve and service point, as row digests for
+    the input checksum (a re-imported or edited network is a new input)."""
+    from ..digest import rows_digest
 
-    return [
-        [n.pk, n.created_at.isoformat(), n.valves.count(), n.service_points.count(),
-         max(n.service_points.values_list("id", flat=True), default=0)]
-        for n in WaterNetwork.objects.filter(city=city).order_by("pk")
-    ]  # fmt: skip
+    in_city = "t.network_id IN (SELECT id FROM water_waternetwork WHERE city_id = %(city)s)"
+    tables = [("water_waternetwork", "t.city_id = %(city)s")] + [
+        (table, in_city)
+        for table in (
+            "water_waterpattern",
+            "water_watercurve",
+            "water_waternode",
+            "water_waterlink",
+            "water_isolationvalve",
+            "water_servicepoint",
+        )
+    ]
+    return rows_digest(tables, {"city": city.pk})
 
 
 def _add_building_demand(wn, network) -> tuple[dict[str, float], int]:
