@@ -61,7 +61,8 @@ def start_worker(name: str = "test") -> subprocess.Popen:
             ],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    deadline = time.monotonic() + 60
+    # a loaded shared machine can take minutes to start one (CITYTWIN_TEST_WORKER_START_S)
+    deadline = time.monotonic() + float(os.environ.get("CITYTWIN_TEST_WORKER_START_S", "60"))
     while time.monotonic() < deadline:
         if "ready." in log_path.read_text():
             return proc

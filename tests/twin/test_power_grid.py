@@ -110,6 +110,19 @@ def _check_n_minus_1(grid, city) -> None:
     ):
         assert np.allclose(ours, theirs, atol=1e-6, equal_nan=True)
     assert sum(len(c.unsupplied) > 0 for c in cases) > 3  # radial feeders: outages cut off
+    # the topology-only N-1 (no power flow): the same buses cut off in every case, and the
+    # same as the buses pandapower's own power flow leaves without voltage (isolated)
+    topo, topo_agg = n_minus_1(net, lines, power_flow=False)
+    assert [c.unsupplied for c in topo] == [c.unsupplied for c in cases]
+    assert (
+        not any(c.converged for c in topo)
+        and np.isnan(topo_agg["line"]["max_loading_percent"]).all()
+    )
+    for case in [c for c in topo if c.unsupplied][:4]:
+        direct = pn.mv_oberrhein()
+        direct.line.at[case.line, "in_service"] = False
+        pp.runpp(direct)
+        assert set(direct.res_bus.index[direct.res_bus.vm_pu.isna()]) == case.unsupplied
 
 
 def _check_demand_change(grid, city) -> None:
