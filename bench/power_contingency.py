@@ -4,7 +4,7 @@ in one run. Prints a Markdown table (docs/utilities.md quotes it) with the wall 
 ratio and the largest differences of the aggregates both compute (max/min line loading, max/min
 bus voltage over all cases).
 
-    .venv/bin/python bench/power_contingency.py [--workers 2]
+    .venv/bin/python bench/power_contingency.py [--workers 2] [--nets mv_oberrhein case118]
 
 A third column runs the cases on the topology alone (``power_flow=False``: who loses supply,
 no loadings), checked to find the same buses cut off as the power-flow cases.
@@ -104,11 +104,12 @@ def bench(name: str, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--nets", nargs="+", choices=list(NETS), default=list(NETS))
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
     loads = [os.getloadavg()[0]]
-    rows = [bench(name, args.workers) for name in NETS]
+    rows = [bench(name, args.workers) for name in args.nets]
     loads.append(os.getloadavg()[0])
     print(
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
