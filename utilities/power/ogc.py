@@ -39,119 +39,102 @@ def _run_rows(model):
     return rows
 
 
+def _register(cid: str, title: str, description: str, rows, model, fields, geometry) -> None:
+    """One collection of a power table: its geometry field is ``geom``, its properties the
+    model's ``fields``; listed once it holds a row the user may see."""
+    register(
+        Collection(
+            listed_when_empty=False,
+            id=cid,
+            title=title,
+            description=description,
+            rows=rows(model),
+            geometry_field="geom",
+            properties=model_properties(model, fields),
+            geometry_type=geometry,
+        )
+    )
+
+
 def register_collections() -> None:
-    register(
-        Collection(
-            listed_when_empty=False,
-            id="power-buses",
-            title="Power grid buses",
-            description="Buses of the imported power grids (rated voltage kV); filter with "
-            "grid=<grid id>.",
-            rows=_grid_rows(Bus),
-            geometry_field="geom",
-            properties=model_properties(
-                Bus, ["grid", "city", "pp_index", "name", "vn_kv", "in_service"]
-            ),
-            geometry_type="Point",
-        )
+    _register(
+        "power-buses",
+        "Power grid buses",
+        "Buses of the imported power grids (rated voltage kV); filter with grid=<grid id>.",
+        _grid_rows,
+        Bus,
+        ["grid", "city", "pp_index", "name", "vn_kv", "in_service"],
+        "Point",
     )
-    register(
-        Collection(
-            listed_when_empty=False,
-            id="power-lines",
-            title="Power grid lines",
-            description="Lines of the imported power grids: length, impedances per km, "
-            "thermal limit; filter with grid=<grid id>.",
-            rows=_grid_rows(Line),
-            geometry_field="geom",
-            properties=model_properties(
-                Line,
-                [
-                    "grid",
-                    "city",
-                    "pp_index",
-                    "name",
-                    "std_type",
-                    "length_km",
-                    "r_ohm_per_km",
-                    "x_ohm_per_km",
-                    "c_nf_per_km",
-                    "max_i_ka",
-                    "in_service",
-                ],
-            ),  # fmt: skip
-            geometry_type="LineString",
-        )
+    _register(
+        "power-lines",
+        "Power grid lines",
+        "Lines of the imported power grids: length, impedances per km, thermal limit; filter "
+        "with grid=<grid id>.",
+        _grid_rows,
+        Line,
+        [
+            "grid",
+            "city",
+            "pp_index",
+            "name",
+            "std_type",
+            "length_km",
+            "r_ohm_per_km",
+            "x_ohm_per_km",
+            "c_nf_per_km",
+            "max_i_ka",
+            "in_service",
+        ],  # fmt: skip
+        "LineString",
     )
-    register(
-        Collection(
-            listed_when_empty=False,
-            id="power-bus-results",
-            title="Power flow results per bus",
-            description="Voltage (per unit) and supply of every bus in the power-flow runs; "
-            "filter with run=<run id>.",
-            rows=_run_rows(BusResult),
-            geometry_field="geom",
-            properties=model_properties(
-                BusResult, ["run", "bus", "vn_kv", "supplied", "in_service", "vm_pu", "va_degree"]
-            ),
-            geometry_type="Point",
-        )
+    _register(
+        "power-bus-results",
+        "Power flow results per bus",
+        "Voltage (per unit) and supply of every bus in the power-flow runs; filter with "
+        "run=<run id>.",
+        _run_rows,
+        BusResult,
+        ["run", "bus", "vn_kv", "supplied", "in_service", "vm_pu", "va_degree"],
+        "Point",
     )
-    register(
-        Collection(
-            listed_when_empty=False,
-            id="power-line-results",
-            title="Power flow results per line",
-            description="Loading (% of the thermal limit) and current of every line in the "
-            "power-flow runs; filter with run=<run id>.",
-            rows=_run_rows(LineResult),
-            geometry_field="geom",
-            properties=model_properties(
-                LineResult, ["run", "line", "in_service", "loading_percent", "i_ka", "pl_mw"]
-            ),
-            geometry_type="LineString",
-        )
+    _register(
+        "power-line-results",
+        "Power flow results per line",
+        "Loading (% of the thermal limit) and current of every line in the power-flow runs; "
+        "filter with run=<run id>.",
+        _run_rows,
+        LineResult,
+        ["run", "line", "in_service", "loading_percent", "i_ka", "pl_mw"],
+        "LineString",
     )
-    register(
-        Collection(
-            listed_when_empty=False,
-            id="power-service-results",
-            title="Electricity service per building",
-            description="Served or not in the power-flow runs, with the people (residents "
-            "plus jobs) in the building; filter with run=<run id>.",
-            rows=_run_rows(ServiceResult),
-            geometry_field="geom",
-            properties=model_properties(
-                ServiceResult, ["run", "building", "bus", "served", "people", "demand_kw"]
-            ),
-            geometry_type="MultiPolygon",
-        )
+    _register(
+        "power-service-results",
+        "Electricity service per building",
+        "Served or not in the power-flow runs, with the people (residents plus jobs) in the "
+        "building; filter with run=<run id>.",
+        _run_rows,
+        ServiceResult,
+        ["run", "building", "bus", "served", "people", "demand_kw"],
+        "MultiPolygon",
     )
-    register(
-        Collection(
-            listed_when_empty=False,
-            id="power-line-criticality",
-            title="Criticality of power lines (N-1)",
-            description="Each line taken out once: buildings and people without service, "
-            "highest loading and lowest voltage after; rank 1 = most people; filter with "
-            "run=<run id>.",
-            rows=_run_rows(LineCriticality),
-            geometry_field="geom",
-            properties=model_properties(
-                LineCriticality,
-                [
-                    "run",
-                    "line",
-                    "buildings_without_service",
-                    "people_without_service",
-                    "unsupplied_buses",
-                    "max_loading_percent",
-                    "min_vm_pu",
-                    "converged",
-                    "rank",
-                ],
-            ),  # fmt: skip
-            geometry_type="LineString",
-        )
+    _register(
+        "power-line-criticality",
+        "Criticality of power lines (N-1)",
+        "Each line taken out once: buildings and people without service, highest loading and "
+        "lowest voltage after; rank 1 = most people; filter with run=<run id>.",
+        _run_rows,
+        LineCriticality,
+        [
+            "run",
+            "line",
+            "buildings_without_service",
+            "people_without_service",
+            "unsupplied_buses",
+            "max_loading_percent",
+            "min_vm_pu",
+            "converged",
+            "rank",
+        ],  # fmt: skip
+        "LineString",
     )

@@ -30,69 +30,62 @@ def _names(model, edit_ids, noun: str) -> str:
     return first + (f" and {rest} more {noun}{'s' if rest != 1 else ''}" if rest else "")
 
 
+class ElementOutage(EditType):
+    """Elements of one power table out of service: the three outage types differ only by
+    the table (``model``), the edit's field, the key of the outage for
+    :func:`utilities.power.runs.scenario_net` and the noun in words."""
+
+    model: type = Line
+    field = "lines"
+    out_key = "lines"
+    noun = "line"
+
+    @classmethod
+    def check(cls, check, out):
+        check.existing(cls.model, out[cls.field], cls.field)
+
+    @classmethod
+    def describe(cls, city, edit):
+        return f"Outage of {_names(cls.model, edit[cls.field], cls.noun)}"
+
+    @classmethod
+    def apply_to_power(cls, grid_id: int, city, edit) -> dict:
+        return {cls.out_key: _pp(cls.model, edit[cls.field], grid_id)}
+
+
 @register
-class LineOutage(EditType):
+class LineOutage(ElementOutage):
     type = "line_outage"
     label = "Power line outage"
     description = "Power lines (overhead or cable) out of service"
     fields = {"lines": ids("Lines", Line)}
     required = ("lines",)
 
-    @classmethod
-    def check(cls, check, out):
-        check.existing(Line, out["lines"], "lines")
-
-    @classmethod
-    def describe(cls, city, edit):
-        return f"Outage of {_names(Line, edit['lines'], 'line')}"
-
-    @classmethod
-    def apply_to_power(cls, grid_id: int, city, edit) -> dict:
-        return {"lines": _pp(Line, edit["lines"], grid_id)}
-
 
 @register
-class TransformerOutage(EditType):
+class TransformerOutage(ElementOutage):
     type = "transformer_outage"
     label = "Transformer outage"
     description = "Transformers out of service"
     fields = {"transformers": ids("Transformers", Transformer)}
     required = ("transformers",)
-
-    @classmethod
-    def check(cls, check, out):
-        check.existing(Transformer, out["transformers"], "transformers")
-
-    @classmethod
-    def describe(cls, city, edit):
-        return f"Outage of {_names(Transformer, edit['transformers'], 'transformer')}"
-
-    @classmethod
-    def apply_to_power(cls, grid_id: int, city, edit) -> dict:
-        return {"trafos": _pp(Transformer, edit["transformers"], grid_id)}
+    model, field, out_key, noun = Transformer, "transformers", "trafos", "transformer"
 
 
 @register
-class SubstationOutage(EditType):
+class SubstationOutage(ElementOutage):
     type = "substation_outage"
     label = "Substation outage"
     description = "A substation (bus) out of service with everything connected to it"
     fields = {"buses": ids("Substation buses", Bus)}
     required = ("buses",)
-
-    @classmethod
-    def check(cls, check, out):
-        check.existing(Bus, out["buses"], "buses")
+    model, field, out_key, noun = Bus, "buses", "substations", "bus"
 
     @classmethod
     def describe(cls, city, edit):
         rows = list(Bus.objects.filter(pk__in=edit["buses"][:1]))
         kv = f" ({rows[0].vn_kv:g} kV)" if rows else ""
         return f"Substation outage at {_names(Bus, edit['buses'], 'bus')}{kv}"
-
-    @classmethod
-    def apply_to_power(cls, grid_id: int, city, edit) -> dict:
-        return {"substations": _pp(Bus, edit["buses"], grid_id)}
 
 
 @register
