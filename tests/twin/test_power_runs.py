@@ -189,8 +189,8 @@ def test_substation_outage_cuts_off_exactly_the_buildings_on_its_feeders(
     again = api.post(
         f"/api/scenarios/{baseline['id']}/runs", {"simulator": "power_flow"}, format="json"
     )
-    assert again.status_code == 200 and again.json()["id"] == base_run.pk
-    Load.objects.filter(grid=grid, pp_index=8).update(p_mw=1.0)
+    assert again.status_code == 200 and again.json()["id"] == str(base_run.pk)
+    assert Load.objects.filter(grid=grid, bus__pp_index=8).update(p_mw=1.0) == 1
     edited = _run(api, baseline["id"], "power_flow")
     assert edited.pk != base_run.pk
     assert edited.kpis["load_served_mw"] == pytest.approx(3.0)

@@ -235,7 +235,7 @@ def test_a_break_cuts_off_exactly_the_buildings_behind_the_closed_valves(
         {"simulator": "water", "params": {"duration_h": 24}},
         format="json",
     )
-    assert again.status_code == 200 and again.json()["id"] == base.pk
+    assert again.status_code == 200 and again.json()["id"] == str(base.pk)
     network.nodes.filter(name="R").update(base_head_m=10.0)
     low = _run(api, base_id, duration_h=24)
     assert low.pk != base.pk
