@@ -40,7 +40,7 @@ function classify(features) {
 
 function timeText(iso, tz) {
   if (!iso) return "–";
-  return new Intl.DateTimeFormat("en-GB", { timeZone: tz, dateStyle: "short", timeStyle: "medium" }).format(new Date(iso));
+  return new Intl.DateTimeFormat(undefined, { timeZone: tz, dateStyle: "short", timeStyle: "medium" }).format(new Date(iso));
 }
 
 const W = 300;
@@ -62,7 +62,7 @@ function forecastChart(body) {
   const band = points.filter((p) => p.lower != null && p.upper != null);
   const polygon = [...band.map((p) => `${sx(Date.parse(p.time)).toFixed(1)},${sy(p.upper).toFixed(1)}`), ...band.reverse().map((p) => `${sx(Date.parse(p.time)).toFixed(1)},${sy(p.lower).toFixed(1)}`)].join(" ");
   const now = sx(Date.parse(body.history[body.history.length - 1].time));
-  const fmtDay = (ms) => new Intl.DateTimeFormat("en-GB", { timeZone: body.time_zone, weekday: "short", hour: "2-digit" }).format(new Date(ms));
+  const fmtDay = (ms) => new Intl.DateTimeFormat(undefined, { timeZone: body.time_zone, weekday: "short", hour: "2-digit" }).format(new Date(ms));
   const anomalies = body.anomalies
     .map((a) => `<circle class="anomaly" cx="${sx(Date.parse(a.time)).toFixed(1)}" cy="${sy(a.value).toFixed(1)}" r="3.5" fill="${HIGH}"><title>${escapeHtml(`${timeText(a.time, body.time_zone)}: ${fmt(a.value)} ${body.unit} (expected ${fmt(a.forecast)})`)}</title></circle>`)
     .join("");
