@@ -9,6 +9,10 @@ first request, which builds the place index, is timed apart). With ``--write-doc
 goes into docs/assistant.md between its markers.
 
     .venv/bin/python bench/assistant_phrasings.py [--write-doc] [--show-misses]
+
+``--corpus bench/assistant/heldout.jsonl`` reads the blind held-out set instead (written from
+the edit and simulator schemas and the database only, before its author ran the parser); with
+``--write-doc`` its table goes between the held-out markers of docs/assistant.md.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citytwin.settings")
 CORPUS = REPO_ROOT / "bench" / "assistant" / "phrasings.jsonl"
+HELDOUT = REPO_ROOT / "bench" / "assistant" / "heldout.jsonl"
 DOC = REPO_ROOT / "docs" / "assistant.md"
 #: a geometry is where it was meant when its centre lies this close to the place's (m)
 NEAR_M = 60.0
@@ -189,11 +194,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-doc", action="store_true")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="JSONL phrasings to read")
     args = parser.parse_args()
+    corpus = args.corpus.resolve()
     city = _setup()
     from citytwin.assistant import service
 
-    rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in corpus.read_text().splitlines() if line.strip()]
     t0 = time.perf_counter()
     service.understand(city, "close Mannerheimintie")  # builds the gazetteer and place index
     first_s = time.perf_counter() - t0
@@ -245,7 +252,8 @@ def main() -> None:
             )
     if args.write_doc:
         text = DOC.read_text()
-        start, end = "<!-- bench:assistant_phrasings -->", "<!-- /bench:assistant_phrasings -->"
+        marker = "assistant_heldout" if corpus == HELDOUT else "assistant_phrasings"
+        start, end = f"<!-- bench:{marker} -->", f"<!-- /bench:{marker} -->"
         head, rest = text.split(start)
         _, tail = rest.split(end)
         DOC.write_text(f"{head}{start}\n{table}\n{end}{tail}")
