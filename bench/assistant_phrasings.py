@@ -105,6 +105,12 @@ def _match_edit(city, want: dict, got: dict) -> bool:
                 return False
         elif got.get(key) != value:
             return False
+    if "street" in want:  # the name must also stand for that street's edges when applied
+        from layers import gazetteer
+
+        place = gazetteer.for_city(city).street(got.get("street") or "")
+        if place is None or sorted(place.ids) != ids_of(want["street"]):
+            return False
     if "edges_of" in want:
         if set(got.get("edge_ids") or []) != set(ids_of(want["edges_of"])):
             return False
