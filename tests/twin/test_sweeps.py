@@ -175,6 +175,7 @@ def test_generators_make_validated_compact_variants_and_bad_input_names_the_fiel
         ({"simulator": "traffic", "generator": {"kind": "close_busiest_links", "n": 0}},
          "generator.n"),
         ({"simulator": "traffic", "generator": {"kind": "nope"}}, "generator.kind"),
+        ({"simulator": "traffic", "generator": {"kind": ["close_bridges"]}}, "generator.kind"),
         ({"simulator": "traffic", "generator": {"kind": "close_bridges", "factor": 2}},
          "generator.factor"),
         ({"simulator": "nope", "generator": {"kind": "close_bridges"}}, "simulator"),
