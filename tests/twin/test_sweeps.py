@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from jobs.models import Job
 from layers.models import City, RoadEdge
 
 from .conftest import REPO_ROOT, wait_for_job
@@ -248,6 +249,34 @@ def test_generators_make_validated_compact_variants_and_bad_input_names_the_fiel
     assert _client(stranger).get("/api/sweeps/").json()["sweeps"] == []
     assert _client(stranger).get(f"/api/sweeps/{sweep.pk}/ranking/").status_code == 404
     assert api.get(f"/api/sweeps/?city={city.pk}").json()["sweeps"][0]["scenario"] == scenario.pk
+
+
+@pytest.mark.django_db
+def test_two_resumes_at_once_make_one_job(owner):
+    """Two resume requests that both read the cancelled sweep before either wrote (a double
+    click): one resumes, the other is a 409, and no job is left queued that nothing runs."""
+    from citytwin.sweeps import services
+    from citytwin.sweeps.generators import SweepRejected
+    from citytwin.sweeps.models import Sweep
+
+    city = tiny_city("SweepResume", links=40, seed=3, bridge=True)
+    api = _client(owner)
+    made = api.post(
+        "/api/sweeps/",
+        {"scenario": _scenario(city, owner).pk, "simulator": "traffic",
+         "generator": {"kind": "close_bridges"}},
+        format="json",
+    )  # fmt: skip
+    assert made.status_code == 201, made.content
+    pk = made.json()["id"]
+    assert api.post(f"/api/sweeps/{pk}/cancel/").status_code == 200
+    first, second = Sweep.objects.get(pk=pk), Sweep.objects.get(pk=pk)
+    resumed = services.resume_sweep(first, owner)
+    with pytest.raises(SweepRejected) as refused:
+        services.resume_sweep(second, owner)
+    assert refused.value.status == 409
+    assert Sweep.objects.get(pk=pk).job_id == resumed.job_id
+    assert Job.objects.filter(kind="sweep", params__scenario=made.json()["scenario"]).count() == 2
 
 
 # -- with workers ----------------------------------------------------------------------------
