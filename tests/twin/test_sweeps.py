@@ -279,6 +279,47 @@ def test_two_resumes_at_once_make_one_job(owner):
     assert Job.objects.filter(kind="sweep", params__scenario=made.json()["scenario"]).count() == 2
 
 
+@pytest.mark.django_db
+def test_a_sweep_without_its_starter_reuses_no_private_run(owner):
+    """A sweep whose starter was deleted must not copy a private run's id into a ranking that
+    everyone who sees the base scenario reads."""
+    from django.contrib.auth import get_user_model
+
+    from citytwin.scenarios.models import Run, Scenario
+    from citytwin.sweeps.models import Sweep, Variant
+    from citytwin.sweeps.tasks import VariantRunner
+
+    city = tiny_city("SweepOrphan", links=40, seed=4, bridge=True)
+    base = Scenario.objects.create(city=city, name="open", owner=owner, public=True)
+    made = _client(owner).post(
+        "/api/sweeps/",
+        {"scenario": base.pk, "simulator": "traffic", "generator": {"kind": "close_bridges"}},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    sweep = Sweep.objects.get(pk=made.json()["id"])
+    (variant,) = Variant.objects.filter(sweep=sweep)
+
+    def succeeded_run(scenario, checksum):
+        job = Job.objects.create(kind="run_traffic", status=Job.Status.SUCCEEDED)
+        return Run.objects.create(
+            job=job, scenario=scenario, scenario_version=scenario.version, edits=[],
+            simulator="traffic", params={}, engine_version="x", input_checksum=checksum,
+            kpis={"vehicle_hours": 10.0, "unassignable_trips": 0},
+        )  # fmt: skip
+
+    Sweep.objects.filter(pk=sweep.pk).update(base_run=succeeded_run(base, "base"))
+    stranger = get_user_model().objects.create_user(username=f"p-{uuid.uuid4().hex[:6]}")
+    private = Scenario.objects.create(city=city, name="mine", owner=stranger)
+    secret = succeeded_run(private, variant.input_checksum)
+    Job.objects.filter(pk=sweep.job_id).update(owner=None)  # the starter's account deleted
+    sweep = Sweep.objects.select_related("job", "base_run").get(pk=sweep.pk)
+    assert VariantRunner(sweep, "test")._reuse(variant) is None
+    private.public = True
+    private.save(update_fields=["public"])
+    assert VariantRunner(sweep, "test")._reuse(variant)["run"] == secret.pk
+
+
 # -- with workers ----------------------------------------------------------------------------
 
 
