@@ -445,6 +445,11 @@ def _zone(c: Clause) -> tuple[dict, str]:
             rf"\b({q.NUMBER})\s?({'|'.join(q.LENGTH_UNITS)})\s+(?:radius|around|of|from)\b", c.text
         )
         radius = q.number(m.group(1)) * q.LENGTH_UNITS[m.group(2)] if m else None
+    if radius is not None and not 0 < radius <= spatial.MAX_RADIUS_M:
+        # a circle of 1e23 km projects to NaN and GEOS raises (a 500)
+        raise NotUnderstood(
+            f"say a distance above 0 m and up to {spatial.MAX_RADIUS_M / 1000:g} km (got {radius:g} m)"
+        )
     side = c.has(r"\b(north|south|east|west)\s+of\b")
     place = c.place(POINT_KINDS, "place")
     name = place.canonical or place.name

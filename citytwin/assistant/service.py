@@ -339,8 +339,9 @@ def understand(city, text, user=None, scenario=None) -> dict:
 def confirm(token, user, scenario_id=None) -> dict:
     """Apply a confirmed proposal: the edits through the scenario services (a new scenario,
     or appended to ``scenario_id`` which the user may edit), then the run if one was asked."""
+    from django.db import transaction
+
     from citytwin.scenarios import services
-    from citytwin.scenarios.models import Scenario
     from layers.models import City
 
     if not isinstance(token, str) or not token:
@@ -353,7 +354,9 @@ def confirm(token, user, scenario_id=None) -> dict:
         raise AssistantRejected("confirm_token", "is not a token the assistant gave") from None
     if data.get("user") != user.pk:
         raise AssistantRejected("confirm_token", "was given to another user", 403)
-    city = City.objects.get(pk=data["city"])
+    city = City.objects.filter(pk=data["city"]).first()
+    if city is None:
+        raise AssistantRejected("confirm_token", "its city no longer exists", 404)
     edits, run_request = data["edits"], data["run"]
     if scenario_id is not None:
         scenario = services.scenarios_visible_to(user).filter(pk=scenario_id).first()
@@ -361,9 +364,46 @@ def confirm(token, user, scenario_id=None) -> dict:
             raise AssistantRejected("scenario", f"no scenario {scenario_id}", 404)
         if scenario.city_id != city.pk:
             raise AssistantRejected("scenario", "belongs to another city")
+        if edits and services.access_of(scenario, user) not in ("owner", "edit"):
+            raise AssistantRejected("scenario", "you may not change this scenario", 403)
+    else:
+        scenario = None
+    _claim(token)
+    try:
+        with transaction.atomic():  # a refused run leaves no new scenario behind
+            return _apply(city, edits, run_request, scenario, user)
+    except BaseException:
+        _release(token)  # nothing was applied: the token may be confirmed again
+        raise
+
+
+def _token_key(token: str) -> str:
+    import hashlib
+
+    return "assistant-confirmed:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _claim(token: str) -> None:
+    """Mark the token used, atomically (``cache.add``): a token applies once, so a replayed or
+    double-clicked confirm cannot make a second scenario or append the edits twice."""
+    from django.core.cache import cache
+
+    if not cache.add(_token_key(token), 1, TOKEN_MAX_AGE_S + 60):
+        raise AssistantRejected("confirm_token", "was confirmed already; ask again", 409)
+
+
+def _release(token: str) -> None:
+    from django.core.cache import cache
+
+    cache.delete(_token_key(token))
+
+
+def _apply(city, edits, run_request, scenario, user) -> dict:
+    from citytwin.scenarios import services
+    from citytwin.scenarios.models import Scenario
+
+    if scenario is not None:
         if edits:
-            if services.access_of(scenario, user) not in ("owner", "edit"):
-                raise AssistantRejected("scenario", "you may not change this scenario", 403)
             scenario = services.set_edits(scenario, list(scenario.edits) + list(edits))
     elif edits:
         labels = [edit_type(e["type"]).describe(city, e) for e in validate_edits(city, edits)]

@@ -16,6 +16,8 @@ from layers.models import Building, City, RoadEdge
 
 #: a building/facility/area point when no street is meant: the centre of its extent
 DEFAULT_RADIUS_M = 500.0
+#: the largest zone a phrase may ask for (m): beyond it a city-sized question is meant
+MAX_RADIUS_M = 50_000.0
 #: an added building's square footprint side when none is given (m)
 DEFAULT_FOOTPRINT_M = 30.0
 

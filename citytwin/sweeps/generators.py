@@ -148,7 +148,7 @@ def get(spec: Any, where: str = "generator") -> type[Generator]:
     if not isinstance(spec, dict):
         _reject(where, 'must be an object {"kind": <generator name>, ...}')
     kind = spec.get("kind")
-    if kind not in _REGISTRY:
+    if not isinstance(kind, str) or kind not in _REGISTRY:  # a list or object is not hashable
         _reject(f"{where}.kind", f"must be one of {', '.join(_REGISTRY)}, got {kind!r}")
     return _REGISTRY[kind]
 

@@ -164,12 +164,16 @@ def cancel_sweep(sweep: Sweep, user) -> Sweep:
 def resume_sweep(sweep: Sweep, user) -> Sweep:
     """Run the variants a cancelled or failed sweep has no result for, under a new job."""
     _check_starter(sweep, user)
-    status = sweep.job.status_in_db()
-    if status not in (Job.Status.CANCELLED, Job.Status.FAILED):
-        raise SweepRejected(
-            "sweep", f"the sweep is {status}: only a cancelled or failed sweep resumes", 409
-        )
     with transaction.atomic():
+        # the row lock makes two resumes at once (a double click) one resume: the second sees
+        # the first's new job, not the cancelled one, and is refused (it would otherwise leave
+        # a job queued forever that no task runs, the sweep pointing at the other one)
+        locked = Sweep.objects.select_for_update().select_related("job").get(pk=sweep.pk)
+        status = locked.job.status_in_db()
+        if status not in (Job.Status.CANCELLED, Job.Status.FAILED):
+            raise SweepRejected(
+                "sweep", f"the sweep is {status}: only a cancelled or failed sweep resumes", 409
+            )
         job = Job.objects.create(
             kind="sweep", owner=sweep.job.owner, params=sweep.job.params, stage="queued"
         )

@@ -170,7 +170,9 @@ class VariantRunner:
         return {"seconds": time.perf_counter() - started, **out}
 
     def _reuse(self, variant: Variant) -> dict | None:
-        visible = Scenario.objects.all() if self.owner is None else scenarios_visible_to(self.owner)
+        # a sweep without a starter (the user deleted) reuses only what everyone may see: its
+        # ranking names the reused run, and the ranking is open to all who see the base
+        visible = scenarios_visible_to(self.owner)
         run = (
             Run.objects.filter(
                 input_checksum=variant.input_checksum,

@@ -184,6 +184,21 @@ def test_nothing_is_applied_without_a_valid_token_of_the_same_user(api, django_u
     assert Scenario.objects.count() == scenarios
 
 
+def test_a_confirm_token_applies_once(api):
+    token = _ask(api, "close Simonkatu")["confirm_token"]
+    scenarios = Scenario.objects.count()
+    first = api.post("/api/assistant/confirm/", {"confirm_token": token}, format="json")
+    assert first.status_code == 200, first.content
+    again = api.post("/api/assistant/confirm/", {"confirm_token": token}, format="json")
+    assert again.status_code == 409 and again.json()["field"] == "confirm_token"
+    assert Scenario.objects.count() == scenarios + 1
+
+
+def test_a_huge_radius_is_refused_in_words_not_a_500(api):
+    body = _ask(api, "how many residents within 99999999999999999999999 km of the railway station?")
+    assert "up to 50 km" in body["answer"] and body["confirm_token"] is None
+
+
 def test_a_private_scenario_stays_private_through_the_assistant(api, user, django_user_model):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from jobs.models import Job
 from layers.models import City, RoadEdge
 
 from .conftest import REPO_ROOT, wait_for_job
@@ -175,6 +176,7 @@ def test_generators_make_validated_compact_variants_and_bad_input_names_the_fiel
         ({"simulator": "traffic", "generator": {"kind": "close_busiest_links", "n": 0}},
          "generator.n"),
         ({"simulator": "traffic", "generator": {"kind": "nope"}}, "generator.kind"),
+        ({"simulator": "traffic", "generator": {"kind": ["close_bridges"]}}, "generator.kind"),
         ({"simulator": "traffic", "generator": {"kind": "close_bridges", "factor": 2}},
          "generator.factor"),
         ({"simulator": "nope", "generator": {"kind": "close_bridges"}}, "simulator"),
@@ -247,6 +249,75 @@ def test_generators_make_validated_compact_variants_and_bad_input_names_the_fiel
     assert _client(stranger).get("/api/sweeps/").json()["sweeps"] == []
     assert _client(stranger).get(f"/api/sweeps/{sweep.pk}/ranking/").status_code == 404
     assert api.get(f"/api/sweeps/?city={city.pk}").json()["sweeps"][0]["scenario"] == scenario.pk
+
+
+@pytest.mark.django_db
+def test_two_resumes_at_once_make_one_job(owner):
+    """Two resume requests that both read the cancelled sweep before either wrote (a double
+    click): one resumes, the other is a 409, and no job is left queued that nothing runs."""
+    from citytwin.sweeps import services
+    from citytwin.sweeps.generators import SweepRejected
+    from citytwin.sweeps.models import Sweep
+
+    city = tiny_city("SweepResume", links=40, seed=3, bridge=True)
+    api = _client(owner)
+    made = api.post(
+        "/api/sweeps/",
+        {"scenario": _scenario(city, owner).pk, "simulator": "traffic",
+         "generator": {"kind": "close_bridges"}},
+        format="json",
+    )  # fmt: skip
+    assert made.status_code == 201, made.content
+    pk = made.json()["id"]
+    assert api.post(f"/api/sweeps/{pk}/cancel/").status_code == 200
+    first, second = Sweep.objects.get(pk=pk), Sweep.objects.get(pk=pk)
+    resumed = services.resume_sweep(first, owner)
+    with pytest.raises(SweepRejected) as refused:
+        services.resume_sweep(second, owner)
+    assert refused.value.status == 409
+    assert Sweep.objects.get(pk=pk).job_id == resumed.job_id
+    assert Job.objects.filter(kind="sweep", params__scenario=made.json()["scenario"]).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_sweep_without_its_starter_reuses_no_private_run(owner):
+    """A sweep whose starter was deleted must not copy a private run's id into a ranking that
+    everyone who sees the base scenario reads."""
+    from django.contrib.auth import get_user_model
+
+    from citytwin.scenarios.models import Run, Scenario
+    from citytwin.sweeps.models import Sweep, Variant
+    from citytwin.sweeps.tasks import VariantRunner
+
+    city = tiny_city("SweepOrphan", links=40, seed=4, bridge=True)
+    base = Scenario.objects.create(city=city, name="open", owner=owner, public=True)
+    made = _client(owner).post(
+        "/api/sweeps/",
+        {"scenario": base.pk, "simulator": "traffic", "generator": {"kind": "close_bridges"}},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    sweep = Sweep.objects.get(pk=made.json()["id"])
+    (variant,) = Variant.objects.filter(sweep=sweep)
+
+    def succeeded_run(scenario, checksum):
+        job = Job.objects.create(kind="run_traffic", status=Job.Status.SUCCEEDED)
+        return Run.objects.create(
+            job=job, scenario=scenario, scenario_version=scenario.version, edits=[],
+            simulator="traffic", params={}, engine_version="x", input_checksum=checksum,
+            kpis={"vehicle_hours": 10.0, "unassignable_trips": 0},
+        )  # fmt: skip
+
+    Sweep.objects.filter(pk=sweep.pk).update(base_run=succeeded_run(base, "base"))
+    stranger = get_user_model().objects.create_user(username=f"p-{uuid.uuid4().hex[:6]}")
+    private = Scenario.objects.create(city=city, name="mine", owner=stranger)
+    secret = succeeded_run(private, variant.input_checksum)
+    Job.objects.filter(pk=sweep.job_id).update(owner=None)  # the starter's account deleted
+    sweep = Sweep.objects.select_related("job", "base_run").get(pk=sweep.pk)
+    assert VariantRunner(sweep, "test")._reuse(variant) is None
+    private.public = True
+    private.save(update_fields=["public"])
+    assert VariantRunner(sweep, "test")._reuse(variant)["run"] == secret.pk
 
 
 # -- with workers ----------------------------------------------------------------------------
