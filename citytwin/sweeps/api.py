@@ -137,9 +137,9 @@ def ranking(request, pk: int):
         if writer is None:
             raise SweepRejected("format", f"must be one of {', '.join(_FORMATS)}, got {fmt!r}")
         limit = request.GET.get("limit")
-        if limit is not None and not limit.isdigit():
-            raise SweepRejected("limit", "must be a whole number")
-        data = services.ranking(sweep, int(limit) if limit else None)
+        if limit is not None and (not limit.isdigit() or int(limit) < 1):
+            raise SweepRejected("limit", f"must be a whole number of at least 1, got {limit!r}")
+        data = services.ranking(sweep, int(limit) if limit else None, request_user(request))
     except SweepRejected as exc:
         body, status = exc.api_error()
         return JsonResponse(body, status=status)

@@ -26,7 +26,7 @@ def register_collections() -> None:
             title="What-if sweep results per variant",
             description="Each variant of a sweep: its label, the sweep metric (value, and delta "
             "from the base run in the metric's unit) and where it changes the city; filter "
-            "with sweep=<sweep id>, sort by delta for the ranking.",
+            "with sweep=<sweep id>; the ranking itself is GET /api/sweeps/<id>/ranking/.",
             rows=_rows,
             geometry_field="geom",
             properties=(

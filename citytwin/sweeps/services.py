@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from citytwin.scenarios import capabilities
 from citytwin.scenarios.capabilities import ParamsRejected
 from citytwin.scenarios.edits import EditRejected, validate_edits
+from citytwin.scenarios.models import Run
 from citytwin.scenarios.services import city_data_of, run_checksum, scenarios_visible_to
 from jobs.models import Job
 
@@ -199,8 +200,11 @@ def progress_of(sweep: Sweep) -> dict:
     }
 
 
-def ranking(sweep: Sweep, limit: int | None = None) -> dict:
+def ranking(sweep: Sweep, limit: int | None = None, user=None) -> dict:
     """The variants ranked by the simulator's sweep metric.
+
+    A variant's ``run`` (a reused run of some scenario) is named only when ``user`` may see
+    that run's scenario: a sweep's audience is its base scenario's, not the reused run's.
 
     Closures and outages put the most harmful first (largest change in the direction that is
     worse for people); generators of options (shelter sites, parameters) put the best first.
@@ -222,6 +226,13 @@ def ranking(sweep: Sweep, limit: int | None = None) -> dict:
         return (r.value is None, -sign * (r.delta if r.delta is not None else 0.0), r.variant.index)
 
     rows.sort(key=key)
+    run_ids = {r.run_id for r in rows if r.run_id}
+    visible_runs = {
+        str(pk)
+        for pk in Run.objects.filter(
+            pk__in=run_ids, scenario__in=scenarios_visible_to(user)
+        ).values_list("pk", flat=True)
+    }
     out = []
     for rank, r in enumerate(rows[:limit] if limit else rows, start=1):
         v = r.variant
@@ -233,7 +244,7 @@ def ranking(sweep: Sweep, limit: int | None = None) -> dict:
                 "value": r.value,
                 "delta": r.delta,
                 "kpis": r.kpis,
-                "run": str(r.run_id) if r.run_id else None,
+                "run": str(r.run_id) if str(r.run_id) in visible_runs else None,
                 "reused": r.reused,
                 "error": r.error,
                 "feature": {"kind": v.feature_kind or None, "ids": v.feature_ids},

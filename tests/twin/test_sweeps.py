@@ -320,6 +320,46 @@ def test_a_sweep_without_its_starter_reuses_no_private_run(owner):
     assert VariantRunner(sweep, "test")._reuse(variant)["run"] == secret.pk
 
 
+def test_a_reused_private_run_is_named_in_the_ranking_only_to_who_may_see_it(owner):
+    """A variant may reuse a run of its starter's private scenario: the ranking (read by all
+    who see the base scenario) names that run only to those who may see its scenario."""
+    from django.contrib.auth import get_user_model
+
+    from citytwin.scenarios.models import Run, Scenario
+    from citytwin.sweeps import services
+    from citytwin.sweeps.models import Sweep, Variant, VariantResult
+
+    city = tiny_city("SweepRunIds", links=40, seed=5, bridge=True)
+    base = Scenario.objects.create(city=city, name="open", owner=owner, public=True)
+    made = _client(owner).post(
+        "/api/sweeps/",
+        {"scenario": base.pk, "simulator": "traffic", "generator": {"kind": "close_bridges"}},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    sweep = Sweep.objects.get(pk=made.json()["id"])
+    (variant,) = Variant.objects.filter(sweep=sweep)
+    private = Scenario.objects.create(city=city, name="mine", owner=owner)
+    job = Job.objects.create(kind="run_traffic", status=Job.Status.SUCCEEDED)
+    mine = Run.objects.create(
+        job=job, scenario=private, scenario_version=private.version, edits=[],
+        simulator="traffic", params={}, engine_version="x", input_checksum="c",
+        kpis={"vehicle_hours": 12.0, "unassignable_trips": 0},
+    )  # fmt: skip
+    VariantResult.objects.create(
+        sweep=sweep, variant=variant, kpis=mine.kpis, value=12.0, delta=2.0, run=mine,
+        reused=True,
+    )  # fmt: skip
+    reader = get_user_model().objects.create_user(username=f"r-{uuid.uuid4().hex[:6]}")
+    assert services.ranking(sweep, user=owner)["rows"][0]["run"] == str(mine.pk)
+    (row,) = services.ranking(sweep, user=reader)["rows"]
+    assert row["run"] is None and row["value"] == 12.0
+    got = _client(reader).get(f"/api/sweeps/{sweep.pk}/ranking/?format=csv")
+    assert got.status_code == 200 and str(mine.pk) not in got.content.decode()
+    bad = _client(reader).get(f"/api/sweeps/{sweep.pk}/ranking/?limit=0")
+    assert bad.status_code == 400 and bad.json()["field"] == "limit"
+
+
 # -- with workers ----------------------------------------------------------------------------
 
 
