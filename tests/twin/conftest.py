@@ -62,7 +62,7 @@ def start_worker(name: str = "test") -> subprocess.Popen:
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     # a loaded shared machine can take minutes to start one (CITYTWIN_TEST_WORKER_START_S)
-    deadline = time.monotonic() + float(os.environ.get("CITYTWIN_TEST_WORKER_START_S", "60"))
+    deadline = time.monotonic() + float(os.environ.get("CITYTWIN_TEST_WORKER_START_S", "180"))
     while time.monotonic() < deadline:
         if "ready." in log_path.read_text():
             return proc
@@ -97,7 +97,8 @@ def start_beat(tmp_path: Path, reap_interval_s: float, stale_s: float) -> subpro
             ],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    deadline = time.monotonic() + 30
+    # generous: only a ceiling for a failure (a loaded machine starts beat slowly)
+    deadline = time.monotonic() + 120
     while "jobs.reap_lost_jobs" not in log_path.read_text():  # it sent the first one
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_worker(proc)
@@ -211,7 +212,7 @@ def start_web_server(name: str = "web", **env_extra: str) -> tuple[subprocess.Po
             start_new_session=True,
         )  # fmt: skip
     url = f"http://{addr}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a ceiling for a failure, not a wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the web server exited: {log_path.read_text()[-3000:]}")
