@@ -5,6 +5,7 @@
 
 import { register } from "./catalogue.js";
 import { start as startTool } from "./draw.js";
+import { NETWORK_LAYERS } from "./networks.js";
 
 const ROAD_LAYERS = ["roads", "edits-closed", "edits-changed"];
 const BUILDING_LAYERS = ["buildings-2d", "buildings-3d"];
@@ -152,7 +153,82 @@ export const EDIT_TOOLS = [
         onDone: (point) => paramsForm("Shelter", "add_shelter", { capacity: 500, name: undefined }, (v) => addEdit(target, { type: "add_shelter", point, ...v })),
       }),
   },
+  // the utility networks: their elements picked on the layers of networks.js (twin ids)
+  {
+    type: "water_pipe_break",
+    button: "Water pipe break",
+    start: (target, { addEdit, paramsForm }) =>
+      pickElement(NETWORK_LAYERS.pipes, "Click a water pipe that breaks.", (f) =>
+        paramsForm(`Pipe ${nameOf(f)} breaks (${f.properties.diameter_m ?? "?"} m wide)`, "water_pipe_break", { leak_diameter_m: Math.min(0.05, (f.properties.diameter_m || 0.1) / 2), isolate: true, isolate_after_h: 1 }, (v) =>
+          addEdit(target, { type: "water_pipe_break", pipe: [f.properties.id], ...v }),
+        ),
+      ),
+  },
+  {
+    type: "water_valve_closure",
+    button: "Close a water valve",
+    start: (target, { addEdit, paramsForm }) =>
+      pickElement(NETWORK_LAYERS.valves, "Click a water valve (or a pipe) to close.", (f) =>
+        paramsForm(`Close ${nameOf(f)}`, "water_valve_closure", { start_h: 0 }, (v) => addEdit(target, { type: "water_valve_closure", links: [f.properties.id], ...v })),
+      ),
+  },
+  {
+    type: "water_pump_out",
+    button: "Water pump out",
+    start: (target, { addEdit, paramsForm }) =>
+      pickElement(NETWORK_LAYERS.pumps, "Click a water pump that stops.", (f) =>
+        paramsForm(`Pump ${nameOf(f)} out of service`, "water_pump_out", { start_h: 0 }, (v) => addEdit(target, { type: "water_pump_out", pumps: [f.properties.id], ...v })),
+      ),
+  },
+  {
+    type: "water_tank_out",
+    button: "Water tank out",
+    start: (target, { addEdit, paramsForm }) =>
+      pickElement(NETWORK_LAYERS.tanks, "Click a water tank out of service.", (f) =>
+        paramsForm(`Tank ${nameOf(f)} out of service`, "water_tank_out", { start_h: 0 }, (v) => addEdit(target, { type: "water_tank_out", tanks: [f.properties.id], ...v })),
+      ),
+  },
+  {
+    // every junction of the network (no drawing)
+    type: "water_demand_change",
+    button: "Water demand",
+    start: (target, { addEdit, paramsForm }) => paramsForm("Water demand at every junction", "water_demand_change", { factor: 1.2 }, (v) => addEdit(target, { type: "water_demand_change", ...v })),
+  },
+  {
+    type: "line_outage",
+    button: "Power line outage",
+    start: (target, { addEdit }) =>
+      pickElement(NETWORK_LAYERS.lines, "Click power lines out of service (each click is one edit; Esc or Done ends).", (f) => addEdit(target, { type: "line_outage", lines: [f.properties.id] })),
+  },
+  {
+    type: "transformer_outage",
+    button: "Transformer outage",
+    start: (target, { addEdit }) =>
+      pickElement(NETWORK_LAYERS.transformers, "Click transformers out of service (Esc or Done ends).", (f) => addEdit(target, { type: "transformer_outage", transformers: [f.properties.id] })),
+  },
+  {
+    type: "substation_outage",
+    button: "Substation outage",
+    start: (target, { addEdit }) =>
+      pickElement(NETWORK_LAYERS.buses, "Click a substation's bus: it and everything on it go out (Esc or Done ends).", (f) => addEdit(target, { type: "substation_outage", buses: [f.properties.id] })),
+  },
+  {
+    type: "power_demand_change",
+    button: "Electricity demand",
+    start: (target, { addEdit, paramsForm }) =>
+      startTool("polygon", {
+        message: "Draw the zone whose electricity demand changes (double-click or Enter closes it), then give the factor.",
+        onDone: (zone) => paramsForm("Electricity demand in the zone", "power_demand_change", { factor: 1.2 }, (v) => addEdit(target, { type: "power_demand_change", zone, ...v })),
+      }),
+  },
 ];
+
+const nameOf = (f) => f.properties.name || `#${f.properties.id}`;
+
+// pick an element of a utility network; no network on the map: say so instead of waiting
+function pickElement(layers, message, onDone) {
+  return startTool("pick", { layers, message: `${message} (The Layers tab shows the city's imported networks; none: import one first.)`, onDone });
+}
 
 const edgeCount = (e) => (e.resolved_edge_ids || e.edge_ids || []).length;
 

@@ -124,6 +124,12 @@ def test_substation_outage_cuts_off_exactly_the_buildings_on_its_feeders(
         ServicePoint.objects.filter(grid=grid).values_list("building_id", "bus__pp_index")
     )
     assert served_by == {houses[b].id: b for b in PEOPLE}
+    # the transformers as an OGC collection (the web map's transformer outage tool picks them)
+    trafos = api.get(
+        "/ogc/collections/power-transformers/items", {"grid": str(grid.pk), "f": "json"}
+    ).json()
+    assert trafos["numberReturned"] == len(net.trafo) > 0
+    assert {f["properties"]["pp_index"] for f in trafos["features"]} == set(net.trafo.index)
     # the export is the net that was imported
     exported = api.get(f"/api/power/grids/{grid.pk}/export/")
     assert exported.status_code == 200

@@ -851,16 +851,15 @@ def test_every_edit_type_has_a_tool_in_the_page_and_undo_has_a_redo(
         page.eval_on_selector_all("#edit-tools button", "bs => bs.map(b => b.dataset.tool)")
     )
     # every edit type the server knows has a tool (one type may have two: lanes and speed),
-    # except the utility networks' outages: the page does not draw pipes and lines yet (their
-    # edits take the network's element ids; a known gap of the utility-networks issue)
+    # the utility networks' too (they pick pipes, valves, lines... on the networks' layers)
     utilities = {t for t in served if t.startswith("water_")} | {
         "line_outage", "transformer_outage", "substation_outage", "power_demand_change"
     }  # fmt: skip
     covered = {t for t in tools if t in served} | (
         {"change_road"} if "change_speed" in tools else set()
     )
-    assert served - utilities <= covered, served - utilities - covered
-    assert len(utilities) == 9 and utilities <= served
+    assert served <= covered, served - covered
+    assert len(utilities) == 9 and utilities <= tools
 
     def added(kind: str) -> None:
         page.wait_for_selector(f"#edit-list li[data-type={kind}]")
@@ -1016,6 +1015,50 @@ def test_the_run_form_carries_the_servers_ranges_and_refuses_a_value_outside_the
     page.wait_for_timeout(300)
     assert not [url for url in posts if "/runs/" in url], posts
     assert not Run.objects.exists()
+
+
+def test_a_water_pipe_clicked_on_the_map_breaks_in_the_scenario(
+    committed_city, live_server, page, person, tmp_path
+):
+    """The city's imported water network is drawn (from its OGC collections) and its pipes
+    are picked by the pipe-break tool: the edit takes the pipe's twin id and says its name."""
+    from layers.importers.files import run_import
+    from utilities.water.models import WaterNetwork
+
+    from .test_water import SMALL, SMALL_VALVES
+
+    city = committed_city("Helsinki")
+    path = tmp_path / "small.inp"
+    path.write_text(SMALL)
+    params = {"target": "water", "city": "Helsinki", "valve_layer": json.dumps(SMALL_VALVES)}
+    network = WaterNetwork.objects.get(pk=run_import(path, params)["network_id"])
+    p3 = network.links.get(name="P3")
+    mid = p3.geom.interpolate_normalized(0.5)
+    open_map(page, f"{live_server.url}/#city={city.id}&view={mid.x},{mid.y},17,0,0&d=2")
+    sign_in(page, person)
+    page.wait_for_function(f"document.body.dataset.networksLoaded === '{city.id}'")
+    # the network's layer is in the catalogue and its pipes in view are drawn
+    page.click("nav.tabs button[data-tab=layers]")
+    assert "Water network" in page.inner_text("#catalogue")
+    scenario = create_scenario(page, "Main break")
+    wait_idle(page)
+    drawn = {f["name"] for f in rendered(page, "net-water-pipes")}
+    assert "P3" in drawn and drawn <= {"P1", "P2", "P3", "P4", "P5"}, drawn
+    page.click("#edit-tools button[data-tool=water_pipe_break]")
+    click_lnglat(page, mid.x, mid.y)
+    # the form names the pipe and asks for the leak (m), at most the pipe's width
+    page.wait_for_selector("#edit-form input[name=leak_diameter_m]")
+    assert "Pipe P3" in page.inner_text("#edit-form")
+    page.fill("#edit-form input[name=leak_diameter_m]", "0.08")
+    page.click("#edit-form button[type=submit]")
+    listed = page.wait_for_selector("#edit-list li[data-type=water_pipe_break]").inner_text()
+    assert "Pipe P3 breaks (opening 8 cm)" in listed, listed
+    page.click("#edit-tools button[data-tool=stop]")
+    scenario.refresh_from_db()
+    assert [(e["type"], e["pipe"], e["leak_diameter_m"]) for e in scenario.edits] == [
+        ("water_pipe_break", [p3.id], 0.08)
+    ]
+    assert scenario.edits[0]["isolate"] is True
 
 
 def literals_naming(names: list[str], allowed) -> dict[str, list[str]]:

@@ -10,7 +10,15 @@ from django.db.models import Q
 
 from ogc.registry import Collection, model_properties, register
 
-from .models import Bus, BusResult, Line, LineCriticality, LineResult, ServiceResult
+from .models import (
+    Bus,
+    BusResult,
+    Line,
+    LineCriticality,
+    LineResult,
+    ServiceResult,
+    Transformer,
+)
 
 
 def _grid_rows(model):
@@ -87,6 +95,26 @@ def register_collections() -> None:
             "in_service",
         ],  # fmt: skip
         "LineString",
+    )
+    _register(
+        "power-transformers",
+        "Power grid transformers",
+        "Transformers of the imported power grids, placed at their low-voltage bus (rated power "
+        "MVA, voltages kV); filter with grid=<grid id>.",
+        _grid_rows,
+        Transformer,
+        [
+            "grid",
+            "city",
+            "pp_index",
+            "name",
+            "std_type",
+            "sn_mva",
+            "vn_hv_kv",
+            "vn_lv_kv",
+            "in_service",
+        ],
+        "Point",
     )
     _register(
         "power-bus-results",

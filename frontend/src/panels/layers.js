@@ -1,7 +1,9 @@
-// The Layers tab: the layer catalogue (core, imported, rasters, scenario edits, run results).
+// The Layers tab: the layer catalogue (core, imported, rasters, utility networks, scenario edits,
+// run results).
 
 import { applyAll, initCatalogue, loadCityLayers } from "../catalogue.js";
 import { el, say } from "../dom.js";
+import { loadNetworkLayers } from "../networks.js";
 import { showQuality } from "../quality.js";
 import { onChange, state } from "../state.js";
 import { loadTransitLayers } from "../transit.js";
@@ -16,6 +18,7 @@ function init(section, { status }) {
   const load = () => {
     loadCityLayers(state.city).catch((err) => say(status, `Imported layers: ${err.message}`, "error"));
     loadTransitLayers(state.map, state.city);
+    loadNetworkLayers(state.map, state.city).catch((err) => say(status, `Utility networks: ${err.message}`, "error"));
     showQuality(quality, state.city);
   };
   load();
