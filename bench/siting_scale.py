@@ -6,12 +6,16 @@ default), capacitated p-median with single assignment, both solved to the proven
 Prints instance building time, each solver's wall time and objective, their difference.
 
 Run: ``prlimit --as=6000000000 .venv/bin/python bench/siting_scale.py [--demand 2000 --sites 200
---p 20] [--no-spopt] [--peer-timeout 900]``
+--p 20] [--split] [--strong-k 20] [--gap 1e-4] [--time-limit 600] [--no-spopt]``
+(``--split``: people of a demand point may split between sites, ``single_assignment=False``;
+``--strong-k``: strong linking rows for each demand point's k nearest sites only.) HiGHS runs on
+one thread; the load average and the CPU time are printed beside the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -21,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from siting_vs_spopt import run_ours, run_spopt, synthetic_instance  # noqa: E402
+
+from simulators.siting import SitingParams  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,6 +38,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-spopt", action="store_true")
     parser.add_argument("--uncapacitated", action="store_true")
+    parser.add_argument("--split", action="store_true", help="single_assignment=False")
+    parser.add_argument("--strong-k", type=int, default=0, help="strong rows: k nearest only")
+    parser.add_argument("--gap", type=float, default=0.0, help="HiGHS mip_rel_gap")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="HiGHS limit (s)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     instance = synthetic_instance(args.demand, args.sites, args.p, args.seed, args.links)
@@ -44,10 +54,18 @@ def main(argv=None) -> int:
         f"travel-time matrix built in {build:.1f} s",
         flush=True,
     )
-    ours = run_ours(instance, capacitated)
+    params = SitingParams(
+        single_assignment=not args.split, strong_link_k=args.strong_k, mip_rel_gap=args.gap,
+        time_limit_s=args.time_limit, threads=1,
+    )  # fmt: skip
+    load = os.getloadavg()[0]
+    ours = run_ours(instance, capacitated, params)
     print(
-        f"HiGHS: {ours['objective_person_s']:.6f} person-s in {ours['seconds']:.1f} s "
-        f"(solver {ours['solve_seconds']:.1f} s, optimal={ours['optimal']})",
+        f"HiGHS ({'split' if args.split else 'single assignment'}, strong_link_k="
+        f"{args.strong_k}, mip_rel_gap={args.gap}): {ours['objective_person_s']:.6f} person-s "
+        f"in {ours['seconds']:.1f} s wall, {ours['cpu_seconds']:.1f} s CPU (solver "
+        f"{ours['solve_seconds']:.1f} s wall), optimal={ours['optimal']}, gap "
+        f"{ours['mip_gap']:.2e}; load average {load:.1f} -> {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     if args.no_spopt:

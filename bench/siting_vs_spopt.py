@@ -83,13 +83,16 @@ def run_spopt(instance: dict, capacitated: bool) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_ours(instance: dict, capacitated: bool) -> dict:
+def run_ours(instance: dict, capacitated: bool, params: SitingParams | None = None) -> dict:
     started = time.perf_counter()
+    cpu = time.process_time()
     result = solve_p_median(
         instance["weights"], instance["cost_s"], instance["p"],
-        instance["capacities"] if capacitated else None, SitingParams(mip_rel_gap=0.0),
+        instance["capacities"] if capacitated else None, params or SitingParams(mip_rel_gap=0.0),
     )  # fmt: skip
     return {
+        "cpu_seconds": time.process_time() - cpu,
+        "mip_gap": result.mip_gap,
         "objective_person_s": result.objective_person_s,
         "sites": result.sites.tolist(),
         "seconds": time.perf_counter() - started,

@@ -25,6 +25,10 @@ class SitingParams:
     mip_rel_gap : relative optimality gap at which HiGHS stops (0 = proven optimum).
     time_limit_s : wall-clock limit of the solver (s); the best solution found so far is
         returned, flagged as not proven optimal.
+    strong_link_k : 0: every (demand, site) pair gets the strong row ``x_ij <= y_j``; k > 0:
+        only each demand point's k nearest sites do, the rest are linked through the capacity
+        (or an aggregated) row. Same optimum, far fewer rows (the model stays exact).
+    threads : HiGHS threads (1: one core, as the scale bench measures).
     """
 
     p: int = param(3, label="Sites to open", unit="1", minimum=1, maximum=100000, integer=True)
@@ -47,6 +51,11 @@ class SitingParams:
     time_limit_s: float = param(
         600.0, label="Solver time limit", unit="s", minimum=1.0, maximum=86400.0
     )
+    strong_link_k: int = param(
+        0, label="Strong rows per demand point", unit="1", minimum=0, maximum=100000,
+        integer=True, description="0 = every pair; k = only the k nearest sites",
+    )  # fmt: skip
+    threads: int = param(1, label="Solver threads", unit="1", minimum=1, maximum=64, integer=True)
 
     def __post_init__(self):
         check_fields(self)

@@ -135,3 +135,24 @@ def test_travel_times_equal_networkx_dijkstra():
             assert got[a, b] == pytest.approx(want, rel=1e-12)
     # the closed road 0-1 makes node 0 -> node 1 a detour of three blocks
     assert got[0, 0] > 250.0 / (50 / 3.6)
+
+
+def test_strong_rows_for_nearest_sites_only_keep_the_optimum():
+    # 60 points x 12 sites: the model with strong rows for each point's 3 nearest sites only
+    # (the rest linked through capacity / an aggregated row) has the full model's optimum
+    rng = np.random.default_rng(11)
+    xy_d, xy_s = rng.uniform(0, 5000, (60, 2)), rng.uniform(0, 5000, (12, 2))
+    cost = np.hypot(*(xy_d[:, None, :] - xy_s[None, :, :]).transpose(2, 0, 1)) / 10.0
+    w = rng.integers(1, 40, 60).astype(float)
+    cap = np.round(1.1 * w.sum() / 4 * rng.uniform(0.7, 1.2, 12))
+    for capacities in (None, cap):
+        for single in (False, True):
+            full = solve_p_median(w, cost, 4, capacities, SitingParams(single_assignment=single))
+            reduced = solve_p_median(
+                w, cost, 4, capacities, SitingParams(single_assignment=single, strong_link_k=3)
+            )
+            assert full.optimal and reduced.optimal
+            assert reduced.objective_person_s == pytest.approx(full.objective_person_s, rel=1e-9)
+            assert np.all(reduced.site_load <= (cap if capacities is not None else np.inf) + 1e-6)
+    # the capacities bind: the capacitated optimum costs more than the free one
+    assert full.objective_person_s > solve_p_median(w, cost, 4).objective_person_s + 1.0
