@@ -42,6 +42,9 @@ class Place:
     detail: str = ""
     #: the twin's own name when ``name`` is another language's or an old name
     canonical: str = ""
+    #: how far ``name`` is from the thing's own name today (:data:`ALIAS_RANK`): a name wins
+    #: over another thing's alias of the same spelling
+    alias_rank: int = 0
 
     def as_json(self) -> dict:
         x0, y0, x1, y1 = self.bbox
@@ -82,7 +85,7 @@ class Gazetteer:
             if self.places[i].kind not in kinds:
                 continue
             if key == q:
-                scored[i] = 300.0
+                scored[i] = 300.0 - self.places[i].alias_rank
             elif key.startswith(q) or any(word.startswith(q) for word in key.split()):
                 scored[i] = 200.0 - len(key) / 100
             elif q in key:
@@ -102,26 +105,34 @@ class Gazetteer:
         return [self.places[i] for i in best[:limit]]
 
     def street(self, name: str) -> Place | None:
-        """The street of exactly this name (case and diacritics aside), or None."""
-        for i in self.by_key.get(normalise(name), []):
-            if self.places[i].kind == "street":
-                return self.places[i]
-        return None
+        """The street of exactly this name (case and diacritics aside), or None: a street
+        called so today before one called so in another language, before one that was called
+        so once (``old_name``: Yliopistonkatu was Hallituskatu)."""
+        streets = [self.places[i] for i in self.by_key.get(normalise(name), [])]
+        streets = [p for p in streets if p.kind == "street"]
+        return min(streets, key=lambda p: p.alias_rank, default=None)
 
 
 #: names that are no names (an importer's missing value)
 NO_NAMES = ("", "nan", "None")
-#: OSM keys of a thing's other names
-ALIAS_KEYS = ("alt_name", "old_name", "official_name", "short_name", "loc_name")
+#: OSM keys of a thing's other names, with their rank when two things share a spelling
+#: (0 is the thing's own name today; ``name:<language>`` keys rank 1)
+ALIAS_RANK = {"official_name": 1, "alt_name": 2, "short_name": 2, "loc_name": 2, "old_name": 3}
+ALIAS_KEYS = tuple(ALIAS_RANK)
+LANGUAGE_RANK = 1
 
 
-def _aliases(tags: dict) -> set[str]:
-    """Every other name a thing has in OSM: ``name:<language>``, alt/old/official names
-    ("A;B" lists split)."""
-    out: set[str] = set()
+def _alias_ranks(tags: dict) -> dict[str, int]:
+    """Every other name a thing has in OSM (``name:<language>``, official, alt, old names;
+    "A;B" lists split) -> its best :data:`ALIAS_RANK`."""
+    out: dict[str, int] = {}
     for key, value in tags.items():
-        if (key.startswith("name:") or key in ALIAS_KEYS) and isinstance(value, str):
-            out |= {part.strip() for part in value.split(";") if part.strip()}
+        rank = LANGUAGE_RANK if key.startswith("name:") else ALIAS_RANK.get(key)
+        if rank is None or not isinstance(value, str):
+            continue
+        for part in (p.strip() for p in value.split(";")):
+            if part:
+                out[part] = min(rank, out.get(part, rank))
     return out
 
 
@@ -145,14 +156,14 @@ def _osm_names(city: City) -> dict:
         def node(self, n):
             kind = n.tags.get("place")
             if kind in PLACE_KINDS and n.tags.get("name"):
-                aliases = _aliases({t.k: t.v for t in n.tags})
+                aliases = _alias_ranks({t.k: t.v for t in n.tags})
                 out["places"].append(
                     (kind, n.tags["name"], n.location.lon, n.location.lat, aliases)
                 )
 
         def way(self, w):
             if "highway" in w.tags and "name" in w.tags:
-                aliases = _aliases({t.k: t.v for t in w.tags})
+                aliases = _alias_ranks({t.k: t.v for t in w.tags})
                 if aliases:
                     out["ways"][w.id] = (w.tags["name"], aliases)
 
@@ -213,15 +224,17 @@ def build(city: City) -> Gazetteer:
     for name, pk in RoadEdge.objects.filter(city=city).exclude(name="").values_list("name", "id"):
         edge_ids[name].append(pk)
     osm = _osm_names(city)
-    way_names: dict[str, set[str]] = defaultdict(set)
+    way_names: dict[str, dict[str, int]] = defaultdict(dict)
     for name, osm_ids in (
         RoadEdge.objects.filter(city=city).exclude(name="").values_list("name", "osm_ids")
     ):
         for way in osm_ids or ():
             # an edge may join ways of several streets: only the names of its own street
-            way_name, aliases = osm["ways"].get(way, ("", set()))
+            way_name, aliases = osm["ways"].get(way, ("", {}))
             if way_name == name:
-                way_names[name] |= aliases
+                known = way_names[name]
+                for alias, rank in aliases.items():
+                    known[alias] = min(rank, known.get(alias, rank))
     for row in streets:
         # a street whose OSM name lists several ("A;B") is found under each
         parts = {p.strip() for p in row["name"].split(";") if p.strip()}
@@ -231,17 +244,21 @@ def build(city: City) -> Gazetteer:
                       f"street, {row['n']} road segments")
             )  # fmt: skip
         # ... and under its names in the other languages OSM gives (name:sv, old_name ...)
-        for alias in sorted(way_names[row["name"]] - parts):
+        for alias in sorted(set(way_names[row["name"]]) - parts):
             places.append(
                 Place("street", alias, _bbox(row["extent"]), edge_ids[row["name"]],
-                      f"street {row['name']}", canonical=row["name"])
+                      f"street {row['name']}", canonical=row["name"],
+                      alias_rank=way_names[row["name"]][alias])
             )  # fmt: skip
     for kind, name, lon, lat, aliases in osm["places"]:
         # districts and neighbourhoods are points in OSM: a box of about 500 m around them
         bbox = (lon - 0.0045, lat - 0.00225, lon + 0.0045, lat + 0.00225)
         places.append(Place("area", name, bbox, [], kind))
-        for alias in sorted(aliases - {name}):
-            places.append(Place("area", alias, bbox, [], f"{kind} {name}", canonical=name))
+        for alias in sorted(set(aliases) - {name}):
+            places.append(
+                Place("area", alias, bbox, [], f"{kind} {name}", canonical=name,
+                      alias_rank=aliases[alias])
+            )  # fmt: skip
     for model, kind, geom in (
         (AreaFeature, "area", "geom"),
         (Facility, "facility", "geom"),
@@ -262,10 +279,12 @@ def build(city: City) -> Gazetteer:
         for pk, name, tags, extent in tagged.annotate(extent=Extent(geom)).values_list(
             "id", "name", "tags", "extent"
         ):
-            for alias in sorted(_aliases(tags or {}) - {name}):
+            ranks = _alias_ranks(tags or {})
+            for alias in sorted(set(ranks) - {name}):
                 places.append(
-                    Place(kind, alias, _bbox(extent), [pk], f"{kind} {name}", canonical=name)
-                )
+                    Place(kind, alias, _bbox(extent), [pk], f"{kind} {name}", canonical=name,
+                          alias_rank=ranks[alias])
+                )  # fmt: skip
     addresses = (
         Building.objects.filter(city=city, tags__has_key="addr:street")
         .values("tags__addr:street", "tags__addr:housenumber")

@@ -90,10 +90,15 @@ class Clause:
             candidates.append({"label": f"{name} ({p.kind})", "text": text})
         raise Clarify(f"Which {what} do you mean by {words!r}?", candidates)
 
-    def unknown(self, kinds, what: str) -> Place:
-        """No place of ``kinds`` named: candidates for a partial name, or say so."""
+    def unknown(self, kinds, what: str, before: int | None = None) -> Place:
+        """No place of ``kinds`` named (in the words before word ``before``, when given):
+        candidates for a partial name, or say so."""
         skip = set(q.WORD_NUMBERS) | _VOCABULARY
-        taken = {i for m in self.mentions for i in range(m.start, m.end)}
+        # words read as a place of another kind may still be part of a name of these kinds
+        # ("Makasiinikatu" read as the area Makasiinit, said for Pohjoinen Makasiinikatu)
+        taken = {i for m in self.places(kinds) for i in range(m.start, m.end)}
+        if before is not None:
+            taken |= set(range(before, len(self.words)))
         for i, word in enumerate(self.words):
             if i in taken or word in skip or not word.isalpha() or len(word) < 5:
                 continue
@@ -172,33 +177,45 @@ POINT_KINDS = ("building", "facility", "area", "street", "address")
 # -- roads -------------------------------------------------------------------------------
 
 
-def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
-    """The edges a road clause means: a whole street, or the part "between X and Y"."""
+def _stretch(c: Clause) -> re.Match | None:
+    """Where a clause says a part of a street: "between X and Y", or "from X to Y" when a
+    place follows "from" (not "from 8 to 10")."""
     m = c.has(r"\bbetween\b")
+    if m is None:
+        m = c.has(r"\bfrom\b(?=.*\bto\b)")
+        if m is not None and not c.places(ANY, after="from"):
+            return None
+    return m
+
+
+def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
+    """The edges a road clause means: a whole street, or the part "between X and Y"
+    ("from X to Y")."""
+    m = _stretch(c)
     streets = c.places(ROAD)
     if m and streets:
         split = len(c.text[: m.start()].split())
         before = [s for s in streets if s.start < split]
-        after = c.places(ANY, after="between")
-        if before:
-            street = c.one(before[0], "street")
-            ends = [c.one(m, "place") for m in after[:2]]
-            if len(ends) < 2:
-                # a name said in part ("Kamppi" for Kampin kappeli), a question, or words
-                ends.append(c.unknown(ANY, "place the street runs between"))
-            if len(ends) < 2:
-                raise NotUnderstood("say between which two places (streets it crosses)")
-            a, b = ends
-            ids = spatial.between(c.city, street, a, b)
-            if not ids:
-                raise NotUnderstood(
-                    f"{street.name} does not run between {a.name} and {b.name} in the twin"
-                )
-            return (
-                street,
-                ids,
-                f"{street.canonical or street.name} between {a.canonical or a.name} and {b.canonical or b.name}",
+        after = c.places(ANY, after=m.group(0))
+        # the street is the one named before "between": never one of the streets it crosses
+        street = c.one(before[0], "street") if before else c.unknown(ROAD, "street", split)
+        ends = [c.one(m, "place") for m in after[:2]]
+        if len(ends) < 2:
+            # a name said in part ("Kamppi" for Kampin kappeli), a question, or words
+            ends.append(c.unknown(ANY, "place the street runs between"))
+        if len(ends) < 2:
+            raise NotUnderstood("say between which two places (streets it crosses)")
+        a, b = ends
+        ids = spatial.between(c.city, street, a, b)
+        if not ids:
+            raise NotUnderstood(
+                f"{street.name} does not run between {a.name} and {b.name} in the twin"
             )
+        return (
+            street,
+            ids,
+            f"{street.canonical or street.name} between {a.canonical or a.name} and {b.canonical or b.name}",
+        )
     street = c.place(ROAD, "street")
     return street, sorted(street.ids), street.canonical or street.name
 
@@ -220,7 +237,7 @@ def _close_road(c: Clause) -> Output:
     if c.has(r"\bvalves?\b"):
         return _valve(c)
     street, ids, words = _street_edges(c)
-    whole = not c.has(r"\bbetween\b")
+    whole = not _stretch(c)
     edit = {"type": "close_road", "street": street.canonical or street.name} if whole else {
         "type": "close_road", "edge_ids": ids}  # fmt: skip
     return Output([edit], understood=[f"close {words}"])
@@ -435,16 +452,8 @@ DIRECTIONS = ("north", "south", "east", "west")
 
 def _zone(c: Clause) -> tuple[dict, str]:
     """The zone a hazard or demand clause means: a circle, a side of a place, or a place."""
-    m = re.search(
-        rf"\b(?:within|in a radius of|radius of|in)\s+({q.NUMBER})\s?({'|'.join(q.LENGTH_UNITS)})\b",
-        c.text,
-    )
-    radius = q.number(m.group(1)) * q.LENGTH_UNITS[m.group(2)] if m else None
-    if radius is None:
-        m = re.search(
-            rf"\b({q.NUMBER})\s?({'|'.join(q.LENGTH_UNITS)})\s+(?:radius|around|of|from)\b", c.text
-        )
-        radius = q.number(m.group(1)) * q.LENGTH_UNITS[m.group(2)] if m else None
+    found = q.radius_m(c.text)
+    radius = found.value if found else None
     if radius is not None and not 0 < radius <= spatial.MAX_RADIUS_M:
         # a circle of 1e23 km projects to NaN and GEOS raises (a 500)
         raise NotUnderstood(

@@ -94,7 +94,8 @@ class Index:
             key = stem_key(words)
             self.by_stem.setdefault(key, []).append(place)
         for places in self.by_stem.values():
-            places.sort(key=lambda p: (KIND_ORDER.get(p.kind, 9), bool(p.canonical)))
+            # a thing's own name before another's alias of that spelling (gazetteer.ALIAS_RANK)
+            places.sort(key=lambda p: (KIND_ORDER.get(p.kind, 9), p.alias_rank))
         self.keys = list(self.by_stem)
 
     def lookup(self, words: list[str]) -> list[Place]:

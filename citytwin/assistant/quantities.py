@@ -71,6 +71,27 @@ def lengths_m(text: str) -> list[Found]:
     return out
 
 
+#: words that make a length a zone's radius when they come just before or after it
+_ZONE_WORDS = r"(?:radius|zone|area|circle|perimeter|cordon)"
+#: how a radius is said, most explicit first (``L`` is a length with its unit)
+_RADIUS_PATTERNS = (
+    r"\b(?:within|in a radius of|radius of|in)\s+L",  # within 500 m
+    r"L\s+(?:radius|around|of|from)\b",  # 500 m around X, a 500 m radius
+    rf"L\s+(?:\w+\s+){{0,2}}{_ZONE_WORDS}\b",  # a 1 km hazard zone, a 300 m exclusion area
+    rf"\b{_ZONE_WORDS}\s+(?:of\s+)?L",  # a hazard zone of 150 metres
+)
+
+
+def radius_m(text: str) -> Found | None:
+    """The radius of a zone: "within 500 m", "a 1 km hazard zone", "zone of 150 metres" (m)."""
+    length = rf"({NUMBER})\s?({_LENGTH})\b"
+    for pattern in _RADIUS_PATTERNS:
+        m = re.search(pattern.replace("L", length), text)
+        if m:
+            return Found(number(m.group(1)) * LENGTH_UNITS[m.group(2)], m.span())
+    return None
+
+
 def storeys(text: str) -> Found | None:
     """ "20 storeys", "a 12-storey tower" (floors)."""
     m = re.search(rf"\b({NUMBER})[\s]?(?:storeys?|stories|story|floors?|levels?|kerrosta)\b", text)
@@ -193,9 +214,12 @@ def count_of(noun: str, text: str) -> Found | None:
 
 
 def capacity_of(text: str) -> Found | None:
-    """ "for 500 people", "capacity 2000", "2,000 places" (persons)."""
+    """ "for 500 people", "a 250-person shelter", "capacity 2000", "room for 800",
+    "2,000 places" (persons)."""
     t = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
-    m = re.search(rf"\b({NUMBER})\s+(?:people|persons|places|evacuees|beds|seats|residents)\b", t)
+    m = re.search(
+        rf"\b({NUMBER})[\s-]*(?:people|persons?|places?|evacuees|beds?|seats?|residents)\b", t
+    )
     if not m:
-        m = re.search(rf"\bcapacity(?:\s+of)?\s+({NUMBER})\b", t)
+        m = re.search(rf"\b(?:capacity|room|space)(?:\s+(?:of|for))?\s+({NUMBER})\b", t)
     return Found(number(m.group(1)), m.span()) if m else None

@@ -285,3 +285,34 @@ def test_the_gazetteer_knows_other_languages_names_and_districts_from_the_osm_fi
 
     x0, y0, x1, y1 = RoadEdge.objects.filter(city=city).aggregate(e=Extent("geom"))["e"]
     assert x0 < (west + east) / 2 < x1 and y0 < (south + north) / 2 < y1
+
+
+def test_a_streets_own_name_wins_over_another_streets_old_name(api):
+    from layers import gazetteer
+
+    names = gazetteer.for_city(_helsinki())
+    # OSM gives Yliopistonkatu the old_name Hallituskatu, and Hallituskatu is a street today
+    assert any(p.name == "Hallituskatu" and p.canonical == "Yliopistonkatu" for p in names.places)
+    # whichever street the database lists first
+    for places in (names.places, names.places[::-1]):
+        shuffled = gazetteer.Gazetteer(places)
+        assert set(shuffled.street("Hallituskatu").ids) == _street_ids("Hallituskatu")
+        assert shuffled.search("Hallituskatu", limit=1, kinds=("street",))[0].canonical == ""
+    body = _ask(api, "close Hallituskatu")
+    assert body["edits"] == [{"type": "close_road", "street": "Hallituskatu"}]
+    resolved = validate_edits(_helsinki(), body["edits"])[0]["resolved_edge_ids"]
+    assert set(resolved) == _street_ids("Hallituskatu")
+    assert body["preview"]["features"][0]["properties"]["label"].startswith("Close Hallituskatu")
+
+
+MAKASIINIKATU = {"Pohjoinen Makasiinikatu (street)", "Eteläinen Makasiinikatu (street)"}
+
+
+def test_a_street_named_in_part_or_unknown_before_between_asks_and_closes_no_cross_street(api):
+    for text in ("close Makasiinikatu between Fabianinkatu and Unioninkatu", "close Makasiinikatu"):
+        body = _ask(api, text)
+        assert body["edits"] == [] and body["confirm_token"] is None, (text, body)
+        assert {c["label"] for c in body["clarify"]["candidates"]} == MAKASIINIKATU, text
+    body = _ask(api, "close Xyzzykatu between Fabianinkatu and Unioninkatu")
+    assert body["edits"] == [] and body["confirm_token"] is None
+    assert body["answer"].startswith("Nothing changed") and "xyzzykatu" in body["answer"]
