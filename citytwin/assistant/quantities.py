@@ -218,8 +218,13 @@ def capacity_of(text: str) -> Found | None:
     "2,000 places" (persons)."""
     t = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
     m = re.search(
-        rf"\b({NUMBER})[\s-]*(?:people|persons?|places?|evacuees|beds?|seats?|residents)\b", t
+        rf"\b({NUMBER})[\s-]*(?:people|ppl|persons?|places?|evacuees|beds?|seats?|residents)\b", t
     )
     if not m:
         m = re.search(rf"\b(?:capacity|room|space)(?:\s+(?:of|for))?\s+({NUMBER})\b", t)
+    if not m:  # "a shelter for 400" (a bare number after "for" is its people)
+        m = re.search(
+            rf"\b(?:shelters?|vaestonsuoja\w*)\s+for\s+({NUMBER})\b(?![.,:]\d|\s?(?:%|percent|k?m\b|min|minutes?|hours?|h\b|met))",
+            t,
+        )
     return Found(number(m.group(1)), m.span()) if m else None
