@@ -117,27 +117,33 @@ def run_traffic_variant(run: Run, base_run: Run, progress: Progress) -> dict:
 
 
 def _base_equilibrium(base_run: Run, params: TrafficParams, progress: Progress):
-    """The base run's bush equilibrium, computed once per worker process (or None)."""
+    """The base run's bush equilibrium, computed once per worker process (or None when the
+    base cannot be warm-started from: that answer is kept too, so no variant rebuilds the
+    base's model to learn it again)."""
     key = (base_run.pk, params.gap, int(params.max_iter))
     if key not in _WARM_BASE:
         _WARM_BASE.clear()
-        base_params: TrafficParams = SPEC.engine_params(base_run.params)
-        if base_params.demand == "calibrated":
-            return None
-        model = traffic_model(
-            base_run.scenario.city, base_run.edits, base_params.time_of_day_h,
-            base_params.external_traffic, base_params.peak_hour_factor, progress,
-        )  # fmt: skip
-        demand = apply_demand_edits(model, base_run.scenario.city, base_run.edits)
-        algorithm, _ = solver_for(base_params.algorithm, model.network.n_links, demand)
-        if algorithm != "bush":
-            return None
-        _WARM_BASE[key] = assign(
-            model.network, demand, algorithm="bush", gap=params.gap,
-            max_iter=int(params.max_iter), keep_bushes=True,
-            progress=lambda f, s: progress(0.1 * f, f"base equilibrium: {s}"),
-        )  # fmt: skip
+        _WARM_BASE[key] = _bush_equilibrium(base_run, params, progress)
     return _WARM_BASE[key]
+
+
+def _bush_equilibrium(base_run: Run, params: TrafficParams, progress: Progress):
+    base_params: TrafficParams = SPEC.engine_params(base_run.params)
+    if base_params.demand == "calibrated":
+        return None
+    model = traffic_model(
+        base_run.scenario.city, base_run.edits, base_params.time_of_day_h,
+        base_params.external_traffic, base_params.peak_hour_factor, progress,
+    )  # fmt: skip
+    demand = apply_demand_edits(model, base_run.scenario.city, base_run.edits)
+    algorithm, _ = solver_for(base_params.algorithm, model.network.n_links, demand)
+    if algorithm != "bush":
+        return None
+    return assign(
+        model.network, demand, algorithm="bush", gap=params.gap,
+        max_iter=int(params.max_iter), keep_bushes=True,
+        progress=lambda f, s: progress(0.1 * f, f"base equilibrium: {s}"),
+    )  # fmt: skip
 
 
 def _same_demand(a: Demand, b: Demand) -> bool:
