@@ -1162,15 +1162,18 @@ def test_the_map_runs_under_its_content_security_policy(committed_city, live_ser
     )
     response = page.goto(f"{live_server.url}/#city={city.id}")
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    ready = "document.body.dataset.mapReady === '1' && window.citytwinMap.loaded()"
-    ready += " && window.citytwinMap.areTilesLoaded()"
-    deadline = time.monotonic() + 90
-    while not page.evaluate(ready) and time.monotonic() < deadline:
-        page.wait_for_timeout(250)  # polling from here: page.evaluate is not subject to the CSP
-    assert page.evaluate(ready), "the map did not load under its CSP"
-    drawn = page.evaluate(
-        "window.citytwinMap.queryRenderedFeatures({layers: ['buildings-3d']}).length"
+    # buildings drawn means the page's script ran, MapLibre's workers fetched and decoded vector
+    # tiles and the GPU program drew them, all under the policy. Not areTilesLoaded(): a source
+    # that refreshes (live sensors, other layers still loading on a busy CI machine) can keep it
+    # false without anything being wrong with the policy.
+    drawn = (
+        "document.body.dataset.mapReady === '1' && window.citytwinMap.getLayer('buildings-3d')"
+        " ? window.citytwinMap.queryRenderedFeatures({layers: ['buildings-3d']}).length : 0"
     )
+    deadline = time.monotonic() + 120
+    while not page.evaluate(drawn) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)  # polling from here: page.evaluate is not subject to the CSP
+    buildings_drawn = page.evaluate(drawn)
     context.close()
-    assert drawn > 0
+    assert buildings_drawn > 0, "the map drew no building under its CSP"
     assert not problems, problems
