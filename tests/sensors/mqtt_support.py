@@ -113,7 +113,9 @@ class Consumer:
         if wait:
             self.wait_connected()
 
-    def wait_connected(self, timeout_s: float = 90) -> None:
+    def wait_connected(self, timeout_s: float | None = None) -> None:
+        # Django's start: seconds on an idle machine, minutes on a shared busy one
+        timeout_s = timeout_s or float(os.environ.get("CITYTWIN_TEST_CONSUMER_START_S", "90"))
         deadline = time.monotonic() + timeout_s
         while "connected to" not in self.log()[self._log_start :]:
             if self.proc.poll() is not None or time.monotonic() > deadline:
