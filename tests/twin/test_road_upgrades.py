@@ -18,6 +18,7 @@ from citytwin.scenarios.tasks import run_simulation
 from layers.models import City, RoadEdge
 
 from .conftest import wait_for_job
+from .test_webmap import browser, open_map, page  # noqa: F401 (the headless browser fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", "progress"])]
 
@@ -184,6 +185,7 @@ def test_the_choked_link_is_strengthened_first_saving_what_two_traffic_runs_diff
     )
     values = [r["saving_veh_h_per_h_per_lane_km"] for r in rows]
     assert values == sorted(values, reverse=True)
+    assert len(values) > 1 and values[1] < 0.01 * values[0]  # the obvious one, by far
     assert ru.kpis["best_saving_veh_h_per_h"] == top["saving_veh_h_per_h"]
     assert ru.kpis["upgrades_ranked"] == len(rows)
     # the known answer: a plain traffic run with the recommended edit added
@@ -228,3 +230,39 @@ def test_a_finished_closure_sweep_of_the_base_is_read_not_run_again(owner, celer
     # the busiest links include both directions of the bridge; one of them strands most
     assert closures[0]["edge_ids"][0] in city.bridge_ids
     assert f"sweep {sweep.pk}" in ru.meta["recommendation"]
+
+
+def test_the_web_map_draws_both_rankings_and_offers_the_downloads(live_server, page, owner):  # noqa: F811
+    """The run on the page (headless Chromium): the closures to avoid and the roads to
+    strengthen as map layers, both tables ranked with their units, the recommendation."""
+    city = tiny_city("RoadsMap", links=40, seed=2, bridge=True)
+    api = _client(owner)
+    scenario = _scenario(api, city)
+    Scenario.objects.filter(pk=scenario.pk).update(public=True)  # seen without signing in
+    _run(scenario, "traffic", owner)
+    ru = _run(scenario, "road_upgrades", owner, closures=10, candidates=3)
+    assert ru.job.status == "succeeded", ru.job.error
+    lon, lat = city.boundary.centroid.x, city.boundary.centroid.y
+    open_map(
+        page,
+        f"{live_server.url}/#city={city.id}&scenario={scenario.pk}&run={ru.pk}"
+        f"&view={lon},{lat},14,0,0&d=2",
+    )
+    page.wait_for_function("document.body.dataset.result === 'road_upgrades'", timeout=60_000)
+    page.wait_for_selector("#kpi-panel .ru-table[data-table=closures] tbody tr")
+    closures = page.inner_text("#kpi-panel .ru-table[data-table=closures]")
+    first = ru.meta["tables"]["closures"]["rows"][0]
+    assert "Vehicle-hours added (h)" in closures and first["street"] in closures
+    upgrades = page.inner_text("#kpi-panel .ru-table[data-table=upgrades]")
+    assert "Saved per lane-km (veh·h/h per lane-km)" in upgrades
+    assert ru.meta["recommendation"][:40] in page.inner_text("#kpi-panel")
+    href = page.get_attribute("#kpi-panel .ru-table[data-table=closures] a", "href")
+    assert href.endswith(f"/api/runs/{ru.pk}/tables/closures/?format=csv")
+    page.wait_for_function(
+        "window.citytwinMap.queryRenderedFeatures({layers: ['result:ru-closures']}).length > 0"
+    )
+    drawn = page.evaluate(
+        "window.citytwinMap.queryRenderedFeatures({layers: ['result:ru-closures']})"
+        ".map(f => f.properties.rank)"
+    )
+    assert 1 in drawn
