@@ -3,7 +3,7 @@
 A simulator that recommends (``road_upgrades``) stores its ranked rows as tables that describe
 themselves: ``{name: {"title", "order", "columns": [{"key", "label", "unit"}], "rows": [...]}}``,
 a row's ``geometry`` (lon/lat GeoJSON) drawing it on the map. ``GET /api/runs/<id>/tables/``
-lists them; ``GET /api/runs/<id>/tables/<name>/?format=json|csv|geojson&limit=N`` serves one,
+lists them; ``GET /api/runs/<id>/tables/<name>/?format=json|csv|geojson|gpkg&limit=N`` serves one,
 as the sweeps' ranking is served (a plain Django view: DRF would take ``format`` for its own
 renderers). A run is visible exactly as its scenario is (``scenarios_visible_to``).
 """
@@ -139,4 +139,25 @@ def _geojson(run, name, table) -> HttpResponse:
     return HttpResponse(json.dumps(body), content_type="application/geo+json")
 
 
-_FORMATS = {"json": _json, "csv": _csv, "geojson": _geojson}
+def _gpkg(run, name, table) -> HttpResponse:
+    import tempfile
+    from pathlib import Path
+
+    import geopandas as gpd
+    import shapely
+
+    geoms = [
+        shapely.from_geojson(json.dumps(r["geometry"])) if r.get("geometry") else None
+        for r in table["rows"]
+    ]
+    frame = gpd.GeoDataFrame(_records(table), geometry=geoms, crs=4326)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"run-{str(run.pk)[:8]}-{run.simulator}-{name}.gpkg"
+        frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        content = path.read_bytes()
+    response = HttpResponse(content, content_type="application/geopackage+sqlite3")
+    response["Content-Disposition"] = f'attachment; filename="{path.name}"'
+    return response
+
+
+_FORMATS = {"json": _json, "csv": _csv, "geojson": _geojson, "gpkg": _gpkg}

@@ -74,7 +74,7 @@ def _run(scenario, simulator, owner, **params) -> Run:
     return Run.objects.select_related("job").get(pk=run.pk)
 
 
-def test_the_bridge_is_the_first_closure_to_avoid_and_the_tables_download(owner):
+def test_the_bridge_is_the_first_closure_to_avoid_and_the_tables_download(owner, tmp_path):
     city = tiny_city("RoadsBridge", links=40, seed=2, bridge=True)
     api = _client(owner)
     scenario = _scenario(api, city)
@@ -120,6 +120,16 @@ def test_the_bridge_is_the_first_closure_to_avoid_and_the_tables_download(owner)
     geo = api.get(f"/api/runs/{ru.pk}/tables/closures/?format=geojson").json()
     assert geo["features"][0]["geometry"]["type"] == "MultiLineString"
     assert len(geo["features"][0]["geometry"]["coordinates"]) == 2
+    gpkg = api.get(f"/api/runs/{ru.pk}/tables/closures/?format=gpkg")
+    path = tmp_path / "closures.gpkg"
+    path.write_bytes(gpkg.content)
+    import geopandas as gpd
+
+    frame = gpd.read_file(path)
+    assert len(frame) == len(closures) and frame.crs.to_epsg() == 4326
+    assert frame["vehicle_hours_added_h"].iloc[0] == pytest.approx(
+        closures[0]["vehicle_hours_added_h"]
+    )
     bad = api.get(f"/api/runs/{ru.pk}/tables/closures/?format=xls")
     assert bad.status_code == 400 and bad.json()["field"] == "format"
     bad = api.get(f"/api/runs/{ru.pk}/tables/closures/?limit=0")

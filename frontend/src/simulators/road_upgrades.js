@@ -82,7 +82,7 @@ function tableNode(run, name, table, keys, limit = 10) {
     { class: "ru-table", "data-table": name },
     el("h4", {}, table.title || name),
     el("table", { class: "sweep-ranking" }, el("thead", {}, head), el("tbody", {}, body)),
-    el("p", {}, "Download: ", el("a", { href: abs(`${base}?format=csv`), download: "" }, "CSV"), " · ", el("a", { href: abs(`${base}?format=geojson`), download: "" }, "GeoJSON")),
+    el("p", {}, "Download: ", el("a", { href: abs(`${base}?format=csv`), download: "" }, "CSV"), " · ", el("a", { href: abs(`${base}?format=geojson`), download: "" }, "GeoJSON"), " · ", el("a", { href: abs(`${base}?format=gpkg`), download: "" }, "GeoPackage")),
   );
 }
 
