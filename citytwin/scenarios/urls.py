@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from citytwin.live.views import run_events
 
-from . import api, tiles
+from . import api, tables, tiles
 
 # the slash is optional: `POST /api/scenarios/<id>/runs` (as clients write it) must not be
 # redirected, since a redirect drops the body of a POST
@@ -18,6 +18,9 @@ api_urlpatterns = [
     path("edit-types/", api.edit_types, name="edit-types"),
     # an async view (server-sent events without a thread each), before the router's routes
     path("runs/<uuid:pk>/events/", run_events, name="run-events"),
+    # plain views too (DRF would take ?format= for its renderers)
+    path("runs/<uuid:pk>/tables/", tables.run_tables, name="run-tables"),
+    path("runs/<uuid:pk>/tables/<slug:name>/", tables.run_table, name="run-table"),
     path("", include(router.urls)),
 ]
 

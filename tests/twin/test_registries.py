@@ -28,6 +28,7 @@ def test_simulators_are_served_with_the_engines_ranges_units_and_defaults():
         "power_criticality",
         "shelter_siting",
         "pv_roofs",
+        "road_upgrades",
     ]
     for sim in sims.values():
         assert set(sim) == {

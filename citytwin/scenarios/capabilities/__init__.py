@@ -253,6 +253,7 @@ MODULES = (
     "power_criticality",
     "shelter_siting",
     "pv_roofs",
+    "road_upgrades",
 )
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -21,13 +21,14 @@ import evacuation from "./evacuation.js";
 import power_criticality from "./power_criticality.js";
 import power_flow from "./power_flow.js";
 import pv_roofs from "./pv_roofs.js";
+import road_upgrades from "./road_upgrades.js";
 import shelter_siting from "./shelter_siting.js";
 import solar from "./solar.js";
 import traffic from "./traffic.js";
 import transit from "./transit.js";
 import water from "./water.js";
 
-export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation, calibration, transit, water, power_flow, power_criticality, shelter_siting, pv_roofs].map((v) => [v.name, v]));
+export const SIMULATOR_VIEWS = new Map([traffic, solar, evacuation, calibration, transit, water, power_flow, power_criticality, shelter_siting, pv_roofs, road_upgrades].map((v) => [v.name, v]));
 
 // a simulator the server serves but no module shows: its form still works, the key figures show
 const PLAIN = { name: "", addLayers: async () => ({ entries: [] }), diff: null };
