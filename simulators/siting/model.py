@@ -68,8 +68,8 @@ class SitingResult:
     lower_bound_person_s : proven lower bound on the total (travel + unserved penalty) of any
         solution of the full model (person-s).
     unserved_penalty_person_s : the unserved people's penalty in the total (person-s).
-    bound_kind : ``"mip"`` (branch and bound, valid for the full model) or ``"lp"`` (the LP
-        relaxation of the full model).
+    bound_kind : ``"mip"`` (branch and bound, valid for the full model) or ``"lagrangian"``
+        (the Lagrangian relaxation of the full model, the strong LP's bound).
     heuristic_person_s : total of the heuristic incumbent (person-s; inf: none found).
     method : ``"reduced"`` or ``"full"``.
     stats : model sizes and phase times (pairs at the start, priced, in the MIP; seconds).
@@ -103,7 +103,11 @@ class SitingResult:
             return "proven optimal (gap 0%)"
         if not np.isfinite(self.lower_bound_person_s):
             return "not proven optimal: no lower bound was reached within the time limit"
-        bound = "branch and bound" if self.bound_kind == "mip" else "the full model's LP relaxation"
+        bound = {
+            "mip": "branch and bound"
+            + (" on the priced pairs" if self.method == "reduced" else ""),
+            "lagrangian": "the Lagrangian relaxation (the LP bound; people may split)",
+        }[self.bound_kind]
         proven = "within the requested gap" if self.optimal else "not proven optimal"
         return (
             f"{proven}: at most {100 * self.mip_gap:.3f}% above the optimum (lower bound "
@@ -364,7 +368,10 @@ def _solve_reduced(w, cap, cost, p, params: SitingParams, penalty: float, log) -
         bound_kind=out["bound_kind"],
         heuristic_person_s=float(out["heuristic_total"]),
         method="reduced",
-        stats={k: out[k] for k in ("columns_start", "columns_priced", "columns", "pricing_rounds")}
+        stats={
+            k: out[k]
+            for k in ("columns_start", "columns_priced", "columns", "pairs_left_out", "bound_steps")
+        }
         | {"n_pairs": int(np.isfinite(cost[keep]).sum()), **out["phase_seconds"]},
     )
 

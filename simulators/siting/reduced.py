@@ -1,31 +1,31 @@
 """The p-median on a reduced assignment, priced so that its optimum is the full model's.
 
-Each demand point starts with columns to its ``nearest_k`` nearest candidates only (a 2,000 x
-200 instance: 40,000 pairs instead of 400,000). Then:
+Each demand point starts with its ``nearest_k`` nearest candidates only (a 2,000 x 200
+instance: 40,000 pairs instead of 400,000). Then:
 
-1. **Column generation on the LP relaxation** (strong form, ``x_ij <= y_j`` for every pair in
-   the model). A dropped pair's reduced cost against the LP duals is
-   ``rc_ij = w_i d_ij - lambda_i - w_i pi_j`` (``lambda``: assignment rows, ``pi``: capacity
-   rows; its strong row would enter with dual 0). Pairs with ``rc_ij < 0`` are added back and
-   the LP re-solved until none is left: the reduced LP's optimum is then the full LP's, a
-   **lower bound** on the full model.
-2. **Incumbent**: greedy and LP rounding, improved by capacity-aware vertex substitution
+1. **Incumbent**: greedy opening and capacity-aware vertex substitution
    (:mod:`simulators.siting.heuristic`); its total is an upper bound ``UB``.
-3. **Pricing against the gap** (reduced-cost fixing, e.g. Nemhauser & Wolsey, ch. I.2): a
-   solution that uses a dropped pair with ``x_ij = 1`` costs at least ``LB + rc_ij``. Every
-   pair with ``LB + rc_ij < UB`` is added to the model; the others cannot be in a solution
-   better than the incumbent, which the model holds. So the reduced MIP's optimum, and its
-   dual bound, are the full model's. This holds when an assignment is whole (single
+2. **Lagrangian bound** ``L`` over *every* pair (:mod:`simulators.siting.lagrangian`: the
+   assignment rows relaxed, a knapsack per site, subgradient steps; its best is the strong
+   LP's bound), with the site sets it opens tried as incumbents on the way, and each pair's
+   reduced cost ``rc_ij >= 0`` against those duals.
+3. **Pricing against the gap** (reduced-cost fixing, e.g. Nemhauser & Wolsey 1988, ch. I.2):
+   a solution that sends a whole demand point over a pair costs at least ``L + rc_ij``. Every
+   pair with ``L + rc_ij < UB`` goes into the model (the cheapest first, at most
+   ``MAX_PAIRS_FACTOR`` x the start); a pair left out cannot be in a better solution than the
+   incumbent, which the model holds. So when none is left out, the reduced MIP's optimum and
+   dual bound are the full model's, and when some are, the full model's bound is
+   ``min(MIP bound, L + smallest rc left out)``. This holds for whole assignments (single
    assignment, and the uncapacitated case, where some optimum of every site set is whole).
-   With split assignment a pair can carry a fraction of a demand point, the argument fails,
-   and the bound stated is the full LP's (``bound_kind="lp"``).
+   With split people a pair can carry a fraction, so the bound stated is ``L`` alone
+   (``bound_kind="lagrangian"``).
 4. **MIP** (HiGHS) from the incumbent (``setSolution``) within what is left of
-   ``time_limit_s``; split assignment then re-solves the transportation problem of the
-   chosen sites over every pair.
+   ``time_limit_s``; split assignment then re-solves the transportation problem of the chosen
+   sites over every pair.
 
 Unserved people (``allow_unserved``) are columns ``u_i`` at the penalty. When everyone must be
-served, the LP keeps them at a far higher cost (artificial columns: the reduced LP stays
-feasible; the LP with them is a relaxation, so its bound stays valid) and the MIP drops them.
+served, the bound and the heuristic search use a far higher penalty (a relaxation, so the bound
+stays valid; a search that may pass through unseated people) and the MIP has no ``u``.
 """
 
 from __future__ import annotations
@@ -37,14 +37,16 @@ import numpy as np
 from scipy import sparse
 
 from simulators.siting.heuristic import Assignment, assign, greedy_sites, interchange
+from simulators.siting.lagrangian import lagrangian_bound
 
 __all__ = ["solve_reduced"]
 
-#: share of the time limit given to the heuristic (at most HEURISTIC_MAX_S)
+#: share of the time limit given to the heuristic (at most HEURISTIC_MAX_S) and to the bound
 HEURISTIC_SHARE = 0.15
 HEURISTIC_MAX_S = 60.0
-#: pairs added per demand point and pricing round (the most negative first)
-ADD_PER_ROUND = 5
+BOUND_SHARE = 0.25
+#: the priced model holds at most this many times the starting pairs
+MAX_PAIRS_FACTOR = 3
 
 
 class _Model:
@@ -135,36 +137,6 @@ class _Model:
             h.changeColsIntegrality(len(idx), idx, np.ones(len(idx), dtype=np.uint8))
         return h
 
-    def append(self, h: highspy.Highs, di, sj) -> None:
-        """Add pairs (columns and their strong rows) to a live LP: its basis stays warm."""
-        k = len(di)
-        first_col = h.getNumCol()
-        cx, xrows, xvals = self.x_columns(di, sj, 0)
-        # entries in existing rows only (the strong rows come next, with both entries)
-        rows = np.stack([xrows[0]] + ([xrows[2]] if self.cap is not None else []), axis=1)
-        vals = np.stack([xvals[0]] + ([xvals[2]] if self.cap is not None else []), axis=1)
-        per = rows.shape[1]
-        h.addCols(
-            k, cx, np.zeros(k), np.full(k, np.inf), k * per,
-            (per * np.arange(k)).astype(np.int32), rows.ravel().astype(np.int32), vals.ravel(),
-        )  # fmt: skip
-        index = np.stack([first_col + np.arange(k), sj], axis=1).ravel().astype(np.int32)
-        h.addRows(
-            k, np.full(k, -np.inf), np.zeros(k), 2 * k, (2 * np.arange(k)).astype(np.int32),
-            index, np.tile([1.0, -1.0], k),
-        )  # fmt: skip
-        self.add_pairs(di, sj)
-
-    def reduced_costs(self, row_dual) -> np.ndarray:
-        """rc_ij of every pair (n x m) against the LP's row duals; +inf for pairs in the model
-        or without a route."""
-        rd = np.asarray(row_dual, float)
-        rc = self.w[:, None] * self.cost - rd[: self.n, None]
-        if self.cap is not None:
-            rc = rc - self.w[:, None] * rd[self.row_cap : self.row_cap + self.m][None, :]
-        rc[self.in_model | ~np.isfinite(self.cost)] = np.inf
-        return rc
-
 
 def _nearest_pairs(cost, k: int):
     """Each demand point's ``k`` nearest routable candidates."""
@@ -177,54 +149,10 @@ def _nearest_pairs(cost, k: int):
     return di[ok], sj[ok]
 
 
-def _lp_with_pricing(model: _Model, params, deadline: float, log):
-    """Column generation; returns (lower bound, y values, reduced costs, rounds, converged)."""
-    h = model.highs(integer=False, integer_x=False, u_upper=np.inf, threads=params.threads)
-    h.setOptionValue("solver", "simplex")
-    rounds = 0
-    while True:
-        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.5))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
-        sol = h.getSolution()
-        rc = model.reduced_costs(sol.row_dual)
-        lb = h.getInfo().objective_function_value
-        tol = 1e-7 * max(1.0, abs(lb) / model.n)
-        worst = rc.min(axis=1)
-        short = np.flatnonzero(worst < -tol)
-        y = np.asarray(sol.col_value)[: model.m]
-        log(f"LP round {rounds}: bound {lb:.6f} person-s, {len(model.pi)} pairs, "
-            f"{len(short)} demand points price out")  # fmt: skip
-        if not len(short) or time.perf_counter() >= deadline:
-            # Lagrangian correction: each demand point's dropped pairs carry at most 1 in all
-            bound = lb + float(np.minimum(worst[short], 0.0).sum()) if len(short) else lb
-            return bound, y, rc, rounds, not len(short)
-        take = min(ADD_PER_ROUND, model.m)
-        cand = np.argpartition(rc[short], take - 1, axis=1)[:, :take]
-        di = np.repeat(short, take)
-        sj = cand.ravel()
-        keep = rc[di, sj] < -tol
-        model.append(h, di[keep], sj[keep])
-        rounds += 1
-
-
-def _incumbent(w, cap, cost, p, single, penalty_s, allow, y_lp, deadline) -> Assignment | None:
-    """Greedy and LP-rounded starts, the better improved by vertex substitution.
-
-    When everyone must be seated the search still runs with a (far higher) penalty, so that a
-    start with people left over is repaired rather than dropped; None if some remain unseated.
-    """
-    pen = penalty_s if allow else 10.0 * penalty_s
-    starts = [greedy_sites(w, cap, cost, p, penalty_s)]
-    if y_lp is not None:
-        starts.append(np.sort(np.argsort(-y_lp, kind="stable")[:p]))
-    tried = [assign(w, cap, cost, s, single, pen) for s in starts]
-    best = min(tried, key=lambda a: a.total_person_s)
-    best = interchange(w, cap, cost, best, single, pen, deadline, priority=y_lp)
-    if not allow and best.unserved.any():
-        return None
-    return best
+def _incumbent(w, cap, cost, p, single, pen, deadline) -> Assignment:
+    """Greedy opening improved by vertex substitution (with penalty ``pen`` for the unseated)."""
+    start = assign(w, cap, cost, greedy_sites(w, cap, cost, p, pen), single, pen)
+    return interchange(w, cap, cost, start, single, pen, deadline)
 
 
 def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: None) -> dict:
@@ -248,57 +176,80 @@ def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: 
     ``phase_seconds``.
     """
     started = time.perf_counter()
-    deadline = started + float(params.time_limit_s)
+    limit = float(params.time_limit_s)
+    deadline = started + limit
     n, m = cost.shape
     single = bool(params.single_assignment) or cap is None
     allow = bool(params.allow_unserved)
-    model = _Model(w, cap, cost, p, penalty_s if allow else 10.0 * penalty_s, cover=not allow)
+    pen = penalty_s if allow else 10.0 * penalty_s  # the search's and the bound's penalty
+    model = _Model(w, cap, cost, p, pen, cover=not allow)
     model.add_pairs(*_nearest_pairs(cost, params.nearest_k))
     start_pairs = len(model.pi)
     phase = {}
     t0 = time.perf_counter()
-    # the LP gets at most half the time: the heuristic and the MIP need the rest
-    lp = _lp_with_pricing(model, params, started + 0.5 * params.time_limit_s, log)
-    phase["lp_s"] = time.perf_counter() - t0
-    lb_lp, y_lp, rc, rounds, converged = lp if lp is not None else (-np.inf, None, None, 0, False)
-    t0 = time.perf_counter()
-    budget = min(HEURISTIC_SHARE * params.time_limit_s, HEURISTIC_MAX_S)
-    inc = _incumbent(w, cap, cost, p, single, penalty_s, allow, y_lp, t0 + budget)
-    phase["heuristic_s"] = time.perf_counter() - t0
-    log(f"incumbent: {inc.total_person_s:.6f} person-s" if inc else "no incumbent found")
-    # pricing against the gap: pairs that could be in a better whole solution
-    if inc is None or rc is None:
-        extra = np.isfinite(cost) & ~model.in_model
-    else:
-        gap = inc.total_person_s - lb_lp
-        extra = rc <= gap + 1e-7 * max(1.0, abs(inc.total_person_s))
-        extra[inc.demand, inc.site] = True
-        extra &= ~model.in_model
-    model.add_pairs(*np.nonzero(extra))
-    dropped = np.isfinite(cost) & ~model.in_model
-    certified = single and converged and inc is not None or not dropped.any()
-    log(f"MIP on {len(model.pi)} of {int(np.isfinite(cost).sum())} pairs")
-    t0 = time.perf_counter()
-    h = model.highs(
-        integer=True, integer_x=single, u_upper=np.inf if allow else 0.0, threads=params.threads
+    inc = _incumbent(
+        w, cap, cost, p, single, pen, t0 + min(HEURISTIC_SHARE * limit, HEURISTIC_MAX_S)
     )
-    h.setOptionValue("mip_rel_gap", float(params.mip_rel_gap))
-    h.setOptionValue("mip_abs_gap", 1e-9)
-    h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
-    if inc is not None:
-        h.setSolution(_start_vector(model, inc))
-    h.run()
+    phase["heuristic_s"] = time.perf_counter() - t0
+    log(f"heuristic incumbent: {inc.total_person_s:,.1f} person-s")
+    t0 = time.perf_counter()
+
+    def try_sites(sites):
+        nonlocal inc
+        a = assign(w, cap, cost, sites, single, pen)
+        if a is not None and a.total_person_s < inc.total_person_s:
+            inc = a
+        return inc.total_person_s
+
+    lam0 = np.zeros(n)
+    np.add.at(lam0, inc.demand, w[inc.demand] * inc.share * cost[inc.demand, inc.site])
+    lam0 += inc.unserved * pen * w
+    lag = lagrangian_bound(
+        w, cap, cost, p, pen, inc.total_person_s, lam0, t0 + BOUND_SHARE * limit, on_sites=try_sites
+    )
+    phase["bound_s"] = time.perf_counter() - t0
+    lb = lag.bound_person_s
+    log(f"Lagrangian bound {lb:,.1f} person-s after {lag.iterations} steps; incumbent "
+        f"{inc.total_person_s:,.1f} person-s")  # fmt: skip
+    # pricing against the gap: pairs that could be in a better whole solution
+    gap = inc.total_person_s - lb
+    rc = np.where(model.in_model, np.inf, lag.reduced_cost)
+    want = np.flatnonzero(rc.ravel() <= gap + 1e-9 * max(1.0, abs(inc.total_person_s)))
+    room = max(MAX_PAIRS_FACTOR * start_pairs - start_pairs, 0)
+    if len(want) > room:
+        want = want[np.argsort(rc.ravel()[want], kind="stable")[:room]]
+    add = np.zeros(n * m, dtype=bool)
+    add[want] = True
+    add = add.reshape(n, m)
+    add[inc.demand, inc.site] = True
+    add &= ~model.in_model
+    model.add_pairs(*np.nonzero(add))
+    rc_left = float(np.where(model.in_model, np.inf, lag.reduced_cost).min())
+    log(f"MIP on {len(model.pi):,} of {int(np.isfinite(cost).sum()):,} pairs")
+    t0 = time.perf_counter()
+    h = _mip(model, inc, single, allow, params, deadline)
+    if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible and np.isfinite(rc_left):
+        # nobody can be seated without a pair left out: take them all (the full model)
+        model.add_pairs(*np.nonzero(np.isfinite(cost) & ~model.in_model))
+        rc_left = np.inf
+        log(f"infeasible on the priced pairs: MIP on all {len(model.pi):,} pairs")
+        h = _mip(model, inc, single, allow, params, deadline)
     phase["mip_s"] = time.perf_counter() - t0
     status = h.getModelStatus()
     x = np.asarray(h.getSolution().col_value)
     info = h.getInfo()
     if len(x) and info.primal_solution_status == 2:  # kSolutionStatusFeasible
         mip_bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
-    elif inc is not None:  # stopped before HiGHS took the start: the incumbent stands
+    elif allow or not inc.unserved.any():  # stopped before HiGHS took the start
         x, mip_bound = np.asarray(_start_vector(model, inc).col_value), -np.inf
     else:
         return {"status": status, "has_solution": False}
-    lower = max(mip_bound, lb_lp) if certified else lb_lp
+    if single:  # a solution with a left-out pair costs at least lb + rc_left
+        lower, kind = max(lb, min(mip_bound, lb + rc_left)), "mip"
+    elif not np.isfinite(rc_left):  # split, but every pair is in the model
+        lower, kind = max(lb, mip_bound), "mip"
+    else:
+        lower, kind = lb, "lagrangian"
     u = x[m : model.x0] if allow else np.zeros(n)
     xs, (pi, pj) = x[model.x0 :], (model.pi, model.pj)
     if not single:  # the best split for the chosen sites, over every pair
@@ -316,13 +267,14 @@ def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: 
         "y": x[:m],
         "u": u,
         "lower_bound": lower,
-        "bound_kind": "mip" if certified else "lp",
+        "bound_kind": kind,
         "status": status,
-        "heuristic_total": inc.total_person_s if inc else np.inf,
+        "heuristic_total": inc.total_person_s,
+        "bound_steps": lag.iterations,
         "columns": int(len(model.pi)),
         "columns_start": int(start_pairs),
         "columns_priced": int(len(model.pi) - start_pairs),
-        "pricing_rounds": rounds,
+        "pairs_left_out": int((np.isfinite(cost) & ~model.in_model).sum()),
         "phase_seconds": phase,
     }
 
@@ -369,6 +321,19 @@ def transport(w, cap, cost, sites, penalty_s) -> Assignment | None:
         np.asarray(sites), di[used], np.asarray(sites)[r[used]], x[:k][used], unserved,
         float(h.getInfo().objective_function_value),
     )  # fmt: skip
+
+
+def _mip(model: _Model, inc: Assignment, single, allow, params, deadline) -> highspy.Highs:
+    h = model.highs(
+        integer=True, integer_x=single, u_upper=np.inf if allow else 0.0, threads=params.threads
+    )
+    h.setOptionValue("mip_rel_gap", float(params.mip_rel_gap))
+    h.setOptionValue("mip_abs_gap", 1e-9)
+    h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1.0))
+    if allow or not inc.unserved.any():
+        h.setSolution(_start_vector(model, inc))
+    h.run()
+    return h
 
 
 def _start_vector(model: _Model, inc: Assignment) -> highspy.HighsSolution:
