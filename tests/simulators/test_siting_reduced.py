@@ -72,7 +72,9 @@ def _heuristic(w, capacities, cost, single: bool):
     assert not better.unserved.any()  # the high penalty seats everyone
     assert better.total_person_s <= start.total_person_s
     # the heuristic's own figure is its people x times; everyone is seated within capacity
-    load = np.bincount(better.site, weights=w[better.demand] * better.share, minlength=cost.shape[1])
+    load = np.bincount(
+        better.site, weights=w[better.demand] * better.share, minlength=cost.shape[1]
+    )
     assert better.total_person_s == pytest.approx(
         float(np.sum(w[better.demand] * better.share * cost[better.demand, better.site]))
     )
