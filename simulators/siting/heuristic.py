@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Assignment", "assign", "greedy_sites", "interchange"]
+__all__ = ["Assignment", "assign", "greedy_sites", "interchange", "round_split"]
 
 
 @dataclass
@@ -132,6 +132,46 @@ def _shift(out, unserved, order_l, times_l, wl, left) -> None:
                     break
         if not moved:
             return
+
+
+def round_split(w, cap, cost, split: Assignment, penalty_s: float | None):
+    """Whole assignments from a split one over the same sites (the transportation optimum).
+
+    Demand points the split sends whole keep their site (they fit: the split is feasible);
+    the split ones, most people first, go to the site holding most of them that has room,
+    else the nearest with room; then single moves to cheaper sites with room.
+    """
+    sites = split.sites
+    sub = cost[:, sites]
+    n, p = sub.shape
+    pos = np.searchsorted(sites, split.site)
+    share = np.zeros((n, p))
+    share[split.demand, pos] = split.share
+    order = np.lexsort((sub, -share), axis=1) if p > 1 else np.zeros((n, 1), dtype=np.int64)
+    times = np.take_along_axis(sub, order, axis=1)
+    left = cap[sites].astype(float).tolist() if cap is not None else [np.inf] * p
+    wl = w.tolist()
+    out: dict[int, list] = {}
+    unserved = np.zeros(n)
+    whole = share.max(axis=1) > 1 - 1e-9
+    seq = np.concatenate([np.flatnonzero(whole), np.flatnonzero(~whole)[np.argsort(-w[~whole])]])
+    for i in seq.tolist():
+        out[i] = []
+        for r, t in zip(order[i].tolist(), times[i].tolist()):
+            if t != np.inf and left[r] >= wl[i] - 1e-9:
+                left[r] -= wl[i]
+                out[i] = [(r, 1.0)]
+                break
+        if not out[i]:
+            if penalty_s is None:
+                return None
+            unserved[i] = 1.0
+    by_time = np.argsort(sub, axis=1, kind="stable")
+    _shift(out, unserved, by_time.tolist(), np.take_along_axis(sub, by_time, 1).tolist(), wl, left)
+    di = np.asarray([i for i, got in out.items() for _ in got], np.int64)
+    rj = np.asarray([r for got in out.values() for r, _ in got], np.int64)
+    total = float(np.sum(w[di] * sub[di, rj]) + (penalty_s or 0.0) * (w @ unserved))
+    return Assignment(sites, di, sites[rj], np.ones(len(di)), unserved, total)
 
 
 def greedy_sites(w, cap, cost, p: int, penalty_s: float) -> np.ndarray:

@@ -36,7 +36,13 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from simulators.siting.heuristic import Assignment, assign, greedy_sites, interchange
+from simulators.siting.heuristic import (
+    Assignment,
+    assign,
+    greedy_sites,
+    interchange,
+    round_split,
+)
 from simulators.siting.lagrangian import lagrangian_bound
 
 __all__ = ["solve_reduced"]
@@ -208,6 +214,11 @@ def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: 
         w, cap, cost, p, pen, inc.total_person_s, lam0, t0 + BOUND_SHARE * limit, on_sites=try_sites
     )
     phase["bound_s"] = time.perf_counter() - t0
+    if single and cap is not None:  # whole assignments rounded from the best split ones
+        split = transport(w, cap, cost, np.sort(inc.sites), pen, params.threads)
+        rounded = round_split(w, cap, cost, split, pen) if split is not None else None
+        if rounded is not None and rounded.total_person_s < inc.total_person_s:
+            inc = rounded
     lb = lag.bound_person_s
     log(f"Lagrangian bound {lb:,.1f} person-s after {lag.iterations} steps; incumbent "
         f"{inc.total_person_s:,.1f} person-s")  # fmt: skip
@@ -254,9 +265,8 @@ def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: 
     xs, (pi, pj) = x[model.x0 :], (model.pi, model.pj)
     if not single:  # the best split for the chosen sites, over every pair
         t0 = time.perf_counter()
-        polished = transport(
-            w, cap, cost, np.flatnonzero(x[:m] > 0.5), penalty_s if allow else None
-        )
+        sites = np.flatnonzero(x[:m] > 0.5)
+        polished = transport(w, cap, cost, sites, penalty_s if allow else None, params.threads)
         if polished is not None:
             xs, (pi, pj), u = polished.share, (polished.demand, polished.site), polished.unserved
         phase["transport_s"] = time.perf_counter() - t0
@@ -279,8 +289,11 @@ def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: 
     }
 
 
-def transport(w, cap, cost, sites, penalty_s) -> Assignment | None:
-    """The cheapest split of everyone over the open ``sites`` (HiGHS LP); None: infeasible."""
+def transport(w, cap, cost, sites, penalty_s, threads: int = 1) -> Assignment | None:
+    """The cheapest split of everyone over the open ``sites`` (HiGHS LP); None: infeasible.
+
+    ``threads`` must match the other HiGHS runs of the process (its scheduler is shared).
+    """
     sub = cost[:, sites]
     di, r = np.nonzero(np.isfinite(sub))
     n, k = len(w), len(di)
@@ -301,6 +314,7 @@ def transport(w, cap, cost, sites, penalty_s) -> Assignment | None:
     )
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", int(threads))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
     lp.col_cost_ = np.concatenate([w[di] * sub[di, r], (penalty_s or 0.0) * w[:n_u]])
