@@ -97,6 +97,12 @@ def main(argv=None) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"spopt failed: {exc.stderr[-500:]}")
         return 1
+    if peer["objective_person_s"] is None:
+        print(
+            f"spopt {peer['spopt']} ({peer['solver']}): no solution in {peer['seconds']:.1f} s "
+            f"(CBC limit {args.spopt_time_limit:.0f} s), status {peer['status']}"
+        )
+        return 0
     diff = abs(ours["objective_person_s"] - peer["objective_person_s"])
     print(
         f"spopt {peer['spopt']} ({peer['solver']}): {peer['objective_person_s']:.6f} person-s "

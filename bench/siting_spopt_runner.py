@@ -27,11 +27,14 @@ def main(path: str, time_limit_s: float | None = None) -> None:
         facility_capacities=capacities,
         name="siting",
     )
-    model = model.solve(
-        pulp.PULP_CBC_CMD(msg=False, gapRel=0.0, timeLimit=time_limit_s), results=False
-    )
+    try:
+        model = model.solve(
+            pulp.PULP_CBC_CMD(msg=False, gapRel=0.0, timeLimit=time_limit_s), results=False
+        )
+    except RuntimeError:  # spopt raises when CBC stops without a proven optimum
+        pass
     seconds = time.perf_counter() - started
-    sites = [j for j, v in enumerate(model.fac_vars) if v.value() > 0.5]
+    sites = [j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]
     print(
         json.dumps(
             {

@@ -52,7 +52,7 @@ HEURISTIC_SHARE = 0.15
 HEURISTIC_MAX_S = 60.0
 BOUND_SHARE = 0.25
 #: the priced model holds at most this many times the starting pairs
-MAX_PAIRS_FACTOR = 3
+MAX_PAIRS_FACTOR = 2
 
 
 class _Model:
