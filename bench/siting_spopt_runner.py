@@ -38,7 +38,11 @@ def main(path: str, time_limit_s: float | None = None) -> None:
     print(
         json.dumps(
             {
-                "objective_person_s": pulp.value(model.problem.objective),
+                # only an integer solution counts (CBC stopped early leaves LP values behind)
+                "objective_person_s": pulp.value(model.problem.objective)
+                if model.problem.sol_status
+                in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+                else None,
                 "status": pulp.LpStatus[model.problem.status]
                 + f" ({pulp.LpSolution[model.problem.sol_status]})",
                 "sites": sites,
