@@ -51,8 +51,10 @@ __all__ = ["solve_reduced"]
 HEURISTIC_SHARE = 0.15
 HEURISTIC_MAX_S = 60.0
 BOUND_SHARE = 0.25
-#: the priced model holds at most this many times the starting pairs
+#: the priced model holds at most this many times the starting pairs (or MIN_PAIRS: a small
+#: model takes every pair that could beat the incumbent)
 MAX_PAIRS_FACTOR = 2
+MIN_PAIRS = 10_000
 
 
 class _Model:
@@ -226,7 +228,7 @@ def solve_reduced(w, cap, cost, p: int, params, penalty_s: float, log=lambda s: 
     gap = inc.total_person_s - lb
     rc = np.where(model.in_model, np.inf, lag.reduced_cost)
     want = np.flatnonzero(rc.ravel() <= gap + 1e-9 * max(1.0, abs(inc.total_person_s)))
-    room = max(MAX_PAIRS_FACTOR * start_pairs - start_pairs, 0)
+    room = max(MAX_PAIRS_FACTOR * start_pairs, MIN_PAIRS) - start_pairs
     if len(want) > room:
         want = want[np.argsort(rc.ravel()[want], kind="stable")[:room]]
     add = np.zeros(n * m, dtype=bool)
