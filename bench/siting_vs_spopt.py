@@ -66,8 +66,9 @@ def synthetic_instance(
     return {"weights": weights, "capacities": capacities, "cost_s": cost, "p": p}
 
 
-def run_spopt(instance: dict, capacitated: bool) -> dict:
-    """spopt's result (JSON from bench/siting_spopt_runner.py in the bench venv)."""
+def run_spopt(instance: dict, capacitated: bool, time_limit_s: float | None = None) -> dict:
+    """spopt's result (JSON from bench/siting_spopt_runner.py in the bench venv); CBC stops at
+    ``time_limit_s`` when given."""
     if not SPOPT_PYTHON.exists():
         raise SystemExit("spopt is missing: run `bash bench/setup_siting_venv.sh` first")
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,20 +78,28 @@ def run_spopt(instance: dict, capacitated: bool) -> dict:
             arrays["capacities"] = instance["capacities"]
         np.savez(path, **arrays)
         out = subprocess.run(
-            [str(SPOPT_PYTHON), str(ROOT / "bench" / "siting_spopt_runner.py"), str(path)],
+            [str(SPOPT_PYTHON), str(ROOT / "bench" / "siting_spopt_runner.py"), str(path)]
+            + ([str(time_limit_s)] if time_limit_s else []),
             check=True, capture_output=True, text=True,
         )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_ours(instance: dict, capacitated: bool, params: SitingParams | None = None) -> dict:
+def run_ours(
+    instance: dict, capacitated: bool, params: SitingParams | None = None, log=None
+) -> dict:
     started = time.perf_counter()
     cpu = time.process_time()
     result = solve_p_median(
         instance["weights"], instance["cost_s"], instance["p"],
         instance["capacities"] if capacitated else None, params or SitingParams(mip_rel_gap=0.0),
+        log=log,
     )  # fmt: skip
     return {
+        "lower_bound_person_s": result.lower_bound_person_s,
+        "gap_words": result.gap_words,
+        "heuristic_person_s": result.heuristic_person_s,
+        "stats": result.stats,
         "cpu_seconds": time.process_time() - cpu,
         "mip_gap": result.mip_gap,
         "objective_person_s": result.objective_person_s,

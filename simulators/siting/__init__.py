@@ -2,8 +2,10 @@
 
 Where should ``p`` shelters open so that the people of a hazard zone reach one with the least
 total travel time, no shelter taking more people than it holds? :func:`solve_p_median` solves
-the mixed-integer programme exactly (HiGHS branch and bound); :func:`travel_times_s` builds the
-travel-time matrix on the road network with the traffic engine's compiled shortest-path trees;
+the mixed-integer programme (HiGHS branch and bound) on a reduced set of pairs priced against a
+Lagrangian bound so that its optimum is the full model's, from a greedy + vertex-substitution
+incumbent, and states the proven gap (:mod:`~simulators.siting.reduced`);
+:func:`travel_times_s` builds the travel-time matrix on the road network with the traffic engine's compiled shortest-path trees;
 :func:`p_median_reference` enumerates every set of ``p`` sites (small instances, for tests).
 """
 

@@ -14,6 +14,9 @@ With ``strong_link_k`` > 0 only each demand point's ``k`` nearest sites get the 
 the other pairs are linked by the capacity row (or, uncapacitated, by an aggregated row
 ``sum_i x_ij <= n_j y_j``): the same optimum, fewer rows, a weaker LP bound.
 
+``method="reduced"`` (the default) solves the same model on a reduced set of pairs, priced so
+that its optimum is this one's, from a heuristic incumbent (:mod:`simulators.siting.reduced`).
+
 This is the formulation of ReVelle & Swain (1970) with the capacity rows of the capacitated
 p-median (e.g. Mulvey & Beck 1984), the same as PySAL spopt's ``PMedian`` (whose capacitated
 variant takes ``facility_capacities``), so the two optimal objectives are equal.
@@ -22,7 +25,7 @@ variant takes ``facility_capacities``), so the two optimal objectives are equal.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -30,6 +33,7 @@ import pandas as pd
 from scipy import sparse
 
 from simulators.siting.params import SitingParams, check_instance
+from simulators.siting.reduced import solve_reduced
 
 __all__ = ["SitingInfeasible", "SitingResult", "solve_p_median"]
 
@@ -56,9 +60,19 @@ class SitingResult:
     unserved_people : people per demand point left unserved (zeros without ``allow_unserved``).
     site_load : people sent to each candidate site (0 where closed).
     capacities : each candidate's capacity (people; inf when uncapacitated).
-    optimal : HiGHS proved the optimum (within ``mip_rel_gap``); False at the time limit.
-    mip_gap : the relative gap HiGHS reports at the end.
+    optimal : the optimum is proven (within ``mip_rel_gap``); False at the time limit, or
+        when the bound is only the LP's (split assignment on a reduced model).
+    mip_gap : relative gap of the answer to the proven lower bound of the full model:
+        (total - bound) / total, where total counts unserved people at the penalty.
     solve_seconds : wall-clock time of the solver alone (s).
+    lower_bound_person_s : proven lower bound on the total (travel + unserved penalty) of any
+        solution of the full model (person-s).
+    unserved_penalty_person_s : the unserved people's penalty in the total (person-s).
+    bound_kind : ``"mip"`` (branch and bound, valid for the full model) or ``"lagrangian"``
+        (the Lagrangian relaxation of the full model, the strong LP's bound).
+    heuristic_person_s : total of the heuristic incumbent (person-s; inf: none found).
+    method : ``"reduced"`` or ``"full"``.
+    stats : model sizes and phase times (pairs at the start, priced, in the MIP; seconds).
     """
 
     sites: np.ndarray
@@ -70,6 +84,35 @@ class SitingResult:
     optimal: bool
     mip_gap: float
     solve_seconds: float
+    lower_bound_person_s: float = -np.inf
+    unserved_penalty_person_s: float = 0.0
+    bound_kind: str = "mip"
+    heuristic_person_s: float = np.inf
+    method: str = "full"
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def total_person_s(self) -> float:
+        """Travel time plus the unserved people's penalty: what the solver minimises."""
+        return self.objective_person_s + self.unserved_penalty_person_s
+
+    @property
+    def gap_words(self) -> str:
+        """The optimality statement in words."""
+        if self.optimal and self.mip_gap == 0.0:
+            return "proven optimal (gap 0%)"
+        if not np.isfinite(self.lower_bound_person_s):
+            return "not proven optimal: no lower bound was reached within the time limit"
+        bound = {
+            "mip": "branch and bound"
+            + (" on the priced pairs" if self.method == "reduced" else ""),
+            "lagrangian": "the Lagrangian relaxation (the LP bound; people may split)",
+        }[self.bound_kind]
+        proven = "within the requested gap" if self.optimal else "not proven optimal"
+        return (
+            f"{proven}: at most {100 * self.mip_gap:.3f}% above the optimum (lower bound "
+            f"{self.lower_bound_person_s:,.0f} person-s from {bound})"
+        )
 
     @property
     def served_people(self) -> float:
@@ -94,6 +137,8 @@ class SitingResult:
             else None,
             "optimal": self.optimal,
             "mip_gap": self.mip_gap,
+            "lower_bound_person_s": self.lower_bound_person_s,
+            "gap_words": self.gap_words,
             "solve_seconds": self.solve_seconds,
         }
 
@@ -214,6 +259,7 @@ def solve_p_median(
     p: int | None = None,
     capacities=None,
     params: SitingParams | None = None,
+    log=None,
 ) -> SitingResult:
     """Open ``p`` sites minimising the people-weighted travel time, within capacity.
 
@@ -225,6 +271,7 @@ def solve_p_median(
     p : sites to open (overrides ``params.p`` when given).
     capacities : (n_sites,) people each site holds; None = uncapacitated p-median.
     params : solver and model settings (:class:`SitingParams`).
+    log : optional callable taking one line of progress in words (reduced model only).
 
     Returns
     -------
@@ -248,6 +295,8 @@ def solve_p_median(
         if params.unserved_penalty_s is not None
         else 10.0 * max(float(finite.max()) if finite.size else 1.0, 1.0)
     )
+    if params.method == "reduced":
+        return _solve_reduced(w, cap, cost, p, params, penalty, log)
     c, bounds, integer, A, row_lo, row_hi, (di, sj) = _build(w, cap, cost, p, params, penalty)
     h = _highs(c, bounds, integer, A, row_lo, row_hi, params)
     started = time.perf_counter()
@@ -261,10 +310,69 @@ def solve_p_median(
         not len(x)
     ):
         raise SitingInfeasible(f"HiGHS stopped without a solution: {h.modelStatusToString(status)}")
-    return _result(x, w, cap, cost, (di, sj), params, status, h, seconds)
+    return _result(x, w, cap, cost, (di, sj), params, status, h, seconds, penalty)
 
 
-def _result(x, w, cap, cost, pairs, params, status, h, seconds) -> SitingResult:
+def _solve_reduced(w, cap, cost, p, params: SitingParams, penalty: float, log) -> SitingResult:
+    """The reduced, priced model (people-less demand points left out: they change nothing)."""
+    started = time.perf_counter()
+    n, m = cost.shape
+    keep = np.flatnonzero(w > 0)
+    if not len(keep):  # nobody to serve: any p sites, cost 0
+        empty = pd.DataFrame({"demand": [], "site": [], "people": [], "travel_time_s": []})
+        return SitingResult(
+            np.arange(p), empty, 0.0, np.zeros(n), np.zeros(m),
+            cap if cap is not None else np.full(m, np.inf), True, 0.0, 0.0,
+            lower_bound_person_s=0.0, method="reduced",
+        )  # fmt: skip
+    out = solve_reduced(w[keep], cap, cost[keep], p, params, penalty, log or (lambda line: None))
+    seconds = time.perf_counter() - started
+    if not out["has_solution"]:
+        if out["status"] == highspy.HighsModelStatus.kInfeasible:
+            raise SitingInfeasible(f"no {p} sites can serve every demand point within capacity")
+        raise SitingInfeasible(f"no solution found within the time limit ({params.time_limit_s} s)")
+    pi, pj = out["pairs"]
+    used = out["x"] > 1e-9
+    di, sj = keep[pi[used]], pj[used]
+    people = w[di] * out["x"][used]
+    assignment = pd.DataFrame({
+        "demand": di, "site": sj, "people": people, "travel_time_s": cost[di, sj],
+    })  # fmt: skip
+    unserved = np.zeros(n)
+    unserved[keep] = np.maximum(w[keep] * out["u"], 0.0)
+    if not params.allow_unserved:
+        unserved[:] = 0.0
+    objective = float(people @ cost[di, sj])
+    pen = float(penalty * unserved.sum())
+    total = objective + pen
+    lower = min(float(out["lower_bound"]), total)
+    gap = (total - lower) / total if total > 0 else 0.0
+    gap = 0.0 if gap < 1e-9 else gap
+    optimal = gap <= params.mip_rel_gap  # proven by the bound, whatever stopped the solver
+    return SitingResult(
+        sites=np.flatnonzero(out["y"] > 0.5),
+        assignment=assignment,
+        objective_person_s=objective,
+        unserved_people=unserved,
+        site_load=np.bincount(sj, weights=people, minlength=m),
+        capacities=cap if cap is not None else np.full(m, np.inf),
+        optimal=bool(optimal),
+        mip_gap=float(gap),
+        solve_seconds=seconds,
+        lower_bound_person_s=lower,
+        unserved_penalty_person_s=pen,
+        bound_kind=out["bound_kind"],
+        heuristic_person_s=float(out["heuristic_total"]),
+        method="reduced",
+        stats={
+            k: out[k]
+            for k in ("columns_start", "columns_priced", "columns", "pairs_left_out", "bound_steps")
+        }
+        | {"n_pairs": int(np.isfinite(cost[keep]).sum()), **out["phase_seconds"]},
+    )
+
+
+def _result(x, w, cap, cost, pairs, params, status, h, seconds, penalty) -> SitingResult:
     n, m = cost.shape
     di, sj = pairs
     k = len(di)
@@ -282,6 +390,7 @@ def _result(x, w, cap, cost, pairs, params, status, h, seconds) -> SitingResult:
     info = h.getInfo()
     optimal = status == highspy.HighsModelStatus.kOptimal
     gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else 0.0
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
     return SitingResult(
         sites=sites,
         assignment=assignment,
@@ -292,4 +401,6 @@ def _result(x, w, cap, cost, pairs, params, status, h, seconds) -> SitingResult:
         optimal=optimal,
         mip_gap=gap if not optimal or gap > 0 else 0.0,
         solve_seconds=seconds,
+        lower_bound_person_s=bound,
+        unserved_penalty_person_s=float(penalty * unserved.sum()),
     )

@@ -29,6 +29,12 @@ class SitingParams:
         only each demand point's k nearest sites do, the rest are linked through the capacity
         (or an aggregated) row. Same optimum, far fewer rows (the model stays exact).
     threads : HiGHS threads (1: one core, as the scale bench measures).
+    method : ``"reduced"`` (default): each demand point starts with its ``nearest_k`` nearest
+        sites, pairs are added back by pricing against the LP duals and the incumbent's gap
+        (the full model's optimum, :mod:`simulators.siting.reduced`), a heuristic incumbent is
+        the MIP's start and the answer states its proven gap; ``"full"``: every pair in one
+        MIP (``strong_link_k`` applies).
+    nearest_k : pairs per demand point the reduced model starts with.
     """
 
     p: int = param(3, label="Sites to open", unit="1", minimum=1, maximum=100000, integer=True)
@@ -56,6 +62,15 @@ class SitingParams:
         integer=True, description="0 = every pair; k = only the k nearest sites",
     )  # fmt: skip
     threads: int = param(1, label="Solver threads", unit="1", minimum=1, maximum=64, integer=True)
+    method: str = param(
+        "reduced", label="Model",
+        choices={"reduced": "nearest sites first, priced (fast, exact)",
+                 "full": "every demand-site pair"},
+    )  # fmt: skip
+    nearest_k: int = param(
+        20, label="Nearest sites to start with", unit="1", minimum=1, maximum=100000,
+        integer=True, description="Pairs per demand point before pricing adds more",
+    )  # fmt: skip
 
     def __post_init__(self):
         check_fields(self)

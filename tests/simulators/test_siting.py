@@ -147,10 +147,13 @@ def test_strong_rows_for_nearest_sites_only_keep_the_optimum():
     cap = np.round(1.1 * w.sum() / 4 * rng.uniform(0.7, 1.2, 12))
     for capacities in (None, cap):
         for single in (False, True):
-            full = solve_p_median(w, cost, 4, capacities, SitingParams(single_assignment=single))
-            reduced = solve_p_median(
-                w, cost, 4, capacities, SitingParams(single_assignment=single, strong_link_k=3)
+            full = solve_p_median(
+                w, cost, 4, capacities, SitingParams(single_assignment=single, method="full")
             )
+            reduced = solve_p_median(
+                w, cost, 4, capacities,
+                SitingParams(single_assignment=single, strong_link_k=3, method="full"),
+            )  # fmt: skip
             assert full.optimal and reduced.optimal
             assert reduced.objective_person_s == pytest.approx(full.objective_person_s, rel=1e-9)
             assert np.all(reduced.site_load <= (cap if capacities is not None else np.inf) + 1e-6)

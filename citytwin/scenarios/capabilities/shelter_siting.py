@@ -207,7 +207,7 @@ def _recommendation(run: Run, sites, result, kpis: dict, params) -> str:
     if kpis["people_unserved"] > 0:
         text += f" {kpis['people_unserved']:.0f} people find no place: add capacity."
     if not result.optimal:
-        text += f" The solver stopped at its time limit ({100 * result.mip_gap:.2f}% from optimal)."
+        text += f" The siting is {result.gap_words}."
     return text
 
 
@@ -228,8 +228,7 @@ def _warnings(result, sites, kpis) -> list[dict]:
         out.append(
             warning(
                 "not_optimal",
-                f"the solver reached its time limit; the sites are "
-                f"{100 * result.mip_gap:.2f}% from the proven optimum at most",
+                f"the siting is {result.gap_words}",
             )
         )
     return out
