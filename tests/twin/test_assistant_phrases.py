@@ -11,14 +11,18 @@ import math
 import pytest
 import shapely
 
-from citytwin.assistant import quantities as q
 from citytwin.assistant import service
-from citytwin.assistant.normalise import fold, tokens
 from citytwin.scenarios import inputs
 from layers import gazetteer
-from layers.models import Building, RoadEdge
+from layers.models import Building, City, RoadEdge
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def helsinki():
+    """Helsinki as tests/twin/conftest.py imported it for the session."""
+    return City.objects.get(name="Helsinki")
 
 
 def _place(city, name):
@@ -175,18 +179,28 @@ def test_a_tram_line_from_a_place_to_another_every_10_minutes(helsinki):
     assert edit["mode"] == "tram"
 
 
-def test_catalan_and_finnish_spellings_fold_to_the_same_words():
-    assert tokens("Carrer de l'Església") == ["carrer", "de", "l", "esglesia"]
-    assert tokens("d’Andorra la Vella") == ["d", "andorra", "la", "vella"]
-    assert fold("Col·legi") == fold("Col.legi") == "collegi"
-    assert fold("Plaça del Poble") == "placa del poble"
+def test_lists_of_streets_towers_without_a_verb_and_questions_that_need_a_run(helsinki):
+    body = service.understand(helsinki, "Close Bulevardi and Erottajankatu")
+    assert body["edits"] == [
+        {"type": "close_road", "street": "Bulevardi"},
+        {"type": "close_road", "street": "Erottajankatu"},
+    ]
+    # a new tower and a question about sun: the question needs a solar run of the new tower
+    body = service.understand(
+        helsinki,
+        "a 60 m tower at the corner of Simonkatu and Yrjönkatu; which buildings lose sun on 21 March?",
+    )
+    (tower,) = body["edits"]
+    assert tower["type"] == "add_building" and tower["height_m"] == 60
+    assert body["run"]["simulator"] == "solar" and body["run"]["params"]["date"].endswith("-03-21")
+    (lane,) = service.understand(helsinki, "bussikaista on Hakaniemenranta")["edits"]
+    assert lane["type"] == "transit_lane"
+    assert set(lane["edge_ids"]) == set(
+        RoadEdge.objects.filter(city=helsinki, name="Hakaniemenranta").values_list("id", flat=True)
+    )
 
 
-def test_quantities_of_walking_and_capacity():
-    assert q.walking_share("30% on foot") == 0.3
-    assert q.walking_share("half of them walk") == 0.5
-    assert q.walking_share("everyone walks") == 1.0
-    assert q.walking_share("at 14:00") is None
-    assert q.capacity_veh_h("to 1,200 veh/h").value == 1200
-    assert q.capacity_veh_h("capacity to 900").value == 900
-    assert q.capacity_veh_h("capacity by 20%") is None
+def test_sending_results_away_changes_nothing_and_says_so(helsinki):
+    body = service.understand(helsinki, "email the results to boss@example.com")
+    assert body["edits"] == [] and body["run"] is None and body["confirm_token"] is None
+    assert body["answer"].startswith("Nothing changed: the assistant does not send e-mail")
