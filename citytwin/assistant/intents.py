@@ -30,6 +30,11 @@ class NotUnderstood(Exception):
     """Something the text needs is missing or unknown: say what (nothing changes)."""
 
 
+class NoAmount(NotUnderstood):
+    """An edit's amount is missing ("by how much?"): a clause that names a simulator is then
+    a run request ("calibrate the demand to the counters"), not a failed edit."""
+
+
 @dataclass
 class Clause:
     """One clause of the request: folded text, its words and the places named in it."""
@@ -325,7 +330,8 @@ def _change_road(c: Clause) -> Output:
     out: list[dict] = []
     understood = []
     relative_lane = c.has(
-        r"\b(remove|take away|drop|lose|one less|one fewer|narrow\w*|road diet)\b"
+        r"\b(remove|take away|drop|lose|one less|one fewer|fewer lanes?|less lanes?|narrow\w*|"
+        r"road diet)\b|\btake\b.{0,20}\baway\b"
     )
     added_lane = c.has(r"\b(add|extra|another|one more|widen\w*)\b") and not c.has(
         r"\bto\s+(\w+)\s+lanes?\b"
@@ -361,7 +367,7 @@ def _change_road(c: Clause) -> Output:
     elif changes:
         out.append({"type": "change_road", "edge_ids": ids, **changes})
     else:
-        raise NotUnderstood(
+        raise NoAmount(
             "say the new number of lanes, the speed limit (km/h) or the change of capacity (%)"
         )
     if changes:
@@ -444,7 +450,7 @@ def _add_building(c: Clause) -> Output:
         return _heighten(c)  # "add 3 floors to Stockmann": an existing building grows
     height = _height_m(c)
     if height is None:
-        raise NotUnderstood("say how tall the new building is (e.g. 60 m or 12 storeys)")
+        raise NoAmount("say how tall the new building is (e.g. 60 m or 12 storeys)")
     (lon, lat), where = _site(c)
     side = spatial.DEFAULT_FOOTPRINT_M
     m = re.search(
@@ -703,8 +709,9 @@ def _hazard(c: Clause) -> Output:
         named = re.match(r"(.+?) within ", c.before[-1]["name"])
         cause = (named.group(1), True) if named else None
     polygon, where, assumed = _zone_assumed(c, point_event=bool(cause and cause[1]))
+    label = where if where.startswith("within") or " of " in where else f"at {where}"
     edit: dict = {"type": "hazard_zone", "polygon": polygon,
-                  "name": (f"{cause[0]} " if cause else "") + where}  # fmt: skip
+                  "name": f"{cause[0]} {label}" if cause else where}  # fmt: skip
     order = re.search(rf"\b(?:after|in|within)\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text)
     if order and c.has(r"\b(order|warning|alarm|leave after|start)\w*\b"):
         edit["start_min"] = q.number(order.group(1))
@@ -759,7 +766,7 @@ def _departures(c: Clause) -> Output:
 def _factor(c: Clause) -> float:
     f = q.percent_change(c.text)
     if f is None:
-        raise NotUnderstood("say by how much (e.g. by 20% or double)")
+        raise NoAmount("say by how much (e.g. by 20% or double)")
     return f.value
 
 

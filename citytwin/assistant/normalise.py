@@ -70,7 +70,11 @@ def unsupported(text: str) -> str | None:
 
 def fold(text: str) -> str:
     """Lower case, no diacritics, dashes as spaces, single spaces (the gazetteer's keys)."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    # Catalan street abbreviations ("Av. Meritxell", "Avda Carlemany", "C/ Major")
+    text = re.sub(r"\bAv(?:da)?\.?\s+(?=[A-ZÀ-Ý])", "Avinguda ", text or "")
+    text = re.sub(r"\b[Cc]/\s*", "Carrer ", text)
+    text = re.sub(r"\b[Cc]tra\.?\s+", "Carretera ", text)
+    decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     plain = plain.casefold().replace("-", " ").replace("\u2019", "'").replace("`", "'")
     # Catalan: the middle dot of "l·l" (also typed "l.l"), the elided article of "l'Església",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from layers import gazetteer
 from layers.gazetteer import Place
 
-from .normalise import fold, stem, stem_key, tokens
+from .normalise import _DOUBLE, fold, stem, stem_key, tokens
 
 #: the longest name looked for, in words
 MAX_WORDS = 5
@@ -139,11 +139,12 @@ class Index:
     def all_words(self, words: list[str]) -> list[Place]:
         """Places whose name holds every word of ``words`` (by stem, in any order):
         "central station" in "Helsinki Central Railway Station"."""
-        stems = [stem(w) for w in words]
+        # a key keeps its words but the last as written (doubles single): match either form
+        forms = [{stem(w), _DOUBLE.sub(r"\1", w)} for w in words]
         out = []
         for key, places in self.by_stem.items():
             parts = key.split()
-            if all(any(part.startswith(s) for part in parts) for s in stems):
+            if all(any(part.startswith(f) for part in parts for f in fs) for fs in forms):
                 out.extend(places)
         return out
 

@@ -79,6 +79,10 @@ _RADIUS_PATTERNS = (
     r"L\s+(?:radius|around|of|from)\b",  # 500 m around X, a 500 m radius
     rf"L\s+(?:\w+\s+){{0,2}}{_ZONE_WORDS}\b",  # a 1 km hazard zone, a 300 m exclusion area
     rf"\b{_ZONE_WORDS}\s+(?:of\s+)?L",  # a hazard zone of 150 metres
+    # evacuate 300 m, clear everyone up to 200 m, cordon off 100 m
+    r"\b(?:evacuat\w*|clear|cordon(?: off)?|seal(?: off)?|close off)\s+(?:(?:everyone|everybody|"
+    r"people|all|the area|an area|a|everything)\s+)?(?:(?:up to|for|out to)\s+)?L",
+    r"\bup to\s+L",  # everyone up to 400 m away
 )
 
 

@@ -16,7 +16,15 @@ from citytwin.scenarios import capabilities
 from citytwin.scenarios.edits import EditRejected, edit_type, validate_edits
 
 from . import quantities as q
-from .intents import CONSEQUENCE_SIMULATOR, Clarify, Clause, NotUnderstood, Output, match
+from .intents import (
+    CONSEQUENCE_SIMULATOR,
+    Clarify,
+    Clause,
+    NoAmount,
+    NotUnderstood,
+    Output,
+    match,
+)
 from .normalise import MAX_TEXT_BYTES, fold, injection, tokens, unsupported
 from .places import Mention, find_mentions, index_for
 from .questions import detect
@@ -104,7 +112,8 @@ SIMULATOR_WORDS = {
     r"\b(to|against|with) the (traffic )?(counts|counters|counting stations|sensors|"
     r"loop detectors)\b(?!.*\bcalibrated\b)",
     "water": r"\b(water supply|water network|hydraulic\w*|water pressure|water run|"
-    r"who loses water|without water|water service)\b",
+    r"who loses water|without water|water service|water (simulation|model|analysis|system|"
+    r"distribution)|epanet)\b",
     "transit": r"\b(transit|public transport|mode choice|mode shares?|ridership|accessibility)\b",
     "road_upgrades": r"\b(which|what) (roads?|streets?|links?|bridges?)\b.{0,40}\b(strengthen\w*|"
     r"upgrad\w*|widen\w*|improv\w*|invest\w*|reinforc\w*|fix|priorit\w*)|\b(road|street|link) "
@@ -171,7 +180,10 @@ def run_params(simulator: str, text: str, year: int) -> dict:
         if top:
             params["top_n"] = int(q.number(top.group(1)))
     if simulator == "water":
-        m = re.search(rf"\bfor\s+({q.NUMBER})\s?(hours?|h|days?)\b", text)
+        m = re.search(rf"\bfor\s+({q.NUMBER})\s?(hours?|h|days?)\b", text) or re.search(
+            rf"\b({q.NUMBER})[\s-]?(hours?|h|days?)\s+(?:\w+\s+)?(?:water|simulation|run|model)",
+            text,
+        )
         if m:
             params["duration_h"] = q.number(m.group(1)) * (24 if m.group(2).startswith("d") else 1)
     if simulator == "evacuation":
@@ -284,9 +296,10 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
             continue
         try:
             out: Output = intent.build(clause)
-        except NotUnderstood:
+        except NoAmount:
             # "calibrate the demand to the counters": no edit is meant when the clause names a
-            # simulator and no edit can be made of it; a run is
+            # simulator and gives no amount for the edit; a run is (an unknown place or
+            # element is still said: "pipe P1 bursts" with no pipe P1 is no water run)
             if _simulator_named(part) is None:
                 raise
             run_asked = True
