@@ -262,6 +262,8 @@ def _transit_lane(c: Clause) -> Output:
 def _close_road(c: Clause) -> Output:
     if c.has(r"\bvalves?\b"):
         return _valve(c)
+    if q.radius_m(c.text) is not None and not c.places(ROAD):
+        return _hazard(c)  # "cordon off 150 m around Kiasma": a zone, not a street
     listed = _listed_streets(c)
     if len(listed) > 1:  # "close Bulevardi and Erottajankatu": each street, whole
         names = [p.canonical or p.name for p in listed]
@@ -520,6 +522,8 @@ SITING = (
     rf".{{0,20}}\b{SHELTER_NOUN}\b"
     rf"|\b{SHELTER_NOUN}\b.{{0,30}}\b(siting|location problem|placement|optimi[sz]\w*)\b"
     rf"|\b(site|locate|optimi[sz]e|choose|pick|select)\b.{{0,25}}\b{SHELTER_NOUN}\b"
+    rf"|\b(open|activate|use)\s+(?:the\s+)?(?:best\s+)?(\d+|two|three|four|five|six|seven|eight|"
+    rf"nine|ten)\s+(?:\w+\s+)?{SHELTER_NOUN}\b"
     rf"|\bshelter siting\b"
 )
 #: candidate buildings offered when new sites are asked for: public buildings this near (m)
@@ -534,10 +538,12 @@ def _siting(c: Clause) -> Output:
 
     from django.contrib.gis.geos import GEOSGeometry
 
+    if q.capacity_of(c.text) is not None:
+        return _shelter(c)  # "open 2 shelters for 500 people at X": shelters to add
     out = Output(asks_run=True)
     count = re.search(
         rf"\b(?:top\s+)?(\d+|{'|'.join(w for w, v in q.WORD_NUMBERS.items() if v >= 1 and v == int(v) and w not in ('double', 'twice', 'triple'))})"
-        rf"\s+(?:\w+\s+){{0,2}}?{SHELTER_NOUN}", c.text,
+        rf"\s+(?:\w+\s+){{0,2}}?(?:{SHELTER_NOUN}|sites|locations)\b", c.text,
     )  # fmt: skip
     if count:
         p = int(q.number(count.group(1)))
@@ -549,12 +555,13 @@ def _siting(c: Clause) -> Output:
         p = SITING_DEFAULT_P
         out.notes.append(f"Opening {p} sites (no number was said; say e.g. 'which 2 shelters').")
     zone = None
-    if c.mentions and not c.carried and c.places(POINT_KINDS):
-        polygon, where, assumed = _zone_assumed(c)
+    earlier = [e for e in [*c.base_edits, *c.before] if e.get("type") == "hazard_zone"]
+    if c.places(POINT_KINDS) and not (c.carried and earlier):
+        cause = _cause(c)  # "for a gas leak at Kiasma": that hazard's zone
+        polygon, where, assumed = _zone_assumed(c, point_event=bool(cause and cause[1]))
         zone = polygon
-        out.edits.append(
-            {"type": "hazard_zone", "polygon": polygon, "name": f"People to shelter: {where}"}
-        )
+        name = f"{cause[0]} {where}" if cause else f"People to shelter: {where}"
+        out.edits.append({"type": "hazard_zone", "polygon": polygon, "name": name})
         out.understood.append(f"the people {where} to shelter")
         if assumed is not None:
             out.notes.append(
@@ -562,7 +569,7 @@ def _siting(c: Clause) -> Output:
                 "said; say e.g. 'within 300 m of ...' for another)."
             )
     else:
-        zones = [e for e in [*c.base_edits, *c.before] if e.get("type") == "hazard_zone"]
+        zones = earlier
         if not zones:
             raise NotUnderstood(
                 "say whose people to shelter: a place or a zone (e.g. 'which 3 shelters serve "
@@ -702,6 +709,9 @@ def _cause(c: Clause) -> tuple[str, bool] | None:
     rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone)\b|{HAZARDS}",
 )
 def _hazard(c: Clause) -> Output:
+    if not c.places(POINT_KINDS) and c.has(r"\b(run|rerun|simulate|model|start|compute)\b"):
+        # "run the evacuation": the scenario's own zones are meant, no new one
+        raise NoAmount("say where to evacuate (a place, or a radius around one)")
     cause = _cause(c)
     if cause is None and c.carried and c.before and c.before[-1]["type"] == "hazard_zone":
         # "fire at Sanomatalo, evacuate a 250 m radius": the zone of the clause before,

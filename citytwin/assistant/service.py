@@ -100,7 +100,8 @@ def clauses_of(text: str) -> list[str]:
 RUN_WORDS = (
     r"\b(run|rerun|simulate|simulation|model|compute|calculate|assign|how does|how do|how will|"
     r"how would|what happens|what would|effect|impact|see how|check|where are|show me|"
-    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*)\b"
+    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|"
+    r"looks? like)\b"
 )
 #: simulator -> words that name it (the first match wins; a simulator the twin does not have
 #: registered is skipped). "calibrated demand" is traffic's parameter, not a calibration run.

@@ -204,3 +204,24 @@ def test_sending_results_away_changes_nothing_and_says_so(helsinki):
     body = service.understand(helsinki, "email the results to boss@example.com")
     assert body["edits"] == [] and body["run"] is None and body["confirm_token"] is None
     assert body["answer"].startswith("Nothing changed: the assistant does not send e-mail")
+
+
+def test_shelters_for_a_hazard_a_cordon_and_a_run_without_a_zone(helsinki):
+    body = service.understand(helsinki, "open 2 shelters for a gas leak at Kiasma")
+    (zone,) = body["edits"]
+    assert (
+        zone["name"].startswith("Gas leak") and _distance_m(helsinki, zone["polygon"], "Kiasma") < 5
+    )
+    assert body["run"]["simulator"] == "shelter_siting" and body["run"]["params"]["p"] == 2
+    # a number of sites said after the place; a place said in the clause before
+    run = service.understand(helsinki, "shelter siting for Kluuvi with 4 sites")["run"]
+    assert run["params"]["p"] == 4
+    run = service.understand(helsinki, "where do people from Kluuvi go? pick 3 shelters")["run"]
+    assert run["simulator"] == "shelter_siting" and run["params"]["p"] == 3
+    # a cordon with a radius around a building is a zone, around a street a closure
+    (zone,) = service.understand(helsinki, "cordon off 150 m around Kiasma")["edits"]
+    assert zone["type"] == "hazard_zone"
+    assert abs(_centre_and_radius_m(helsinki, zone["polygon"])[1] - 150) < 3
+    # "run the evacuation" with no zone anywhere: the run is refused in words, nothing proposed
+    body = service.understand(helsinki, "run the evacuation")
+    assert body["run"] is None and "need a hazard_zone edit" in body["answer"], body
