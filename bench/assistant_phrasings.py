@@ -10,6 +10,9 @@ goes into docs/assistant.md between its markers.
 
     .venv/bin/python bench/assistant_phrasings.py [--write-doc] [--show-misses]
 
+A row may name its city (``"city"``: Helsinki, Kotka or Andorra; Helsinki when absent), imported
+when missing (Andorra from ``$CITYTWIN_DATA/osm/andorra-latest.osm.pbf``).
+
 ``--corpus bench/assistant/heldout.jsonl`` reads the blind held-out set instead (written from
 the edit and simulator schemas and the database only, before its author ran the parser); with
 ``--write-doc`` its table goes between the held-out markers of docs/assistant.md.
@@ -36,8 +39,8 @@ DOC = REPO_ROOT / "docs" / "assistant.md"
 NEAR_M = 60.0
 
 
-#: the cities a corpus row may name (``"city"``, Helsinki when absent) and their OSM files
 def _city_files() -> dict:
+    """The cities a corpus row may name (``"city"``) and their OSM files."""
     from layers.importers.osm import demo_pbf
 
     data = Path(os.environ.get("CITYTWIN_DATA", REPO_ROOT.parent / "shared" / "data"))
