@@ -74,7 +74,7 @@ ROWS = {
         ("Kaivokadulla tietyö: close the street", C("Kaivokatu")),
         ("close Mannerhiemintie", C("Mannerheimintie")),
         ("close Simonktau", C("Simonkatu")),
-        ("clsoe Bulevardi", N),
+        ("clsoe Bulevardi", C("Bulevardi")),  # a misspelt command word is read (session 4)
         ("close Erottajankatu", C("Erottajankatu")),
         ("Close the whole of Fabianinkatu", C("Fabianinkatu")),
         ("block traffic on Yrjönkatu", C("Yrjönkatu")),

@@ -244,7 +244,8 @@ def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
 
 @intent(
     "transit_lane",
-    r"\b(bus|tram|transit|public transport) (only )?lanes?\b|\b(bussikaist\w*|"
+    r"\b(bus|tram|transit|public transport) (only )?(lanes?|streets?|roads?)\b|\bbuses only\b|"
+    r"\btransit mall\b|\b(bussikatu\w*|bussikaist\w*|"
     r"raitiovaunukaist\w*|joukkoliikennekaist\w*|carril (bus|bus taxi))\b",
 )
 def _transit_lane(c: Clause) -> Output:
@@ -491,7 +492,11 @@ def _heighten(c: Clause) -> Output:
     place = c.place(("building",), "building")
     ids = spatial.buildings_of(c.city, place)
     current = max(Building.objects.filter(pk__in=ids).values_list("height_m", flat=True))
-    m = re.search(rf"\bby\s+({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\b", c.text)
+    m = re.search(
+        rf"\bby\s+({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\b", c.text
+    ) or re.search(
+        rf"\b({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\s+(?:taller|higher|more)\b", c.text
+    )
     m2 = re.search(rf"\badd\w*\s+({q.NUMBER})\s+(?:more\s+)?(storeys?|floors?|levels?)\b", c.text)
     if m or m2:
         mm = m or m2

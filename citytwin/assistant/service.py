@@ -79,6 +79,33 @@ _SPLIT = re.compile(
 )
 
 
+#: command words a typo of is read as the word ("clsoe", "evacaute", "demolsh")
+TYPO_TARGETS = (
+    "close", "closed", "evacuate", "demolish", "remove", "reduce", "increase", "decrease",
+    "build", "construct", "simulate", "calibrate", "shelter", "shelters", "capacity", "hazard",
+    "building", "traffic", "evacuation", "pedestrianise",
+)  # fmt: skip
+TYPO_SCORE = 80.0
+
+
+def fix_typos(folded: str, index) -> str:
+    """``folded`` with misspelt command words put right (rapidfuzz ratio >= 80 to one of
+    :data:`TYPO_TARGETS`); words the assistant knows, numbers and place names are kept."""
+    from rapidfuzz import fuzz, process
+
+    from .intents import _VOCABULARY
+    from .places import COMMON
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        if len(word) < 5 or word in _VOCABULARY or word in COMMON or index.lookup([word]):
+            return word
+        hit = process.extractOne(word, TYPO_TARGETS, scorer=fuzz.ratio, score_cutoff=TYPO_SCORE)
+        return hit[0] if hit else word
+
+    return re.sub(r"[a-z]+", fix, folded)
+
+
 def clauses_of(text: str) -> list[str]:
     """The text in clauses: sentences, and "..., and add ..." joins of commands."""
     folded = fold(text)
@@ -274,6 +301,7 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
     previous: list[Mention] = []
     base = list(scenario.edits) if scenario is not None else []
     for part in clauses_of(text):
+        part = fix_typos(part, index)
         words = tokens(part)
         mentions = find_mentions(index, words)
         carried = False

@@ -225,3 +225,17 @@ def test_shelters_for_a_hazard_a_cordon_and_a_run_without_a_zone(helsinki):
     # "run the evacuation" with no zone anywhere: the run is refused in words, nothing proposed
     body = service.understand(helsinki, "run the evacuation")
     assert body["run"] is None and "need a hazard_zone edit" in body["answer"], body
+
+
+def test_typos_of_command_words_and_relative_heights(helsinki):
+    for text in ("clsoe Simonkatu", "Close Simonkatu"):
+        assert service.understand(helsinki, text)["edits"] == [
+            {"type": "close_road", "street": "Simonkatu"}
+        ], text
+    (edit,) = service.understand(helsinki, "demolsh Sanomatalo")["edits"]
+    assert edit["type"] == "remove_building"
+    before = max(
+        Building.objects.filter(city=helsinki, name="Sanomatalo").values_list("height_m", flat=True)
+    )
+    (edit,) = service.understand(helsinki, "make Sanomatalo 20 m taller")["edits"]
+    assert edit["height_m"] == round(before + 20, 1)
