@@ -87,7 +87,10 @@ class Clause:
     def one(self, mention: Mention, what: str) -> Place:
         distinct = mention.distinct()
         if len(distinct) > 1 and not mention.exact:
-            self.ask(mention.words, distinct, what)
+            before = self.words[mention.start - 1] if mention.start > 0 else ""
+            return _preferred(mention.words, distinct, before) or self.ask(
+                mention.words, distinct, what
+            )
         return distinct[0]
 
     def ask(self, words: str, places: list[Place], what: str):
@@ -117,11 +120,33 @@ class Clause:
             if len(distinct) == 1:
                 return distinct[0]
             if distinct:
-                self.ask(word, distinct, what)
+                before = self.words[i - 1] if i > 0 else ""
+                return _preferred(word, distinct, before) or self.ask(word, distinct, what)
         unknown = [w for i, w in enumerate(self.words)
                    if i not in taken and w.isalpha() and w not in skip and len(w) > 3]  # fmt: skip
         named = f" (I do not know {', '.join(repr(w) for w in unknown[:3])})" if unknown else ""
         raise NotUnderstood(f"I found no {what} of {self.city.name} in the text{named}")
+
+
+#: "the station" said alone is the railway station, not a fire station or a square named after it
+_RAILWAY_STATION = r"rautatieasema|railway station|train station|central station|jarnvagsstation|estacio de tren|bahnhof"
+
+
+def _preferred(words: str, places: list[Place], before: str = "") -> Place | None:
+    """The one place a bare common noun means without asking ("the station": the railway
+    station when the city has exactly one; not "the fire station"), else None."""
+    from .normalise import fold
+
+    said = [before, *words.split()]
+    if said[-1] != "station" or (
+        len(said) > 1
+        and said[-2]
+        not in ("", "the", "a", "at", "of", "near", "railway", "train", "central", "main")
+    ):
+        return None
+    railway = [p for p in places if re.search(_RAILWAY_STATION, fold(p.canonical or p.name))]
+    names = {fold(p.canonical or p.name) for p in railway}
+    return railway[0] if len(names) == 1 else None
 
 
 def _replace_folded(raw: str, words: str, name: str) -> str:

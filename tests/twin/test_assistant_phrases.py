@@ -239,3 +239,17 @@ def test_typos_of_command_words_and_relative_heights(helsinki):
     )
     (edit,) = service.understand(helsinki, "make Sanomatalo 20 m taller")["edits"]
     assert edit["height_m"] == round(before + 20, 1)
+
+
+def test_the_station_said_alone_is_the_railway_station(helsinki):
+    body = service.understand(helsinki, "add a shelter for 100 people at the station")
+    (shelter,) = body["edits"]
+    from citytwin.assistant import spatial
+
+    x, y = spatial.to_local_xy(helsinki, *shelter["point"]["coordinates"])
+    sx, sy = spatial.to_local_xy(
+        helsinki, *spatial.centre(_place(helsinki, "Helsingin päärautatieasema"))
+    )
+    assert math.hypot(x - sx, y - sy) < 5
+    # "the fire station" is not the railway station: which one is asked
+    assert service.understand(helsinki, "fire at the fire station")["clarify"] is not None
