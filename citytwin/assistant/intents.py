@@ -30,6 +30,11 @@ class NotUnderstood(Exception):
     """Something the text needs is missing or unknown: say what (nothing changes)."""
 
 
+class NoAmount(NotUnderstood):
+    """An edit's amount is missing ("by how much?"): a clause that names a simulator is then
+    a run request ("calibrate the demand to the counters"), not a failed edit."""
+
+
 @dataclass
 class Clause:
     """One clause of the request: folded text, its words and the places named in it."""
@@ -41,6 +46,11 @@ class Clause:
     mentions: list[Mention]
     index: Index
     year: int
+    #: the mentions are the clause before's ("..., evacuate 250 m around it"), not its own
+    carried: bool = False
+    #: edits of the clauses before in the same request, and of the scenario asked about
+    before: list = field(default_factory=list)
+    base_edits: list = field(default_factory=list)
 
     def has(self, pattern: str) -> re.Match | None:
         return re.search(pattern, self.text)
@@ -77,7 +87,10 @@ class Clause:
     def one(self, mention: Mention, what: str) -> Place:
         distinct = mention.distinct()
         if len(distinct) > 1 and not mention.exact:
-            self.ask(mention.words, distinct, what)
+            before = self.words[mention.start - 1] if mention.start > 0 else ""
+            return _preferred(mention.words, distinct, before) or self.ask(
+                mention.words, distinct, what
+            )
         return distinct[0]
 
     def ask(self, words: str, places: list[Place], what: str):
@@ -107,11 +120,33 @@ class Clause:
             if len(distinct) == 1:
                 return distinct[0]
             if distinct:
-                self.ask(word, distinct, what)
+                before = self.words[i - 1] if i > 0 else ""
+                return _preferred(word, distinct, before) or self.ask(word, distinct, what)
         unknown = [w for i, w in enumerate(self.words)
                    if i not in taken and w.isalpha() and w not in skip and len(w) > 3]  # fmt: skip
         named = f" (I do not know {', '.join(repr(w) for w in unknown[:3])})" if unknown else ""
         raise NotUnderstood(f"I found no {what} of {self.city.name} in the text{named}")
+
+
+#: "the station" said alone is the railway station, not a fire station or a square named after it
+_RAILWAY_STATION = r"rautatieasema|railway station|train station|central station|jarnvagsstation|estacio de tren|bahnhof"
+
+
+def _preferred(words: str, places: list[Place], before: str = "") -> Place | None:
+    """The one place a bare common noun means without asking ("the station": the railway
+    station when the city has exactly one; not "the fire station"), else None."""
+    from .normalise import fold
+
+    said = [before, *words.split()]
+    if said[-1] != "station" or (
+        len(said) > 1
+        and said[-2]
+        not in ("", "the", "a", "at", "of", "near", "railway", "train", "central", "main")
+    ):
+        return None
+    railway = [p for p in places if re.search(_RAILWAY_STATION, fold(p.canonical or p.name))]
+    names = {fold(p.canonical or p.name) for p in railway}
+    return railway[0] if len(names) == 1 else None
 
 
 def _replace_folded(raw: str, words: str, name: str) -> str:
@@ -126,10 +161,19 @@ def _replace_folded(raw: str, words: str, name: str) -> str:
 
 @dataclass
 class Output:
+    """What an intent makes of a clause. ``run``: the run it implies (``"decisive"`` in it:
+    whatever else the text names); ``default_run``: its simulator when the text asks for
+    consequences without naming one ("what if ..."); ``notes``: what was assumed, in words."""
+
     edits: list[dict] = field(default_factory=list)
     run: dict | None = None
     question: dict | None = None
     understood: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    asks_run: bool = False
+    default_run: str | None = None
+    #: the clause restates the edit of the clause before (which assumed a default): replace it
+    replace_last: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +210,10 @@ _VOCABULARY = set(
     percent double halve half taller higher tall high story stories office offices hotel homes
     housing apartments residential commercial industrial school hospital new open place put
     create with without from into onto next then also please could would should make give
-    peak morning evening night march april june today tomorrow""".split()
+    peak morning evening night march april june today tomorrow fire gas leak spill smoke
+    bomb threat explosion chemical flooding flood substation pipe main mains breaks burst
+    fails calibrate calibrated counters roofs rooftop panels solar best first serve open
+    sites capacity vehicles""".split()
 )
 
 ROAD = ("street",)
@@ -220,7 +267,12 @@ def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
     return street, sorted(street.ids), street.canonical or street.name
 
 
-@intent("transit_lane", r"\b(bus|tram|transit|public transport) (only )?lanes?\b")
+@intent(
+    "transit_lane",
+    r"\b(bus|tram|transit|public transport) (only )?(lanes?|streets?|roads?)\b|\bbuses only\b|"
+    r"\btransit mall\b|\b(bussikatu\w*|bussikaist\w*|"
+    r"raitiovaunukaist\w*|joukkoliikennekaist\w*|carril (bus|bus taxi))\b",
+)
 def _transit_lane(c: Clause) -> Output:
     street, ids, words = _street_edges(c)
     return Output(
@@ -236,11 +288,43 @@ def _transit_lane(c: Clause) -> Output:
 def _close_road(c: Clause) -> Output:
     if c.has(r"\bvalves?\b"):
         return _valve(c)
+    if q.radius_m(c.text) is not None and not c.places(ROAD):
+        return _hazard(c)  # "cordon off 150 m around Kiasma": a zone, not a street
+    listed = _listed_streets(c)
+    if len(listed) > 1:  # "close Bulevardi and Erottajankatu": each street, whole
+        names = [p.canonical or p.name for p in listed]
+        return Output([{"type": "close_road", "street": n} for n in names],
+                      understood=[f"close {n}" for n in names])  # fmt: skip
     street, ids, words = _street_edges(c)
     whole = not _stretch(c)
     edit = {"type": "close_road", "street": street.canonical or street.name} if whole else {
         "type": "close_road", "edge_ids": ids}  # fmt: skip
     return Output([edit], understood=[f"close {words}"])
+
+
+#: words that may join the names of a list of streets ("A, B and C", "A as well as B")
+_LIST_JOINERS = {"and", "plus", "also", "as", "well", "both", "the", "or", "then"}
+
+
+def _listed_streets(c: Clause) -> list[Place]:
+    """The streets a clause lists ("A and B", "A, B & C"): two or more streets with only
+    joining words between them, and no "between"/"from ... to"/"corner" (a stretch or a
+    point is meant then). One street, or none, gives an empty list."""
+    if _stretch(c) or c.has(r"\b(corner|intersection|junction|near|around|within)\b"):
+        return []
+    streets = [m for m in c.mentions if any(p.kind == "street" for p in m.places)]
+    if len(streets) < 2:
+        return []
+    for a, b in zip(streets, streets[1:]):
+        if not set(c.words[a.end : b.start]) <= _LIST_JOINERS:
+            return []
+    out: list[Place] = []
+    for m in streets:
+        fitting = Mention(
+            m.start, m.end, m.words, [p for p in m.places if p.kind == "street"], m.exact
+        )
+        out.append(c.one(fitting, "street"))
+    return out
 
 
 def _groups(c: Clause, ids: list[int], field_name: str) -> dict[float, list[int]]:
@@ -254,7 +338,8 @@ def _groups(c: Clause, ids: list[int], field_name: str) -> dict[float, list[int]
 
 @intent(
     "change_road",
-    r"\b(lanes?|speed|km/h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet)\b",
+    r"\b(lanes?|speed|km/h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet|veh/h|vph|"
+    r"vehicles per hour|kaistaa?|kaistalle|kaistaksi)\b",
 )
 def _change_road(c: Clause) -> Output:
     street, ids, words = _street_edges(c)
@@ -273,15 +358,29 @@ def _change_road(c: Clause) -> Output:
     out: list[dict] = []
     understood = []
     relative_lane = c.has(
-        r"\b(remove|take away|drop|lose|one less|one fewer|narrow\w*|road diet)\b"
+        r"\b(remove|take away|drop|lose|one less|one fewer|fewer lanes?|less lanes?|narrow\w*|"
+        r"road diet)\b|\btake\b.{0,20}\baway\b"
     )
     added_lane = c.has(r"\b(add|extra|another|one more|widen\w*)\b") and not c.has(
         r"\bto\s+(\w+)\s+lanes?\b"
     )
-    factor = q.percent_change(c.text) if c.has(r"\bcapacity\b") else None
+    absolute = q.capacity_veh_h(c.text)
+    factor = q.percent_change(c.text) if c.has(r"\bcapacity\b") and absolute is None else None
     if lanes is not None and not (relative_lane or added_lane):
         changes["lanes"] = int(lanes.value)
-    if factor is not None:
+    if absolute is not None and c.has(r"\b(per|each|a) lane\b"):
+        # "800 veh/h per lane": each edge's lanes times that
+        for value, group in sorted(_groups(c, ids, "lanes").items()):
+            lanes_now = changes.get("lanes", max(1, int(value)))
+            out.append({"type": "change_road", "edge_ids": sorted(group),
+                        "capacity_veh_h": absolute.value * lanes_now, **changes})  # fmt: skip
+        understood.append(f"capacity of {words}: {absolute.value:g} veh/h per lane")
+    elif absolute is not None:
+        out.append(
+            {"type": "change_road", "edge_ids": ids, "capacity_veh_h": absolute.value, **changes}
+        )
+        understood.append(f"capacity of {words}: {absolute.value:g} veh/h")
+    elif factor is not None:
         for value, group in sorted(_groups(c, ids, "capacity_veh_h").items()):
             out.append({"type": "change_road", "edge_ids": sorted(group),
                         "capacity_veh_h": round(value * factor.value, 1), **changes})  # fmt: skip
@@ -296,7 +395,7 @@ def _change_road(c: Clause) -> Output:
     elif changes:
         out.append({"type": "change_road", "edge_ids": ids, **changes})
     else:
-        raise NotUnderstood(
+        raise NoAmount(
             "say the new number of lanes, the speed limit (km/h) or the change of capacity (%)"
         )
     if changes:
@@ -368,6 +467,8 @@ def _site(c: Clause) -> tuple[tuple[float, float], str]:
 
 @intent(
     "add_building",
+    rf"\b(an?|one)\s+{q.NUMBER}\s?(m|metres?|meters?|storeys?|stories|floors?)[\s-]+(tall\s+|high\s+)?"
+    r"(tower|building|block|skyscraper|high ?rise|office|hotel|apartment block)\b|"
     r"\b(add|build|builds|built|construct|erect|put|place|new|plan|planned)\b.{0,40}"
     r"\b(building|tower|block|skyscraper|high ?rise|office|hotel|apartments?|housing|storeys?|floors?|"
     r"kerrostalo|school|hospital|library|museum|hall|station|centre|center)\b",
@@ -377,7 +478,7 @@ def _add_building(c: Clause) -> Output:
         return _heighten(c)  # "add 3 floors to Stockmann": an existing building grows
     height = _height_m(c)
     if height is None:
-        raise NotUnderstood("say how tall the new building is (e.g. 60 m or 12 storeys)")
+        raise NoAmount("say how tall the new building is (e.g. 60 m or 12 storeys)")
     (lon, lat), where = _site(c)
     side = spatial.DEFAULT_FOOTPRINT_M
     m = re.search(
@@ -416,7 +517,11 @@ def _heighten(c: Clause) -> Output:
     place = c.place(("building",), "building")
     ids = spatial.buildings_of(c.city, place)
     current = max(Building.objects.filter(pk__in=ids).values_list("height_m", flat=True))
-    m = re.search(rf"\bby\s+({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\b", c.text)
+    m = re.search(
+        rf"\bby\s+({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\b", c.text
+    ) or re.search(
+        rf"\b({q.NUMBER})\s?(m|metres?|meters?|storeys?|floors?)\s+(?:taller|higher|more)\b", c.text
+    )
     m2 = re.search(rf"\badd\w*\s+({q.NUMBER})\s+(?:more\s+)?(storeys?|floors?|levels?)\b", c.text)
     if m or m2:
         mm = m or m2
@@ -432,6 +537,107 @@ def _heighten(c: Clause) -> Output:
 
 
 # -- evacuation --------------------------------------------------------------------------
+
+
+SHELTER_NOUN = (
+    r"(?:shelters?|evacuation cent(?:er|re)s?|reception cent(?:er|re)s?|assembly points?|"
+    r"vaestonsuoj\w*|refugis?)"
+)
+#: how a shelter siting is asked: which shelters to open, where to put them, the best sites
+SITING = (
+    rf"\b(which|what)\b.{{0,30}}\b{SHELTER_NOUN}\b.{{0,40}}\b(open\w*|use|used|serve\w*|should|"
+    rf"best|activat\w*|choose|pick|select|would|to)\b"
+    rf"|\bwhere\b.{{0,30}}\b(should|to|would|could|can|do|shall)\b.{{0,40}}\b{SHELTER_NOUN}\b"
+    rf"|\b(best|optimal|ideal|most suitable|right)\b.{{0,30}}\b(places?|sites?|locations?|spots?)\b"
+    rf".{{0,20}}\b{SHELTER_NOUN}\b"
+    rf"|\b{SHELTER_NOUN}\b.{{0,30}}\b(siting|location problem|placement|optimi[sz]\w*)\b"
+    rf"|\b(site|locate|optimi[sz]e|choose|pick|select)\b.{{0,25}}\b{SHELTER_NOUN}\b"
+    rf"|\b(open|activate|use)\s+(?:the\s+)?(?:best\s+)?(\d+|two|three|four|five|six|seven|eight|"
+    rf"nine|ten)\s+(?:\w+\s+)?{SHELTER_NOUN}\b"
+    rf"|\bshelter siting\b"
+)
+#: candidate buildings offered when new sites are asked for: public buildings this near (m)
+SITING_SEARCH_M = 2000.0
+SITING_MAX_BUILDINGS = 40
+SITING_DEFAULT_P = 3
+
+
+@intent("shelter_siting", SITING)
+def _siting(c: Clause) -> Output:
+    import json
+
+    from django.contrib.gis.geos import GEOSGeometry
+
+    if q.capacity_of(c.text) is not None:
+        return _shelter(c)  # "open 2 shelters for 500 people at X": shelters to add
+    out = Output(asks_run=True)
+    count = re.search(
+        rf"\b(?:top\s+)?(\d+|{'|'.join(w for w, v in q.WORD_NUMBERS.items() if v >= 1 and v == int(v) and w not in ('double', 'twice', 'triple'))})"
+        rf"\s+(?:\w+\s+){{0,2}}?(?:{SHELTER_NOUN}|sites|locations)\b", c.text,
+    )  # fmt: skip
+    if count:
+        p = int(q.number(count.group(1)))
+    elif c.has(rf"\b(a|one|single)\s+(?:\w+\s+)?{SHELTER_NOUN}\b") and not c.has(
+        r"\b(shelters|centres|centers|points)\b"
+    ):
+        p = 1
+    else:
+        p = SITING_DEFAULT_P
+        out.notes.append(f"Opening {p} sites (no number was said; say e.g. 'which 2 shelters').")
+    zone = None
+    earlier = [e for e in [*c.base_edits, *c.before] if e.get("type") == "hazard_zone"]
+    if c.places(POINT_KINDS) and not (c.carried and earlier):
+        cause = _cause(c)  # "for a gas leak at Kiasma": that hazard's zone
+        polygon, where, assumed = _zone_assumed(c, point_event=bool(cause and cause[1]))
+        zone = polygon
+        name = f"{cause[0]} {where}" if cause else f"People to shelter: {where}"
+        out.edits.append({"type": "hazard_zone", "polygon": polygon, "name": name})
+        out.understood.append(f"the people {where} to shelter")
+        if assumed is not None:
+            out.notes.append(
+                f"The people within {assumed:g} m of the place are to be sheltered (no area was "
+                "said; say e.g. 'within 300 m of ...' for another)."
+            )
+    else:
+        zones = earlier
+        if not zones:
+            raise NotUnderstood(
+                "say whose people to shelter: a place or a zone (e.g. 'which 3 shelters serve "
+                "Kamppi best'); a shelter siting run needs a hazard zone"
+            )
+        zone = zones[-1]["polygon"]
+    params: dict = {"p": p}
+    if q.walking_share(c.text) is not None:
+        params["mode"] = "walk"
+    from layers.models import Building, Facility
+
+    shelters = Facility.objects.filter(city=c.city, kind="shelter", capacity__gt=0).count() + sum(
+        1 for e in [*c.base_edits, *c.before] if e.get("type") == "add_shelter"
+    )
+    new_sites = c.has(r"\b(put|build|place|new|set up|open up|establish|where)\b")
+    if new_sites or shelters < p:
+        from citytwin.scenarios import inputs
+
+        area = GEOSGeometry(json.dumps(zone), srid=4326)
+        ring = inputs.local_geometry(c.city, zone).buffer(SITING_SEARCH_M)
+        near = GEOSGeometry(json.dumps(spatial.to_lonlat(c.city, ring)), srid=4326)
+        ids = list(
+            Building.objects.filter(city=c.city, use="public", footprint__intersects=near)
+            .exclude(footprint__intersects=area)
+            .order_by("-floor_area_m2", "id")
+            .values_list("id", flat=True)[:SITING_MAX_BUILDINGS]
+        )
+        if ids:
+            params["candidates"] = "both" if shelters else "buildings"
+            params["candidate_buildings"] = ids
+            out.notes.append(
+                f"Candidate sites: {'the scenario' + chr(39) + 's shelters and ' if shelters else ''}"
+                f"the {len(ids)} largest public buildings (schools, halls, churches...) within "
+                f"{SITING_SEARCH_M / 1000:g} km outside the zone."
+            )
+    out.run = {"simulator": "shelter_siting", "params": params, "decisive": True}
+    out.understood.append(f"open the best {p} shelter site{'s' if p != 1 else ''}")
+    return out
 
 
 @intent(
@@ -450,8 +656,17 @@ def _shelter(c: Clause) -> Output:
 DIRECTIONS = ("north", "south", "east", "west")
 
 
-def _zone(c: Clause) -> tuple[dict, str]:
+def _zone(c: Clause, point_event: bool = False) -> tuple[dict, str]:
     """The zone a hazard or demand clause means: a circle, a side of a place, or a place."""
+    polygon, where, _ = _zone_assumed(c, point_event)
+    return polygon, where
+
+
+def _zone_assumed(c: Clause, point_event: bool = False) -> tuple[dict, str, float | None]:
+    """:func:`_zone` and the radius it assumed (m; None when the text gave the extent).
+
+    ``point_event``: the hazard happens at a point (a fire, a gas leak at a street or in a
+    district): a circle of the default radius around it, not the place's whole extent."""
     found = q.radius_m(c.text)
     radius = found.value if found else None
     if radius is not None and not 0 < radius <= spatial.MAX_RADIUS_M:
@@ -464,43 +679,107 @@ def _zone(c: Clause) -> tuple[dict, str]:
     name = place.canonical or place.name
     lon, lat = spatial.centre(place)
     if side:
+        # "400 m south of X": the length just before the side is the zone's depth
+        before = [f for f in q.lengths_m(c.text) if 0 <= side.start() - f.span[1] <= 12]
+        radius = before[-1].value if before else radius
         depth = radius or spatial.DEFAULT_RADIUS_M
-        return spatial.side_of(
-            c.city, lon, lat, side.group(1), depth
-        ), f"{depth:g} m {side.group(1)} of {name}"
+        return (spatial.side_of(c.city, lon, lat, side.group(1), depth),
+                f"{depth:g} m {side.group(1)} of {name}", None if radius else depth)  # fmt: skip
     if radius is not None:
-        return spatial.circle(c.city, lon, lat, radius), f"within {radius:g} m of {name}"
-    if place.kind in ("area", "street"):
-        return spatial.bbox_polygon(place), name
-    return spatial.circle(
-        c.city, lon, lat, spatial.DEFAULT_RADIUS_M
-    ), f"within {spatial.DEFAULT_RADIUS_M:g} m of {name}"
+        return spatial.circle(c.city, lon, lat, radius), f"within {radius:g} m of {name}", None
+    if place.kind in ("area", "street") and not point_event:
+        return spatial.bbox_polygon(place), name, None
+    default = spatial.DEFAULT_RADIUS_M
+    return spatial.circle(c.city, lon, lat, default), f"within {default:g} m of {name}", default
 
 
-HAZARDS = r"\b(flood\w*|fire|gas leak|chemical|explosion|bomb|toxic|smoke|storm surge|hazard)\b"
+#: what makes people leave: (regex, words for the zone's name, happens at a point)
+HAZARD_CAUSES = (
+    (
+        r"gas (leak\w*|escape|cloud|smell)|smell of gas|(leak\w*|escap\w*) (of )?gas|kaasuvuoto|fuita de gas",
+        "Gas leak",
+        True,
+    ),
+    (
+        r"chemical\w*|spill\w*|toxic|ammonia|chlorine|hazmat|dangerous goods|vaarallis\w*",
+        "Chemical release",
+        True,
+    ),
+    (
+        r"explosions?|explosives?|blast|bombs?|bomb threat|suspicious (package|object|item|bag)|unexploded|ordnance|rajahdys|explosio",
+        "Explosion threat",
+        True,
+    ),
+    (r"radiation|radioactive|nuclear", "Radiation", True),
+    (
+        r"fires?(?! (station|stations|brigade|department|hydrants?|exits?|engines?|trucks?|services?|fighters?|safety|doors?|alarms? test))|blaze|burning|on fire|smoke|tulipalo|palo|incendi|foc",
+        "Fire",
+        True,
+    ),
+    (r"collaps\w*|derail\w*|building failure", "Collapse", True),
+    (r"flood\w*|inundat\w*|storm surge|high water|tulva\w*|inundacio", "Flood", False),
+    (r"landslides?|rock ?fall|avalanche|allau", "Landslide", False),
+)
+HAZARDS = r"\b(" + "|".join(pattern for pattern, _, _ in HAZARD_CAUSES) + r"|hazard)\b"
+#: the verb that asks to evacuate: the evacuation run is meant, not only the zone
+EVACUATE = (
+    r"\b(evacuat\w*|evakuo\w*|evacua\w*|clear (out|everyone)|get everyone out|move everyone out)\b"
+)
+
+
+def _cause(c: Clause) -> tuple[str, bool] | None:
+    for pattern, words, point in HAZARD_CAUSES:
+        if re.search(rf"\b(?:{pattern})\b", c.text):
+            return words, point
+    return None
 
 
 @intent(
     "hazard_zone",
-    r"\b(evacuat\w*|hazard|danger zone|exclusion zone|flood\w*|fire|gas leak|chemical|bomb|toxic|evakuo\w*)\b",
+    rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone)\b|{HAZARDS}",
 )
 def _hazard(c: Clause) -> Output:
-    polygon, where = _zone(c)
-    kind = c.has(HAZARDS)
+    if not c.places(POINT_KINDS) and c.has(r"\b(run|rerun|simulate|model|start|compute)\b"):
+        # "run the evacuation": the scenario's own zones are meant, no new one
+        raise NoAmount("say where to evacuate (a place, or a radius around one)")
+    cause = _cause(c)
+    if cause is None and c.carried and c.before and c.before[-1]["type"] == "hazard_zone":
+        # "fire at Sanomatalo, evacuate a 250 m radius": the zone of the clause before,
+        # now with its radius (the one before was a default): one zone, not two
+        named = re.match(r"(.+?) within ", c.before[-1]["name"])
+        cause = (named.group(1), True) if named else None
+    polygon, where, assumed = _zone_assumed(c, point_event=bool(cause and cause[1]))
+    label = where if where.startswith("within") or " of " in where else f"at {where}"
     edit: dict = {"type": "hazard_zone", "polygon": polygon,
-                  "name": (kind.group(1).capitalize() + " " if kind else "") + where}  # fmt: skip
+                  "name": f"{cause[0]} {label}" if cause else where}  # fmt: skip
     order = re.search(rf"\b(?:after|in|within)\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text)
     if order and c.has(r"\b(order|warning|alarm|leave after|start)\w*\b"):
         edit["start_min"] = q.number(order.group(1))
     out = Output([edit], understood=[f"evacuate {where}"])
+    if assumed is not None:
+        out.notes.append(
+            f"The zone is {assumed:g} m around the place (no distance was said; say e.g. "
+            f"'within 300 m' for another)."
+        )
     params: dict = {}
     clock = q.clock_h(c.text)
     if clock is not None:
         params["time_of_day_h"] = round(clock.value, 2)
-    walking = c.has(r"\b(on foot|walking|walk)\b")
-    if walking:
-        params["share_walking"] = 1.0
+    share = q.walking_share(c.text)
+    if share is not None:
+        params["share_walking"] = share
     out.run = {"simulator": "evacuation", "params": params}
+    out.asks_run = bool(c.has(EVACUATE))
+    out.default_run = "evacuation"
+    if (
+        c.carried
+        and c.before
+        and c.before[-1]["type"] == "hazard_zone"
+        and c.before[-1]
+        .get("name", "")
+        .endswith(f"within {spatial.DEFAULT_RADIUS_M:g} m of {where.split(' of ', 1)[-1]}")
+    ):
+        out.replace_last = True
     return out
 
 
@@ -527,7 +806,7 @@ def _departures(c: Clause) -> Output:
 def _factor(c: Clause) -> float:
     f = q.percent_change(c.text)
     if f is None:
-        raise NotUnderstood("say by how much (e.g. by 20% or double)")
+        raise NoAmount("say by how much (e.g. by 20% or double)")
     return f.value
 
 
@@ -574,30 +853,96 @@ def _demand(c: Clause) -> Output:
 # -- utilities ---------------------------------------------------------------------------
 
 
-def _element(c: Clause, model, kinds: tuple[str, ...] | None, noun: str, **filters) -> list[int]:
-    m = re.search(rf"\b{noun}s?\s+([\w-]+)", c.text)
+#: words after "substation"/"pipe" that are no element's name ("substation at Kamppi fails")
+_NOT_A_NAME = {"at", "on", "in", "near", "of", "the", "by", "fails", "failing", "fail",
+               "breaks", "break", "bursts", "burst", "goes", "is", "trips", "outage", "out",
+               "down", "under", "along", "beside", "next", "close", "serving", "that", "which",
+               "was", "were", "would", "and", "leaks", "leak", "ruptures", "failure"}  # fmt: skip
+#: an element farther than this from the place named is not "at" it (m)
+ELEMENT_NEAR_M = 1000.0
+
+
+def _element(
+    c: Clause,
+    model,
+    kinds: tuple[str, ...] | None,
+    noun: str,
+    geom: str = "geom",
+    called: str | None = None,
+    **filters,
+) -> list[int]:
+    """The element of a utility network the clause means: by its name or id ("substation
+    S3", "pipe P12", "the Kamppi substation"), else the one nearest to a place the clause
+    names ("a main breaks on Fredrikinkatu", "the substation at Kamppi")."""
+    from .normalise import fold
+
     rows = model.objects.filter(city=c.city, **filters)
     if kinds is not None:
         rows = rows.filter(kind__in=kinds)
-    if m:
-        key = m.group(1)
+    m = re.search(rf"\b(?:{called or noun})s?\s+(?:no\.?\s*|number\s+)?([\w-]+)", c.text)
+    key = m.group(1) if m and m.group(1) not in _NOT_A_NAME else None
+    if key is not None:
         found = list(rows.filter(name__iexact=key).values_list("id", flat=True))
         if not found and key.isdigit():
             found = list(rows.filter(pk=int(key)).values_list("id", flat=True))
         if found:
             return found
+    # a name of several words, or before the noun ("the Kamppi substation")
+    rows_named = rows.exclude(name="").exclude(name__isnull=True).values_list("id", "name")
+    named = [(pk, name) for pk, name in rows_named
+             if len(fold(name)) >= 3 and re.search(rf"\b{re.escape(fold(name))}\b", c.text)]  # fmt: skip
+    if named:  # every row of that name (a substation's buses at each voltage)
+        return [pk for pk, name in named if name == named[0][1]]
+    places = c.places(POINT_KINDS)
+    if places:
+        return [_nearest(c, rows, c.one(places[0], "place"), noun, geom)]
+    if key is not None:
         raise NotUnderstood(f"{c.city.name} has no {noun} called {key!r}")
-    raise NotUnderstood(f"say which {noun} (its name, e.g. {noun} P1)")
+    if not rows.exists():
+        raise NotUnderstood(f"{c.city.name} has no {noun} in the twin (import its network first)")
+    raise NotUnderstood(f"say which {noun} (its name, e.g. {noun} P1, or where: {noun} at a place)")
+
+
+def _nearest(c: Clause, rows, place: Place, noun: str, geom: str) -> int:
+    """The id of the row of ``rows`` nearest to ``place`` (a street: its middle); NotUnderstood
+    when none lies within :data:`ELEMENT_NEAR_M`."""
+    from django.contrib.gis.db.models.functions import GeometryDistance
+    from django.contrib.gis.geos import Point
+
+    lon, lat = spatial.middle(c.city, place)
+    point = Point(lon, lat, srid=4326)
+    best = rows.annotate(d=GeometryDistance(geom, point)).order_by("d", "id").values_list(
+        "id", geom).first()  # fmt: skip
+    name = place.canonical or place.name
+    if best is None:
+        raise NotUnderstood(f"{c.city.name} has no {noun} in the twin (import its network first)")
+    shape = best[1]
+    x, y = spatial.to_local_xy(c.city, lon, lat)
+    if shape.geom_type == "Point":
+        ex, ey = spatial.to_local_xy(c.city, shape.x, shape.y)
+        dist = ((ex - x) ** 2 + (ey - y) ** 2) ** 0.5
+    else:
+        import shapely
+
+        coords = [spatial.to_local_xy(c.city, *xy[:2]) for xy in shape.coords]
+        dist = shapely.LineString(coords).distance(shapely.Point(x, y))
+    if dist > ELEMENT_NEAR_M:
+        raise NotUnderstood(
+            f"the nearest {noun} to {name} is {dist / 1000:.1f} km away: say which {noun}"
+        )
+    return best[0]
 
 
 @intent(
     "water_pipe_break",
-    r"\b(burst\w*|break\w*|broken|rupture\w*|leak\w*)\b.{0,30}\b(pipe|main)\b|\b(pipe|main)\b.{0,20}\b(burst\w*|break\w*|broken|rupture\w*|leak\w*)\b",
+    r"^(?!.*\bgas\b)(?:.*\b(burst\w*|break\w*|broken|rupture\w*|leak\w*|fail\w*)\b.{0,30}\b(pipe|mains?|watermain)\b"
+    r"|.*\b(pipe|mains?|watermain)\b.{0,20}\b(burst\w*|break\w*|broken|rupture\w*|leak\w*|fail\w*)\b"
+    r"|.*\b(putkirikko|vesijohtovuoto|main break|pipe break))",
 )
 def _pipe_break(c: Clause) -> Output:
     from utilities.water.models import WaterLink
 
-    ids = _element(c, WaterLink, ("pipe",), "pipe")
+    ids = _element(c, WaterLink, ("pipe",), "pipe", called="pipe|main|water main")
     size = q.lengths_m(c.text)
     m = re.search(rf"\b({q.NUMBER})\s?(cm|mm)\b", c.text)
     diameter = (
@@ -636,7 +981,7 @@ def _tank(c: Clause) -> Output:
     return Output([{"type": "water_tank_out", "tanks": ids}], understood=["a tank out of service"])
 
 
-@intent("substation_outage", r"\bsubstations?\b")
+@intent("substation_outage", r"\b(substations?|sahkoasema\w*|subestacio\w*)\b")
 def _substation(c: Clause) -> Output:
     from utilities.power.models import Bus
 
@@ -648,7 +993,7 @@ def _substation(c: Clause) -> Output:
 def _transformer(c: Clause) -> Output:
     from utilities.power.models import Transformer
 
-    ids = _element(c, Transformer, None, "transformer")
+    ids = _element(c, Transformer, None, "transformer", geom="hv_bus__geom")
     return Output(
         [{"type": "transformer_outage", "transformers": ids}], understood=["a transformer outage"]
     )
@@ -733,10 +1078,15 @@ def _add_line(c: Clause) -> Output:
 
 
 def match(clause: Clause) -> Intent | None:
-    """The first intent whose trigger the clause holds (registry order: specific first)."""
-    for item in INTENTS:
-        if re.search(item.trigger, clause.text):
-            return item
+    """The first intent whose trigger the clause holds (registry order: specific first),
+    read first in the clause without its place names ("close the road by the fire station"
+    is a closure: "fire" is part of a name there), then in the whole clause ("km/h")."""
+    own = {i for m in clause.mentions for i in range(m.start, m.end)}
+    bare = " ".join(w for i, w in enumerate(clause.words) if i not in own)
+    for text in (bare, clause.text):
+        for item in INTENTS:
+            if re.search(item.trigger, text):
+                return item
     return None
 
 
@@ -745,8 +1095,17 @@ def match(clause: Clause) -> Intent | None:
 ORDER = (
     "water_pipe_break", "water_pump_out", "water_tank_out", "substation_outage",
     "transformer_outage", "line_outage", "change_transit_line", "remove_transit_line",
-    "transit_lane", "add_transit_line", "add_shelter", "departure_profile", "hazard_zone",
+    "transit_lane", "add_transit_line", "shelter_siting", "add_shelter", "departure_profile", "hazard_zone",
     "water_demand_change", "power_demand_change", "demand_change", "add_road", "add_building",
     "remove_building", "close_road", "change_road", "heighten_building",
 )  # fmt: skip
 INTENTS.sort(key=lambda i: ORDER.index(i.name))
+
+#: the simulator whose run shows an outage's consequences ("what if substation X fails?"): an
+#: outage alone says nothing until the network is solved. Other edits get a run only when
+#: their simulator is named ("what if trips grow 15%" is the edit alone).
+CONSEQUENCE_SIMULATOR = {
+    "water_pipe_break": "water", "water_pump_out": "water", "water_tank_out": "water",
+    "substation_outage": "power_flow", "transformer_outage": "power_flow",
+    "line_outage": "power_flow",
+}  # fmt: skip

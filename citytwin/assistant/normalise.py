@@ -44,11 +44,44 @@ _INJECTION = [
 ]
 
 
+#: actions that are not the assistant's: sending things away, deleting data (answered with
+#: "nothing changed", not refused as abuse)
+_UNSUPPORTED = [
+    re.compile(p)
+    for p in (
+        r"[\w.+-]+@[\w-]+\.[\w.]+",  # an e-mail address
+        r"\b(e ?mail|mail|send|forward|sms|tweet|upload|publish|print|fax)\b.{0,40}"
+        r"\b(results?|reports?|numbers|figures|maps?|scenarios?|runs?|data|it|them|this|that)\b",
+        r"\b(delete|erase|wipe|purge)\b.{0,30}\b(scenarios?|runs?|data|database|users?|"
+        r"accounts?|everything|all|history|results?)\b",
+    )
+]
+
+
+def unsupported(text: str) -> str | None:
+    """The phrase asking for an action the assistant does not take (e-mail, delete data)."""
+    folded = fold(text)
+    for pattern in _UNSUPPORTED:
+        found = pattern.search(folded)
+        if found:
+            return found.group(0)
+    return None
+
+
 def fold(text: str) -> str:
     """Lower case, no diacritics, dashes as spaces, single spaces (the gazetteer's keys)."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    # Catalan street abbreviations ("Av. Meritxell", "Avda Carlemany", "C/ Major")
+    text = re.sub(r"\bAv(?:da)?\.?\s+(?=[A-ZÀ-Ý])", "Avinguda ", text or "")
+    text = re.sub(r"\b[Cc]/\s*", "Carrer ", text)
+    text = re.sub(r"\b[Cc]tra\.?\s+", "Carretera ", text)
+    decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    plain = plain.casefold().replace("-", " ").replace("\u2019", "'")
+    plain = plain.casefold().replace("-", " ").replace("\u2019", "'").replace("`", "'")
+    # Catalan: the middle dot of "l·l" (also typed "l.l"), the elided article of "l'Església",
+    # "d'Andorra" as words of their own
+    plain = re.sub(r"l[\u00b7\u2027.]l", "ll", plain)
+    plain = re.sub(r"\b([ldsnm])'(?=[a-z])", r"\1 ", plain)
+    plain = re.sub(r"(?<=[a-z])'s\b", "", plain)  # English possessive: "Stockmann's roof"
     return " ".join(plain.split())
 
 

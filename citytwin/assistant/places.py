@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from layers import gazetteer
 from layers.gazetteer import Place
 
-from .normalise import fold, stem, stem_key
+from .normalise import _DOUBLE, fold, stem, stem_key, tokens
 
 #: the longest name looked for, in words
 MAX_WORDS = 5
@@ -50,7 +50,12 @@ COMMON = set(
     all every each people residents jobs workers count number total peak morning evening
     station central corner side m km metres meters percent more less fewer demand trips cars
     bus tram metro line lines new give me show tell us i we you please can could should
-    after before during minutes minute hours hour day today tomorrow""".split()
+    after before during minutes minute hours hour day today tomorrow fire fires gas leak spill
+    flood flooding smoke bomb threat explosion chemical toxic substation substations
+    transformer pipe pipes main mains breaks burst fails fail calibrate calibrated
+    calibration counters counts roofs roof rooftop rooftops panels best first serve serves
+    open sites site siting capacity vehicles hour saturday sunday weekend walk walks foot
+    everyone everybody""".split()
 )
 
 
@@ -88,7 +93,7 @@ class Index:
         self.by_stem: dict[str, list[Place]] = {}
         self.words: dict[str, set[str]] = {}  # single words of names -> their stem keys
         for place in names.places:
-            words = [w for w in fold(place.name).split() if w]
+            words = [w for w in tokens(place.name) if w]  # as the text is read
             if not words:
                 continue
             key = stem_key(words)
@@ -134,11 +139,12 @@ class Index:
     def all_words(self, words: list[str]) -> list[Place]:
         """Places whose name holds every word of ``words`` (by stem, in any order):
         "central station" in "Helsinki Central Railway Station"."""
-        stems = [stem(w) for w in words]
+        # a key keeps its words but the last as written (doubles single): match either form
+        forms = [{stem(w), _DOUBLE.sub(r"\1", w)} for w in words]
         out = []
         for key, places in self.by_stem.items():
             parts = key.split()
-            if all(any(part.startswith(s) for part in parts) for s in stems):
+            if all(any(part.startswith(f) for part in parts for f in fs) for fs in forms):
                 out.extend(places)
         return out
 

@@ -79,6 +79,10 @@ _RADIUS_PATTERNS = (
     r"L\s+(?:radius|around|of|from)\b",  # 500 m around X, a 500 m radius
     rf"L\s+(?:\w+\s+){{0,2}}{_ZONE_WORDS}\b",  # a 1 km hazard zone, a 300 m exclusion area
     rf"\b{_ZONE_WORDS}\s+(?:of\s+)?L",  # a hazard zone of 150 metres
+    # evacuate 300 m, clear everyone up to 200 m, cordon off 100 m
+    r"\b(?:evacuat\w*|clear|cordon(?: off)?|seal(?: off)?|close off)\s+(?:(?:everyone|everybody|"
+    r"people|all|the area|an area|a|everything)\s+)?(?:(?:up to|for|out to)\s+)?L",
+    r"\bup to\s+L",  # everyone up to 400 m away
 )
 
 
@@ -98,6 +102,13 @@ def storeys(text: str) -> Found | None:
     return Found(number(m.group(1)), m.span()) if m else None
 
 
+#: words that make a relative change a decrease
+_DOWN = (
+    r"\b(cut|cuts|reduce|reduced|reduces|lower|lowered|decrease|decreased|decreases|fewer|less|"
+    r"drop|drops|dropped|down|shrink|shrinks|minus|falls?|fell|vahemman)\b"
+)
+
+
 def percent_change(text: str) -> Found | None:
     """A relative change as a factor: "by 20%" up -> 1.2, "cut by 30 percent" -> 0.7,
     "halve" -> 0.5, "double" -> 2, "x1.5" / "1.5 times" -> 1.5; None when there is none."""
@@ -106,11 +117,14 @@ def percent_change(text: str) -> Found | None:
         share = number(m.group(1)) / 100.0
         before = text[max(0, m.start() - 60) : m.start()]
         after = text[m.end() : m.end() + 20]
-        down = re.search(
-            r"\b(cut|reduce|reduced|lower|decrease|decreased|fewer|less|drop|down|shrink|"
-            r"minus|falls?|vahemman)\b",
-            before + " " + after,
-        )
+        down = re.search(_DOWN, before + " " + after)
+        return Found(round(1.0 - share if down else 1.0 + share, 6), m.span())
+    m = re.search(r"\bby\s+(a|one|two)\s+(quarter|third|fifth|tenth)s?\b|\bby\s+(half)\b", text)
+    if m:  # "cut by a quarter" -> 0.75, "grow by half" -> 1.5
+        parts = {"quarter": 4, "third": 3, "fifth": 5, "tenth": 10}
+        share = 0.5 if m.group(3) else (2 if m.group(1) == "two" else 1) / parts[m.group(2)]
+        before = text[max(0, m.start() - 60) : m.start()]
+        down = re.search(_DOWN, before + " " + text[m.end() : m.end() + 20])
         return Found(round(1.0 - share if down else 1.0 + share, 6), m.span())
     m = re.search(rf"\b(?:x\s?|times\s)({NUMBER})\b|\b({NUMBER})\s?(?:x|times)\b", text)
     if m:
@@ -227,4 +241,46 @@ def capacity_of(text: str) -> Found | None:
             rf"\b(?:shelters?|vaestonsuoja\w*)\s+for\s+({NUMBER})\b(?![.,:]\d|\s?(?:%|percent|k?m\b|min|minutes?|hours?|h\b|met))",
             t,
         )
+    return Found(number(m.group(1)), m.span()) if m else None
+
+
+_FOOT = r"(?:on foot|walk|walks|walking|by foot|afoot|pedestrians?)"
+
+
+def walking_share(text: str) -> float | None:
+    """The share of evacuees on foot: "on foot", "everyone walks" -> 1.0; "30% on foot",
+    "half walk", "a third walking" -> 0.3, 0.5, 0.333 (a fraction of 1); None when unsaid."""
+    m = re.search(
+        rf"\b({NUMBER})\s?(?:%|percent|per cent)\s+(?:of\s+\w+\s+)?(?:\w+\s+)?{_FOOT}\b", text
+    )
+    if m:
+        return min(1.0, number(m.group(1)) / 100.0)
+    m = re.search(
+        rf"\b(half|a third|one third|a quarter|one quarter)\s+(?:of\s+\w+\s+)?(?:\w+\s+)?{_FOOT}\b",
+        text,
+    )
+    if m:
+        return {"half": 0.5, "a third": 0.333, "one third": 0.333, "a quarter": 0.25,
+                "one quarter": 0.25}[m.group(1)]  # fmt: skip
+    if re.search(rf"\b{_FOOT}\b", text):
+        return 1.0
+    return None
+
+
+def capacity_veh_h(text: str) -> Found | None:
+    """An absolute road capacity: "800 veh/h", "1,200 vehicles per hour", "capacity to 900"
+    (vehicles per hour; a bare number only after "capacity ... to/of/at")."""
+    t = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+    m = re.search(
+        rf"\b({NUMBER})\s?(?:veh\s?/\s?h(?:our)?|vehicles?\s?/\s?h(?:our)?|vph|pcu\s?/\s?h|"
+        rf"(?:vehicles|cars|veh|pcu) (?:per|an|a) hour|(?:vehicles|cars) hourly)",
+        t,
+    )
+    if m is None:
+        m = re.search(
+            rf"\bcapacity\b.{{0,40}}?\b(?:to|of|at|=)\s+({NUMBER})\b(?!\s?(?:%|percent|per cent|x\b|times))",
+            t,
+        )
+        if m is not None and number(m.group(1)) < 50:  # "to 2 lanes", "to 3x": not veh/h
+            m = None
     return Found(number(m.group(1)), m.span()) if m else None

@@ -34,7 +34,8 @@ KINDS = (
     ),
     (
         "count",
-        r"\b(how many|number of|count|total|sum of)\b|\bhow much\b.{0,20}\b(people|residents|jobs)\b",
+        r"\b(how many|number of|count|total|sum of|population)\b|"
+        r"\bhow much\b.{0,20}\b(people|residents|jobs)\b",
     ),
     ("kpis", r"\b(kpis?|key figures|results?|summary|how did|outcome)\b"),
 )

@@ -16,8 +16,16 @@ from citytwin.scenarios import capabilities
 from citytwin.scenarios.edits import EditRejected, edit_type, validate_edits
 
 from . import quantities as q
-from .intents import Clarify, Clause, NotUnderstood, Output, match
-from .normalise import MAX_TEXT_BYTES, fold, injection, tokens
+from .intents import (
+    CONSEQUENCE_SIMULATOR,
+    Clarify,
+    Clause,
+    NoAmount,
+    NotUnderstood,
+    Output,
+    match,
+)
+from .normalise import MAX_TEXT_BYTES, fold, injection, tokens, unsupported
 from .places import Mention, find_mentions, index_for
 from .questions import detect
 
@@ -71,6 +79,33 @@ _SPLIT = re.compile(
 )
 
 
+#: command words a typo of is read as the word ("clsoe", "evacaute", "demolsh")
+TYPO_TARGETS = (
+    "close", "closed", "evacuate", "demolish", "remove", "reduce", "increase", "decrease",
+    "build", "construct", "simulate", "calibrate", "shelter", "shelters", "capacity", "hazard",
+    "building", "traffic", "evacuation", "pedestrianise",
+)  # fmt: skip
+TYPO_SCORE = 80.0
+
+
+def fix_typos(folded: str, index) -> str:
+    """``folded`` with misspelt command words put right (rapidfuzz ratio >= 80 to one of
+    :data:`TYPO_TARGETS`); words the assistant knows, numbers and place names are kept."""
+    from rapidfuzz import fuzz, process
+
+    from .intents import _VOCABULARY
+    from .places import COMMON
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        if len(word) < 5 or word in _VOCABULARY or word in COMMON or index.lookup([word]):
+            return word
+        hit = process.extractOne(word, TYPO_TARGETS, scorer=fuzz.ratio, score_cutoff=TYPO_SCORE)
+        return hit[0] if hit else word
+
+    return re.sub(r"[a-z]+", fix, folded)
+
+
 def clauses_of(text: str) -> list[str]:
     """The text in clauses: sentences, and "..., and add ..." joins of commands."""
     folded = fold(text)
@@ -91,20 +126,51 @@ def clauses_of(text: str) -> list[str]:
 
 RUN_WORDS = (
     r"\b(run|rerun|simulate|simulation|model|compute|calculate|assign|how does|how do|how will|"
-    r"how would|what happens|what would|effect|impact|see how|check|where are|show me|change|"
-    r"calibrate|analy[sz]\w*|assess\w*|test)\b"
+    r"how would|what happens|what would|effect|impact|see how|check|where are|show me|"
+    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|"
+    r"looks? like)\b"
 )
-#: simulator -> words that name it (registry order: the first match wins)
+#: simulator -> words that name it (the first match wins; a simulator the twin does not have
+#: registered is skipped). "calibrated demand" is traffic's parameter, not a calibration run.
 SIMULATOR_WORDS = {
     "power_criticality": r"\b(n ?1|criticality|contingenc\w*)\b",
-    "power_flow": r"\b(power flow|load flow|power grid|electricity grid|grid)\b",
-    "calibration": r"\b(calibrat\w*|match the counts|to the counts)\b",
-    "water": r"\b(water supply|water network|hydraulic\w*|water pressure|water run|who loses water|without water)\b",
+    "power_flow": r"\b(power flow|load flow|power grid|electricity grid|grid|power cut|blackout|"
+    r"who loses (power|electricity))\b",
+    "calibration": r"\b(calibrat(e|es|ing|ion)|match the counts?|fit\w* to the counts?)\b|"
+    r"\b(to|against|with) the (traffic )?(counts|counters|counting stations|sensors|"
+    r"loop detectors)\b(?!.*\bcalibrated\b)",
+    "water": r"\b(water supply|water network|hydraulic\w*|water pressure|water run|"
+    r"who loses water|without water|water service|water (simulation|model|analysis|system|"
+    r"distribution)|epanet)\b",
     "transit": r"\b(transit|public transport|mode choice|mode shares?|ridership|accessibility)\b",
+    "road_upgrades": r"\b(which|what) (roads?|streets?|links?|bridges?)\b.{0,40}\b(strengthen\w*|"
+    r"upgrad\w*|widen\w*|improv\w*|invest\w*|reinforc\w*|fix|priorit\w*)|\b(road|street|link) "
+    r"upgrades?\b|\bupgrad\w* (which|what) roads?\b",
+    "pv_roofs": r"\b(roofs?|rooftops?)\b.{0,50}\b(best|first|top|rank\w*|priorit\w*|most suitable|"
+    r"suit\w*|should)\b|\b(best|which|top|rank\w*|priorit\w*|first)\b.{0,40}\b(roofs?|rooftops?)\b|"
+    r"\bwhere\b.{0,30}\bsolar panels?\b",
     "evacuation": r"\b(evacuat\w*|bottlenecks?|clearance)\b",
     "solar": r"\b(sun|solar|shadows?|shade|daylight|sunlight|pv)\b",
     "traffic": r"\b(traffic|congestion|congested|peak|rush|travel times?|delays?|cars|jams?)\b",
 }
+#: words that ask for the consequences of an edit: its own simulator's run when none is named
+CONSEQUENCES = (
+    r"\b(what if|what happens|what would|how (does|do|will|would|bad)|impacts?|"
+    r"effects?|consequences?|simulate|who (loses|is affected|would lose)|affected)\b"
+)
+#: questions about a run's results, and the simulator whose run answers them
+QUESTION_SIMULATOR = {"sun_loss": "solar", "congested": "traffic", "evacuated_90": "evacuation",
+                      "shelters": "evacuation"}  # fmt: skip
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _simulator_named(text: str) -> str | None:
+    """The registered simulator the words of ``text`` name (None when none)."""
+    registered = set(capabilities.names())
+    for name, pattern in SIMULATOR_WORDS.items():
+        if name in registered and re.search(pattern, text):
+            return name
+    return None
 
 
 def run_params(simulator: str, text: str, year: int) -> dict:
@@ -117,33 +183,57 @@ def run_params(simulator: str, text: str, year: int) -> dict:
             params["time_of_day_h"] = round(clock.value, 2)
         elif period is not None:
             params["time_of_day_h"] = float(int((period[0] + period[1]) / 2))
-    if simulator == "transit" and period is not None:
-        params["start_h"], params["end_h"] = period[0], period[1]
+    if simulator == "traffic" and re.search(
+        r"\bcalibrated\b|\b(with|using|from) (the )?calibration\b", text
+    ):
+        params["demand"] = "calibrated"
+    if simulator == "transit":
+        if period is not None:
+            params["start_h"], params["end_h"] = period[0], period[1]
+        day = re.search(rf"\b({'|'.join(WEEKDAYS)})s?\b", text)
+        if day:
+            params["day"] = day.group(1)
+        elif re.search(r"\b(weekends?)\b", text):
+            params["day"] = "saturday"
     if simulator == "solar":
         date = q.date_iso(text, year)
         if date is not None:
             params["date"] = date.iso
         if re.search(r"\b(pv|photovoltaic|solar panels?|rooftop)\b", text):
             params["pv"] = True
+    if simulator == "pv_roofs":
+        top = re.search(rf"\b(?:top|best|first)\s+({q.NUMBER})\b", text) or re.search(
+            rf"\b({q.NUMBER})\s+(?:best\s+|most suitable\s+)?(?:roofs?|rooftops?|buildings)\b", text
+        )
+        if top:
+            params["top_n"] = int(q.number(top.group(1)))
     if simulator == "water":
-        m = re.search(rf"\bfor\s+({q.NUMBER})\s?(hours?|h|days?)\b", text)
+        m = re.search(rf"\bfor\s+({q.NUMBER})\s?(hours?|h|days?)\b", text) or re.search(
+            rf"\b({q.NUMBER})[\s-]?(hours?|h|days?)\s+(?:\w+\s+)?(?:water|simulation|run|model)",
+            text,
+        )
         if m:
             params["duration_h"] = q.number(m.group(1)) * (24 if m.group(2).startswith("d") else 1)
-    if simulator == "evacuation" and re.search(r"\b(on foot|walking|walk)\b", text):
-        params["share_walking"] = 1.0
+    if simulator == "evacuation":
+        share = q.walking_share(text)
+        if share is not None:
+            params["share_walking"] = share
     return params
 
 
 def detect_run(text: str, edits_run: dict | None, asked: bool) -> dict | None:
     """The run the text asks for: the simulator its words name (an evacuation clause names
-    its own); None when no run is asked."""
+    its own); None when no run is asked. A run an intent decided on (a shelter siting, the
+    flow after an outage) is kept as it is."""
+    if edits_run is not None and edits_run.get("decisive"):
+        return edits_run
     if not asked and edits_run is None:
         return None
     if not asked and not re.search(RUN_WORDS, text) and not (edits_run and edits_run["params"]):
         return None  # an edit's run parameter ("at 14:00") asks for its run
-    for name, pattern in SIMULATOR_WORDS.items():
-        if re.search(pattern, text):
-            return {"simulator": name, "params": {}}
+    named = _simulator_named(text)
+    if named is not None:
+        return {"simulator": named, "params": {}}
     return edits_run
 
 
@@ -195,25 +285,33 @@ def _empty(understood: list[str], answer: str | None = None, clarify: dict | Non
 
 
 def parse(city, text: str, user=None, scenario=None) -> dict:
-    """What the text asks: ``{"edits", "run", "questions", "understood"}`` (edits not yet
-    validated); raises Clarify or NotUnderstood."""
+    """What the text asks: ``{"edits", "run", "questions", "understood", "notes"}`` (edits not
+    yet validated); raises Clarify or NotUnderstood."""
     index = index_for(city)
     year = dt.date.today().year
     edits: list[dict] = []
     understood: list[str] = []
+    notes: list[str] = []
     questions: list[tuple[Clause, dict]] = []
     edits_run = None
+    default_run: str | None = None
+    last_notes: list[str] = []
     run_asked = False
     folded = fold(text)
     previous: list[Mention] = []
+    base = list(scenario.edits) if scenario is not None else []
     for part in clauses_of(text):
+        part = fix_typos(part, index)
         words = tokens(part)
         mentions = find_mentions(index, words)
+        carried = False
         if not mentions and previous:
             # "fire at Sanomatalo, evacuate 250 m around it": the place of the clause before
             mentions = [Mention(0, 0, m.words, m.places, m.exact) for m in previous]
+            carried = True
         previous = mentions or previous
-        clause = Clause(city, text, part, words, mentions, index, year)
+        clause = Clause(city, text, part, words, mentions, index, year, carried=carried,
+                        before=list(edits), base_edits=base)  # fmt: skip
         intent = match(clause)
         asks = "?" in part or re.match(r"(which|how many|when|where|what is|what are)\b", part)
         question = detect(clause, alone=intent is None) if (intent is None or asks) else None
@@ -225,14 +323,40 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
             if re.search(RUN_WORDS, part) or re.search(r"\b(run|simulate)\b", part):
                 run_asked = True
             continue
-        out: Output = intent.build(clause)
+        try:
+            out: Output = intent.build(clause)
+        except NoAmount:
+            # "calibrate the demand to the counters": no edit is meant when the clause names a
+            # simulator and gives no amount for the edit; a run is (an unknown place or
+            # element is still said: "pipe P1 bursts" with no pipe P1 is no water run)
+            if _simulator_named(part) is None:
+                raise
+            run_asked = True
+            continue
+        if out.replace_last and edits:
+            edits.pop()  # the clause restates the zone of the clause before, now with its size
+            notes = [n for n in notes if n not in last_notes]
         edits.extend(out.edits)
         understood.extend(out.understood)
-        if out.run is not None:
+        notes.extend(out.notes)
+        last_notes = out.notes
+        run_asked = run_asked or out.asks_run
+        if out.run is not None and not (edits_run or {}).get("decisive"):
             edits_run = out.run
-    if re.search(RUN_WORDS, folded) and any(re.search(p, folded) for p in SIMULATOR_WORDS.values()):
+        default_run = default_run or out.default_run or CONSEQUENCE_SIMULATOR.get(intent.name)
+    named = _simulator_named(folded)
+    asked = [
+        QUESTION_SIMULATOR[qq["kind"]] for _, qq in questions if qq["kind"] in QUESTION_SIMULATOR
+    ]
+    if edits and asked:
+        # "a 60 m tower at ...; which buildings lose sun on 21 March?": the edits are new, so
+        # the answer needs a run of them first
         run_asked = True
-    if not edits and not questions and any(re.search(p, folded) for p in SIMULATOR_WORDS.values()):
+        if named is None and edits_run is None:
+            edits_run = {"simulator": asked[0], "params": {}}
+    if re.search(RUN_WORDS, folded) and named is not None:
+        run_asked = True
+    if not edits and not questions and named is not None:
         run_asked = True  # "traffic in the evening peak": a run is all it can mean
     run = detect_run(folded, edits_run, run_asked)
     if run is not None:
@@ -240,7 +364,11 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
         if edits_run is not None and run["simulator"] == edits_run["simulator"]:
             params = {**edits_run["params"], **params}
         run = {"simulator": run["simulator"], "params": params}
-    return {"edits": edits, "run": run, "questions": questions, "understood": understood}
+    elif default_run in capabilities.names() and re.search(CONSEQUENCES, folded):
+        # "what if substation X fails?": the outage's own simulator
+        run = {"simulator": default_run, "params": run_params(default_run, folded, year)}
+    return {"edits": edits, "run": run, "questions": questions, "understood": understood,
+            "notes": notes}  # fmt: skip
 
 
 def _llm_proposal(city, text: str) -> dict | None:
@@ -274,6 +402,11 @@ def _llm_proposal(city, text: str) -> dict | None:
 def understand(city, text, user=None, scenario=None) -> dict:
     """The assistant's answer to ``text`` (the body of ``POST /api/assistant/``)."""
     text = check_text(text)
+    action = unsupported(text)
+    if action is not None:
+        return _empty([], f"Nothing changed: the assistant does not send e-mail or messages nor "
+                      f"delete data ({action!r}); it proposes scenario edits and runs and answers "
+                      "questions about the twin (a run's results are on its page and downloads).")  # fmt: skip
     try:
         parsed = parse(city, text, user, scenario)
     except Clarify as exc:
@@ -298,6 +431,7 @@ def understand(city, text, user=None, scenario=None) -> dict:
             answers.append(answer(clause, question, user, scenario, sim))
         except NotUnderstood as exc:
             answers.append(f"{exc}.")
+    answers.extend(parsed.get("notes") or [])
     edits, run = parsed["edits"], parsed["run"]
     if not edits and run is None and not answers:
         return _empty([], "Nothing changed: I did not find an edit, a run or a question I can "

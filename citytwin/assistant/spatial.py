@@ -53,6 +53,23 @@ def centre(place: Place) -> tuple[float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2
 
 
+def middle(city: City, place: Place) -> tuple[float, float]:
+    """lon/lat of the middle of a place: a street's along its longest stretch (a bent
+    street's extent centre may lie off it), else :func:`centre`."""
+    if place.kind != "street" or not place.ids:
+        return centre(place)
+    import shapely.ops
+
+    multi = _lines(city, place.ids)
+    if multi is None:
+        return centre(place)
+    merged = shapely.ops.linemerge(multi)
+    parts = list(merged.geoms) if hasattr(merged, "geoms") else [merged]
+    point = max(parts, key=lambda g: g.length).interpolate(0.5, normalized=True)
+    geo = to_lonlat(city, point)["coordinates"]
+    return geo[0], geo[1]
+
+
 def circle(city: City, lon: float, lat: float, radius_m: float) -> dict:
     """A polygon of ``radius_m`` around a point (64 sides)."""
     x, y = to_local_xy(city, lon, lat)
