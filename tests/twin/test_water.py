@@ -384,6 +384,6 @@ def test_service_points_from_a_mapping_csv_carry_the_documented_demand(api, tmp_
     assert points[ids["J1"]].demand_m3s * 86_400 == pytest.approx(0.5)
     assert points[ids["J2"]].demand_m3s * 86_400 == pytest.approx(0.52)
     bad = api.post(url, {"mapping": "building,junction\nway/1,J9\n"})
-    assert bad.status_code == 400 and bad.json()["field"] == "mapping"
+    assert bad.status_code == 400 and bad.json()["field"] == "mapping.row2.junction"
     assert "row 2: no junction 'J9'" in bad.json()["error"]
     assert ServicePoint.objects.filter(network=network).count() == 2  # nothing replaced

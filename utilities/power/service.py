@@ -1,7 +1,8 @@
 """Buildings to service points: the bus that serves each building, and its demand.
 
-A building is served by the nearest *service bus* within a tolerance (metres, measured in the
-city's UTM zone), unless a mapping the user imported says otherwise (``building -> bus``).
+A building is served by the nearest *service bus* within a tolerance (metres from its
+footprint, in the city's UTM zone), unless a mapping the user imported says otherwise
+(``building -> bus``); both through :mod:`layers.service_points`, shared with water.
 Service buses are the low-voltage buses (``vn_kv <= 1``) that carry a load; a grid without
 such buses (a medium-voltage grid whose loads stand for MV/LV substations, like pandapower's
 ``mv_oberrhein``) is served at the buses of the lowest voltage level that carries loads.
@@ -29,14 +30,11 @@ people counted as "without service" are the building's residents plus jobs.
 
 from __future__ import annotations
 
-import csv
-import io
-
 import numpy as np
-from django.db import connection
+from django.db import transaction
 
-from layers.importers import ImportRejected
 from layers.models import Building
+from layers.service_points import nearest_points, read_mapping
 
 from .models import Bus, Grid, Load, ServicePoint
 
@@ -72,47 +70,40 @@ def service_buses(grid: Grid) -> tuple[list[int], str]:
 
 def link_buildings(grid: Grid, tolerance_m: float = DEFAULT_TOLERANCE_M) -> dict:
     """Link every building of the grid's city to its nearest service bus within
-    ``tolerance_m`` (replacing earlier nearest-bus links; mapped links stay). Returns a report."""
+    ``tolerance_m`` (footprint to bus, metres in the city's UTM zone:
+    :func:`layers.service_points.nearest_points`), replacing earlier nearest-bus links; mapped
+    links stay. Returns a report."""
     bus_ids, rule = service_buses(grid)
-    ServicePoint.objects.filter(grid=grid, source=ServicePoint.Source.NEAREST).delete()
     report = {"service_bus_rule": rule, "service_buses": len(bus_ids), "tolerance_m": tolerance_m}
-    if not bus_ids:
-        report.update(linked=0, beyond_tolerance=0)
-        return report
-    city = grid.city
-    # the nearest service bus in metres (KNN in the UTM zone); mapped buildings keep theirs
-    sql = """
-        INSERT INTO power_servicepoint (grid_id, building_id, bus_id, load_id, distance_m,
-                                        demand_kw, source)
-        SELECT %(grid)s, b.id, nb.id, NULL, nb.d, 0, 'nearest'
-        FROM layers_building b
-        CROSS JOIN LATERAL (
-            SELECT s.id, ST_Distance(s.local, ST_Transform(ST_PointOnSurface(b.footprint),
-                                                        %(epsg)s)) AS d
-            FROM (SELECT id, ST_Transform(geom, %(epsg)s) AS local FROM power_bus
-                  WHERE id = ANY(%(buses)s)) s
-            ORDER BY s.local <-> ST_Transform(ST_PointOnSurface(b.footprint), %(epsg)s), s.id
-            LIMIT 1
-        ) nb
-        WHERE b.city_id = %(city)s AND nb.d <= %(tol)s
-          AND NOT EXISTS (SELECT 1 FROM power_servicepoint p
-                          WHERE p.grid_id = %(grid)s AND p.building_id = b.id)
-    """
-    params = {
-        "grid": grid.pk,
-        "buses": bus_ids,
-        "epsg": city.local_epsg,
-        "city": city.pk,
-        "tol": tolerance_m,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        linked = cursor.rowcount
-    _fill_demand_and_load(grid)
-    total = Building.objects.filter(city=city).count()
+    buses = Bus.objects.filter(id__in=bus_ids).values_list("id", "geom")
+    links = nearest_points(grid.city, ((i, g.x, g.y) for i, g in buses), tolerance_m)
+    with transaction.atomic():
+        ServicePoint.objects.filter(grid=grid, source=ServicePoint.Source.NEAREST).delete()
+        if not bus_ids:
+            report.update(linked=0, beyond_tolerance=0)
+            return report
+        mapped = set(
+            ServicePoint.objects.filter(grid=grid, source=ServicePoint.Source.MAPPING).values_list(
+                "building_id", flat=True
+            )
+        )
+        created = ServicePoint.objects.bulk_create(
+            ServicePoint(
+                grid=grid,
+                building_id=link.building_id,
+                bus_id=link.point_id,
+                distance_m=link.distance_m,
+                demand_kw=0,
+                source=ServicePoint.Source.NEAREST,
+            )
+            for link in links
+            if link.building_id not in mapped
+        )
+        _fill_demand_and_load(grid)
+    total = Building.objects.filter(city=grid.city).count()
     report.update(
-        linked=linked,
-        mapped=ServicePoint.objects.filter(grid=grid, source="mapping").count(),
+        linked=len(created),
+        mapped=len(mapped),
         beyond_tolerance=total - ServicePoint.objects.filter(grid=grid).count(),
         buildings=total,
     )
@@ -138,42 +129,29 @@ def _fill_demand_and_load(grid: Grid) -> None:
 
 def import_mapping(grid: Grid, text: str) -> dict:
     """Service points from a CSV ``building,bus`` (building id or external id such as
-    ``way/123``; bus = the bus's pandapower index). Replaces earlier mapped links; raises
-    ImportRejected naming the row and column of a bad line, nothing written."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"building", "bus"} <= set(reader.fieldnames):
-        raise ImportRejected("mapping", "the CSV needs the columns building and bus")
-    buses = dict(Bus.objects.filter(grid=grid).values_list("pp_index", "id"))
-    by_id = dict(Building.objects.filter(city=grid.city).values_list("id", "id"))
-    by_ext = dict(
-        Building.objects.filter(city=grid.city)
-        .exclude(external_id="")
-        .values_list("external_id", "id")
-    )
-    rows = []
-    for n, row in enumerate(reader, start=2):
-        raw = (row.get("building") or "").strip()
-        building = by_ext.get(raw) or (by_id.get(int(raw)) if raw.isdigit() else None)
-        if building is None:
-            raise ImportRejected(f"mapping.row{n}.building", f"no building {raw!r} in the city")
-        try:
-            bus = buses[int(str(row.get("bus")).strip())]
-        except (KeyError, ValueError):
-            raise ImportRejected(
-                f"mapping.row{n}.bus", f"no bus with index {row.get('bus')!r} in the grid"
-            ) from None
-        rows.append((building, bus))
-    if not rows:
-        raise ImportRejected("mapping", "the CSV has no rows")
-    ServicePoint.objects.filter(grid=grid, building_id__in=[b for b, _ in rows]).delete()
-    ServicePoint.objects.bulk_create(
-        [
-            ServicePoint(grid=grid, building_id=b, bus_id=s, demand_kw=0, source="mapping")
-            for b, s in rows
-        ]
-    )
-    _fill_demand_and_load(grid)
-    return {"mapped": len(rows)}
+    ``way/123``; bus = the bus's pandapower index: :func:`layers.service_points.read_mapping`).
+    Replaces earlier mapped links; raises ImportRejected naming the row and column of a bad
+    line, nothing written."""
+    buses = {str(pp): i for pp, i in Bus.objects.filter(grid=grid).values_list("pp_index", "id")}
+    links = read_mapping(text, grid.city, "bus", buses, f"grid {grid.name!r} (pandapower index)")
+    with transaction.atomic():
+        ServicePoint.objects.filter(
+            grid=grid, building_id__in=[link.building_id for link in links]
+        ).delete()
+        ServicePoint.objects.bulk_create(
+            [
+                ServicePoint(
+                    grid=grid,
+                    building_id=link.building_id,
+                    bus_id=link.point_id,
+                    demand_kw=0,
+                    source=ServicePoint.Source.MAPPING,
+                )
+                for link in links
+            ]
+        )
+        _fill_demand_and_load(grid)
+    return {"mapped": len(links)}
 
 
 def people(residents, workers) -> np.ndarray:

@@ -188,7 +188,7 @@ SPEC = register(
             Kpi(
                 "max_people_without_service",
                 "Most people without electricity (one line out)",
-                "persons",
+                "people",
             ),
             Kpi("most_critical_line", "Most critical line (id)", "1"),
             Kpi("cases_with_overload", "Outages that overload another line", "1"),

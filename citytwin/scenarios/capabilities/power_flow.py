@@ -125,11 +125,11 @@ SPEC = register(
         run=run_power_flow,
         preflight=preflight,
         kpis=(
-            Kpi("buildings_without_service", "Buildings without electricity", "1"),
+            Kpi("buildings_without_service", "Buildings without electricity", "buildings"),
             Kpi(
-                "people_without_service", "People without electricity (residents + jobs)", "persons"
+                "people_without_service", "People without electricity (residents + jobs)", "people"
             ),
-            Kpi("buildings_linked", "Buildings linked to the grid", "1"),
+            Kpi("buildings_linked", "Buildings linked to the grid", "buildings"),
             Kpi("unsupplied_buses", "Buses without supply", "1"),
             Kpi("load_not_served_mw", "Load not served", "MW"),
             Kpi("load_served_mw", "Load served", "MW"),
@@ -143,7 +143,7 @@ SPEC = register(
         ),
         results=(),
         engine_packages=("power", "common"),
-        sweep_metric=kpi_metric("people_without_service", "People without electricity", "persons"),
+        sweep_metric=kpi_metric("people_without_service", "People without electricity", "people"),
         data_version=runs.data_version,
     )
 )

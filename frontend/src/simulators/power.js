@@ -109,7 +109,7 @@ function charts(node, { run, compare }) {
   const k = run.kpis || {};
   const items = [{ label: "people without", value: k.people_without_service, color: "#d32f2f" }];
   if (compare) items.push({ label: "baseline", value: compare.people_without_service?.base, color: "#90a4ae" });
-  node.innerHTML = barChart("People without electricity (residents + jobs)", items, { unit: "persons" });
+  node.innerHTML = barChart("People without electricity (residents + jobs)", items, { unit: "people" });
   return null;
 }
 
@@ -137,7 +137,7 @@ async function addCriticalityLayers({ run, prefix, addSource, addLayer }) {
         title: "Line criticality: people without electricity if the line fails",
         group: "Results",
         layers: [layer],
-        legend: [{ kind: "ramp", colors: PEOPLE_RAMP.map((s) => s[1]), min: "0", max: "≥ 5000", label: "persons" }],
+        legend: [{ kind: "ramp", colors: PEOPLE_RAMP.map((s) => s[1]), min: "0", max: "≥ 5000", label: "people" }],
       },
     ],
     data: { lines },
