@@ -51,9 +51,15 @@ def start_sweep(
     required_pressure_m: float = 20.0,
     minimum_pressure_m: float = 0.0,
     chunk_pipes: int = CHUNK_PIPES,
+    pipes: list[int] | None = None,
 ) -> CriticalityRun:
-    """Queue a single-pipe-break sweep of ``network``; returns it (its ``job`` to poll)."""
-    pipes = list(network.links.filter(kind="pipe").order_by("id").values_list("id", flat=True))
+    """Queue a single-pipe-break sweep of ``network``; returns it (its ``job`` to poll).
+    ``pipes``: only these pipe ids (a stated subset, e.g. for a benchmark); default every
+    pipe."""
+    every = network.links.filter(kind="pipe").order_by("id").values_list("id", flat=True)
+    if pipes is not None:
+        every = every.filter(id__in=pipes)
+    pipes = list(every)
     chunks = [pipes[i : i + chunk_pipes] for i in range(0, len(pipes), chunk_pipes)]
     with transaction.atomic():
         job = Job.objects.create(
