@@ -281,7 +281,8 @@ class _Recycled:
         self.first, self.last = first, last
         line = net.line
         self.i_max = (line.max_i_ka * line.df * line.parallel).to_numpy(float)
-        self.options = dict(net["_options"])
+        # every case starts from the base solution (the voltages in the ppc), no DC start
+        self.options = {**net["_options"], "init_vm_pu": "results", "init_va_degree": "results"}
         self.bus_out = ~net.bus.in_service.to_numpy(bool)
 
     def case(self, line: int) -> tuple[bool, np.ndarray, np.ndarray] | None:
