@@ -26,7 +26,6 @@ from tests.twin.test_webmap import (  # noqa: F401  (fixtures)
     person,
     sign_in,
     wait_for_result,
-    wait_idle,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -87,19 +86,38 @@ def _mid(line):
     return line.interpolate_normalized(0.5)
 
 
-def jump(page, lon: float, lat: float, zoom: float = 17) -> None:
+#: the map layers each tool picks from (frontend/src/networks.js NETWORK_LAYERS)
+TOOL_LAYER = {
+    "water_valve_closure": "net-water-valves",
+    "water_pump_out": "net-water-pumps",
+    "water_tank_out": "net-water-tanks",
+    "line_outage": "net-grid-lines",
+    "transformer_outage": "net-grid-transformers",
+    "substation_outage": "net-grid-buses",
+}
+
+
+def jump(page, lon: float, lat: float, zoom: float = 17, layer: str | None = None) -> None:
+    """Centre the map on (lon, lat); with ``layer``, until that layer is drawn there (the
+    networks are GeoJSON sources: no need to wait for the base map's tiles)."""
     page.evaluate(
         "([lon, lat, zoom]) => window.citytwinMap.jumpTo({center: [lon, lat], zoom})",
         [lon, lat, zoom],
     )
-    wait_idle(page)
+    if layer is not None:
+        page.wait_for_function(
+            "([lon, lat, layer]) => { const m = window.citytwinMap; const p = m.project([lon, lat]);"
+            " return m.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]],"
+            " {layers: [layer]}).length > 0; }",
+            arg=[lon, lat, layer],
+        )
 
 
 def pick(page, tool: str, lon: float, lat: float) -> None:
     """Start a tool of the scenario tab and click the element at (lon, lat) on the map."""
     page.click("nav.tabs button[data-tab=scenario]")
     page.click(f"#edit-tools button[data-tool={tool}]")
-    jump(page, lon, lat)
+    jump(page, lon, lat, layer=TOOL_LAYER[tool])
     click_lnglat(page, lon, lat)
 
 
