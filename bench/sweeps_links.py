@@ -1,19 +1,24 @@
-"""Link-closure sweeps on a synthetic city: variants per minute with 1 and 2 workers.
+"""Link-closure sweeps on a synthetic city: variants per minute with 1 and 2 workers, warm
+(variants from the base's equilibrium and inputs) and cold (each variant a plain run).
 
-Loads a synthetic city (``load_synthetic_city``, once), then for each worker count starts that
-many workers exactly as docs/sweeps.md starts remote ones (``bin/citytwin worker --broker
---database``, each in a temporary folder of its own), runs a ``close_busiest_links`` sweep of
-the traffic simulator and prints a markdown table: variants, seconds from the first variant
-result to the last (the base run excluded: it is the same for every count), variants per
-minute, and the ratio to one worker. Each sweep is deleted after it is measured, so the next
-one computes its variants again instead of reusing them.
+Loads a synthetic city (``load_synthetic_city``, once), then for each mode and worker count
+starts that many workers exactly as docs/sweeps.md starts remote ones (``bin/citytwin worker
+--broker --database``, each in a temporary folder of its own; cold ones with
+``CITYTWIN_SWEEP_REUSE=0``), runs a ``close_busiest_links`` sweep of the traffic simulator and
+prints a markdown table: variants, seconds from the start of the first chunk's first variant
+to the last result (the base run excluded: it is the same for every count and reused after
+the first sweep; each worker's one-off build of the base equilibrium and inputs included),
+variants per minute, the ratios, and the time 1,000 variants would take at that rate. Each
+sweep is deleted after it is measured, so the next one computes its variants again instead
+of reusing them. The issue's bench is ``--links 20000 --variants 1000 --cold-variants 1000``;
+``uptime`` is printed before and after (the machine's load, for the reader of the figures).
 
 Needs PostGIS and Redis (``DATABASE_URL``, ``CELERY_BROKER_URL``; ``bin/citytwin up`` gives
 both) and no other worker on the broker's default queue (stop the one ``up`` starts, or give
 this script a broker database of its own: ``CELERY_BROKER_URL=redis://127.0.0.1:63790/5``).
 
 Usage: ``.venv/bin/python bench/sweeps_links.py [--links 2000] [--variants 100]
-[--workers 1,2] [--gap 1e-4]``
+[--cold-variants 20] [--workers 1,2] [--modes warm,cold] [--gap 1e-4] [--chunk 5]``
 """
 
 from __future__ import annotations
@@ -32,13 +37,16 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citytwin.settings")
 
 
-def _start_worker(folder: Path, name: str, broker: str, database: str) -> subprocess.Popen:
+def _start_worker(
+    folder: Path, name: str, broker: str, database: str, warm: bool
+) -> subprocess.Popen:
     log = open(folder / "worker.log", "w")  # noqa: SIM115 (open while the worker runs)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env["CITYTWIN_SWEEP_REUSE"] = "1" if warm else "0"
     proc = subprocess.Popen(
         [str(ROOT / "bin" / "citytwin"), "worker", "--broker", broker, "--database", database,
          "--name", name],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")},
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while "ready." not in (folder / "worker.log").read_text():
@@ -57,8 +65,11 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def measure(city, workers: int, variants: int, gap: float, broker: str, database: str) -> dict:
-    from django.db.models import Max, Min
+def measure(
+    city, mode: str, workers: int, variants: int, gap: float, chunk: int, broker: str,
+    database: str,
+) -> dict:  # fmt: skip
+    from datetime import timedelta
 
     from citytwin.scenarios.services import baseline_of
     from citytwin.sweeps import services
@@ -71,14 +82,15 @@ def measure(city, workers: int, variants: int, gap: float, broker: str, database
             for i in range(workers):
                 folder = Path(tmp) / f"w{i}"
                 folder.mkdir()
-                procs.append(_start_worker(folder, f"bench{i}-{os.getpid()}", broker, database))
+                name = f"bench{i}-{mode}-{os.getpid()}"
+                procs.append(_start_worker(folder, name, broker, database, mode == "warm"))
             sweep = services.create_sweep(
                 baseline_of(city),
                 "traffic",
                 {"gap": gap},
                 {"kind": "close_busiest_links", "n": variants},
                 None,
-                chunk_size=5,
+                chunk_size=chunk,
             )
             while True:
                 job = Job.objects.get(sweep__pk=sweep.pk)
@@ -90,15 +102,26 @@ def measure(city, workers: int, variants: int, gap: float, broker: str, database
         finally:
             for proc in procs:
                 _stop(proc)
-    results = VariantResult.objects.filter(sweep=sweep, reused=False)
-    span = results.aggregate(first=Min("created_at"), last=Max("created_at"))
-    seconds_each = sorted(results.values_list("seconds", flat=True))
-    n = results.count()
-    # from the first result to the last: n - 1 intervals, plus one variant's own time
-    elapsed = (span["last"] - span["first"]).total_seconds() + seconds_each[len(seconds_each) // 2]
-    by_worker = {w.split("@")[0] for w in results.values_list("worker", flat=True)}
+    results = list(
+        VariantResult.objects.filter(sweep=sweep, reused=False).values(
+            "created_at", "seconds", "worker", "kpis", "error"
+        )
+    )
+    failed = [r["error"] for r in results if r["error"]]
+    if failed:
+        raise RuntimeError(f"{len(failed)} variants failed: {failed[0]}")
+    # from the start of the first variant (its result's time less its own duration) to the
+    # last result
+    first = min(r["created_at"] - timedelta(seconds=r["seconds"]) for r in results)
+    elapsed = (max(r["created_at"] for r in results) - first).total_seconds()
+    seconds_each = sorted(r["seconds"] for r in results)
+    n = len(results)
+    by_worker = {r["worker"].split("@")[0] for r in results}
+    warm_started = sum(bool(r["kpis"].get("warm_started")) for r in results)
     Sweep.objects.filter(pk=sweep.pk).delete()
     return {
+        "mode": mode,
+        "warm_started": warm_started,
         "workers": workers,
         "variants": n,
         "seconds": elapsed,
@@ -108,12 +131,19 @@ def measure(city, workers: int, variants: int, gap: float, broker: str, database
     }
 
 
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--links", type=int, default=2000)
-    parser.add_argument("--variants", type=int, default=100)
+    parser.add_argument("--variants", type=int, default=100, help="warm sweeps' variants")
+    parser.add_argument("--cold-variants", type=int, default=20, help="cold sweeps' variants")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--modes", default="warm,cold")
     parser.add_argument("--gap", type=float, default=1e-4)
+    parser.add_argument("--chunk", type=int, default=5, help="variants per chunk task")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     import django
@@ -124,6 +154,7 @@ def main() -> None:
 
     from layers.models import City
 
+    print(f"before: {_uptime()}", flush=True)
     name = f"Sweep bench {args.links} links seed {args.seed}"
     if not City.objects.filter(name=name).exists():
         call_command(
@@ -134,21 +165,34 @@ def main() -> None:
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     database = f"postgis://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     broker = settings.CELERY_BROKER_URL
-    rows = [
-        measure(city, int(w), args.variants, args.gap, broker, database)
-        for w in args.workers.split(",")
-    ]
+    rows = []
+    for mode in args.modes.split(","):
+        n = args.variants if mode == "warm" else args.cold_variants
+        for w in args.workers.split(","):
+            row = measure(city, mode, int(w), n, args.gap, args.chunk, broker, database)
+            rows.append(row)
+            print(f"{mode}, {w} worker(s): {row['variants']} variants in {row['seconds']:.1f} s "
+                  f"({row['per_minute']:.1f}/min); {_uptime()}", flush=True)  # fmt: skip
     n_links = city.road_edges.count()
     print(f"\nclose_busiest_links sweeps, traffic at gap {args.gap:g}, synthetic city of "
-          f"{n_links} links (seed {args.seed}), {os.cpu_count()} CPUs\n")  # fmt: skip
-    print("| workers | variants | seconds | variants/min | vs 1 worker | median s/variant |")
-    print("|---:|---:|---:|---:|---:|---:|")
+          f"{n_links} links (seed {args.seed}), {os.cpu_count()} CPUs, chunks of "
+          f"{args.chunk}\n")  # fmt: skip
+    print("| mode | workers | variants | warm-started | seconds | variants/min | vs 1 worker "
+          "| vs cold | median s/variant | 1,000 variants |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rate = {(r["mode"], r["workers"]): r["per_minute"] for r in rows}
     for r in rows:
-        ratio = r["per_minute"] / rows[0]["per_minute"]
+        one = rate.get((r["mode"], 1))
+        cold = rate.get(("cold", r["workers"]))
+        vs_one = f"{r['per_minute'] / one:.2f}x" if one else "-"
+        vs_cold = f"{r['per_minute'] / cold:.2f}x" if cold else "-"
         print(
-            f"| {r['workers']} | {r['variants']} | {r['seconds']:.1f} | {r['per_minute']:.1f} "
-            f"| {ratio:.2f}x | {r['median_variant_s']:.2f} |"
+            f"| {r['mode']} | {r['workers']} | {r['variants']} | {r['warm_started']} "
+            f"| {r['seconds']:.1f} | {r['per_minute']:.1f} "
+            f"| {vs_one} | {vs_cold} "
+            f"| {r['median_variant_s']:.2f} | {1000 / r['per_minute']:.0f} min |"
         )
+    print(f"\nafter: {_uptime()}")
 
 
 if __name__ == "__main__":

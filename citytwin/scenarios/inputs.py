@@ -27,7 +27,7 @@ from pyproj import Transformer
 from layers.models import City
 from simulators.evacuation import Hazard
 
-from .edits import edit_type
+from .edits import EditType, edit_type
 
 
 @functools.cache
@@ -46,9 +46,17 @@ def local_geometry(city: City, geojson: dict) -> shapely.Geometry:
     return shapely.transform(geom, lambda xy: np.column_stack(to_local(city).transform(*xy.T)))
 
 
-def _types(edits: list[dict]):
-    """``(index, edit, its EditType class)`` for every edit, in order."""
-    return [(i, e, edit_type(e["type"])) for i, e in enumerate(edits)]
+def _types(edits: list[dict], start: int = 0):
+    """``(index, edit, its EditType class)`` for every edit, in order; ``start`` is the index
+    of the first one (a sweep variant's own edits follow the base's)."""
+    return [(i, e, edit_type(e["type"])) for i, e in enumerate(edits, start=start)]
+
+
+def touches(edits: list[dict], hook: str) -> bool:
+    """Whether any of ``edits`` has an effect through the EditType hook ``hook`` (its type
+    overrides it): e.g. ``touches(edits, "apply_to_roads")`` is False for a shelter edit."""
+    default = getattr(EditType, hook).__func__
+    return any(getattr(edit_type(e["type"]), hook).__func__ is not default for e in edits)
 
 
 def road_graph(city: City, edits: list[dict]) -> nx.MultiDiGraph:
@@ -88,12 +96,15 @@ def base_road_graph(city: City) -> nx.MultiDiGraph:
     return G
 
 
-def apply_road_edits(G: nx.MultiDiGraph, city: City, edits: list[dict]) -> nx.MultiDiGraph:
-    """``G`` (modified in place and returned) with the scenario's road edits, in edit order.
+def apply_road_edits(
+    G: nx.MultiDiGraph, city: City, edits: list[dict], start: int = 0
+) -> nx.MultiDiGraph:
+    """``G`` (modified in place and returned) with the scenario's road edits, in edit order
+    (``start``: index of the first edit).
 
     Each edit type applies itself with the engines' rules (:mod:`simulators.common.road_edits`).
     """
-    for index, edit, kind in _types(edits):
+    for index, edit, kind in _types(edits, start):
         kind.apply_to_roads(G, city, index, edit)
     return G
 
@@ -112,6 +123,13 @@ def buildings_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
     ``building_id`` (None when added), ``height_m``, ``floor_area_m2``, ``use``, ``residents``,
     ``workers``, ``added``, ``geometry`` (local CRS), ``geometry_wgs84``.
     """
+    rows = apply_building_edits(base_building_rows(city), city, edits)
+    return as_buildings_frame(rows, int(city.local_epsg))
+
+
+def base_building_rows(city: City) -> pd.DataFrame:
+    """The city's buildings as stored (geometries as WKB: ``wkb`` local CRS, ``wgs`` lon/lat),
+    the form building edits apply to (:func:`apply_building_edits`)."""
     epsg = int(city.local_epsg)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -127,9 +145,23 @@ def buildings_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
     )
     frame["building_id"] = frame["id"]
     frame["added"] = False
-    for index, edit, kind in _types(edits):
+    return frame
+
+
+def apply_building_edits(
+    rows: pd.DataFrame, city: City, edits: list[dict], start: int = 0
+) -> pd.DataFrame:
+    """``rows`` (:func:`base_building_rows`' form; left unchanged) with the building edits,
+    in edit order (``start``: index of the first edit)."""
+    frame = rows.copy()  # an edit may change the frame in place
+    for index, edit, kind in _types(edits, start):
         frame = kind.apply_to_buildings(frame, city, index, edit)
-    frame = frame.reset_index(drop=True)
+    return frame.reset_index(drop=True)
+
+
+def as_buildings_frame(rows: pd.DataFrame, epsg: int) -> gpd.GeoDataFrame:
+    """The engines' buildings frame (:func:`buildings_frame`) from building rows."""
+    frame = rows.copy()
     geometry = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")])
     wgs84 = shapely.from_wkb([bytes(b) for b in frame.pop("wgs")])
     out = gpd.GeoDataFrame(frame, geometry=geometry, crs=epsg)
@@ -140,6 +172,12 @@ def buildings_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
 
 def shelters_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
     """Shelters with a capacity (the twin's facilities + added ones), points in the local CRS."""
+    rows = base_shelter_rows(city) + added_shelter_rows(city, edits)
+    return as_shelters_frame(rows, int(city.local_epsg))
+
+
+def base_shelter_rows(city: City) -> list[dict]:
+    """The twin's shelters with a capacity: ``{id, name, capacity, wkb}`` (local CRS)."""
     epsg = int(city.local_epsg)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -147,21 +185,34 @@ def shelters_frame(city: City, edits: list[dict]) -> gpd.GeoDataFrame:
             "WHERE city_id = %s AND kind = 'shelter' AND capacity > 0 ORDER BY id",
             [epsg, city.id],
         )
-        rows = [
+        return [
             {"id": f"facility-{i}", "name": n or f"shelter {i}", "capacity": c, "wkb": bytes(w)}
             for i, n, c, w in cursor.fetchall()
         ]
-    for index, edit, kind in _types(edits):
-        for shelter in kind.shelters(city, index, edit):
-            rows.append({**shelter, "wkb": shapely.to_wkb(shelter["geometry"])})
+
+
+def added_shelter_rows(city: City, edits: list[dict], start: int = 0) -> list[dict]:
+    """Shelters the edits add, as :func:`base_shelter_rows` (``start``: first edit's index)."""
+    return [
+        {**shelter, "wkb": shapely.to_wkb(shelter["geometry"])}
+        for index, edit, kind in _types(edits, start)
+        for shelter in kind.shelters(city, index, edit)
+    ]
+
+
+def as_shelters_frame(rows: list[dict], epsg: int) -> gpd.GeoDataFrame:
+    """The engines' shelters frame (:func:`shelters_frame`) from shelter rows."""
     frame = pd.DataFrame(rows, columns=["id", "name", "capacity", "wkb"])
     geometry = shapely.from_wkb(list(frame.pop("wkb")))
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=epsg)
 
 
-def hazards(city: City, edits: list[dict]) -> list[Hazard]:
-    """Hazard zones of the scenario (local CRS, start in seconds)."""
-    return [h for index, edit, kind in _types(edits) for h in kind.hazards(city, index, edit)]
+def hazards(city: City, edits: list[dict], start: int = 0) -> list[Hazard]:
+    """Hazard zones of the scenario (local CRS, start in seconds; ``start``: first edit's
+    index)."""
+    return [
+        h for index, edit, kind in _types(edits, start) for h in kind.hazards(city, index, edit)
+    ]
 
 
 def departure_params(edits: list[dict]) -> dict:

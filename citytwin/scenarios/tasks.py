@@ -21,7 +21,11 @@ def delete_run_files(run_id) -> None:
 
 
 def _rejected(exc: Exception) -> dict | None:
-    return exc.api_error()[0] if isinstance(exc, ParamsRejected) else None
+    """A parameter the run found bad, as every job error is stored (``Job.fail``):
+    ``{"field": "params.<name>" or "simulator", "message": words}``."""
+    if not isinstance(exc, ParamsRejected):
+        return None
+    return {"field": exc.api_error()[0]["field"], "message": exc.message}
 
 
 RUN = register_kind(

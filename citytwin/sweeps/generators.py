@@ -389,7 +389,7 @@ class ShelterSites(Generator):
         for combo in itertools.combinations(ids, k):
             edits, points = [], []
             for i in combo:
-                centre = found[i].geom.point_on_surface
+                centre = found[i].footprint.point_on_surface
                 points.append(centre)
                 edits.append(
                     {

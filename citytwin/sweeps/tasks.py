@@ -14,6 +14,7 @@ result is reused instead of computing again.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from celery import shared_task
@@ -156,6 +157,9 @@ class VariantRunner:
         self.owner = sweep.job.owner
         self.base = sweep.base_run
         self.base_value = self.metric.value(self.base.kpis)
+        # CITYTWIN_SWEEP_REUSE=0 (benchmarks: bench/sweeps_links.py): every variant from
+        # scratch, without the base's state or inputs, to measure what reuse saves
+        self.reuse_base = os.environ.get("CITYTWIN_SWEEP_REUSE", "1") != "0"
 
     def compute(self, variant: Variant) -> dict:
         """``{"kpis", "warnings", "run", "reused", "error", "seconds"}`` of one variant."""
@@ -230,7 +234,8 @@ class VariantRunner:
             )
             try:
                 if spec.run_variant is not None:
-                    kpis = spec.run_variant(run, self.base, progress)
+                    base = self.base if self.reuse_base else None
+                    kpis = spec.run_variant(run, base, progress)
                 else:
                     kpis = spec.run(run, progress)
                 warnings = list(run.warnings)

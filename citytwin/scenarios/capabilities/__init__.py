@@ -100,7 +100,8 @@ class Simulator:
         (e.g. the city's water networks) in the input checksum, beyond buildings and roads.
     sweep_metric : what a sweep of this simulator ranks its variants by; None: no sweeps.
     run_variant : ``run_variant(run, base_run, progress) -> kpis``: a sweep variant started
-        from the base run's state (e.g. a warm-started assignment); None runs ``run``.
+        from the base run's state and inputs (e.g. a warm-started assignment), its KPIs only;
+        ``base_run`` None: from scratch (benchmarks). None runs ``run``.
     """
 
     name: str

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -12,11 +16,82 @@ from simulators.evacuation.reachability import REASONS as STRANDED_REASONS
 from .. import inputs
 from ..models import BuildingResult, EdgeResult, Run, RunSeries
 from ..warnings import evacuation_warnings
-from . import Kpi, Progress, Simulator, kpi_metric, register, same_names
+from . import Kpi, Progress, Simulator, kpi_metric, register, reuse, same_names
+from .reuse import WorkerCache
 from .storage import edge_result, finite, multipolygon
 
 #: step of the recorded per-link occupancy and of the series (s)
 SAMPLE_INTERVAL_S = 60.0
+
+
+@dataclass
+class EvacuationInputs:
+    """The engine inputs of an evacuation run, in the city's local CRS: the road graph (closed
+    roads kept, ``closed=True``), the buildings, the shelters and the hazard zones."""
+
+    graph: nx.MultiDiGraph
+    buildings: gpd.GeoDataFrame
+    shelters: gpd.GeoDataFrame
+    hazards: list
+
+
+def evacuation_inputs(city, edits: list[dict]) -> EvacuationInputs:
+    """The inputs of a run on the city with ``edits``, built from the base tables."""
+    return EvacuationInputs(
+        inputs.road_graph(city, edits),
+        inputs.buildings_frame(city, edits),
+        inputs.shelters_frame(city, edits),
+        inputs.hazards(city, edits),
+    )
+
+
+@dataclass
+class _BaseInputs:
+    """A sweep base's inputs, with the stages a variant's own edits apply to."""
+
+    inputs: EvacuationInputs
+    building_rows: object  # pd.DataFrame, base edits applied (inputs.base_building_rows' form)
+    shelter_rows: list[dict]
+
+
+#: per worker process, the inputs of the sweep bases last seen, by the checksum of the city's
+#: data and the base's edits (:mod:`.reuse`); ``builds`` counts how often they were built
+BASE_INPUTS = WorkerCache("evacuation base inputs", size=2)
+
+
+def _base_inputs(city, edits: list[dict]) -> _BaseInputs:
+    epsg = int(city.local_epsg)
+    rows = inputs.apply_building_edits(inputs.base_building_rows(city), city, edits)
+    shelter_rows = inputs.base_shelter_rows(city) + inputs.added_shelter_rows(city, edits)
+    built = EvacuationInputs(
+        inputs.road_graph(city, edits),
+        inputs.as_buildings_frame(rows, epsg),
+        inputs.as_shelters_frame(shelter_rows, epsg),
+        inputs.hazards(city, edits),
+    )
+    return _BaseInputs(built, rows, shelter_rows)
+
+
+def variant_inputs(city, base_edits: list[dict], own_edits: list[dict]) -> EvacuationInputs:
+    """The inputs of a sweep variant: its base's, built once per worker process, with only
+    the variant's own edits applied (an input they do not touch is the base's own object;
+    the engine and the runner only read them). Equal to ``evacuation_inputs(city,
+    base_edits + own_edits)``."""
+    base = BASE_INPUTS.get(
+        reuse.inputs_key(city, edits=base_edits), lambda: _base_inputs(city, base_edits)
+    )
+    start, epsg, out = len(base_edits), int(city.local_epsg), base.inputs
+    graph, buildings, shelters = out.graph, out.buildings, out.shelters
+    if inputs.touches(own_edits, "apply_to_roads"):
+        graph = inputs.apply_road_edits(graph.copy(), city, own_edits, start)
+    if inputs.touches(own_edits, "apply_to_buildings"):
+        rows = inputs.apply_building_edits(base.building_rows, city, own_edits, start)
+        buildings = inputs.as_buildings_frame(rows, epsg)
+    added = inputs.added_shelter_rows(city, own_edits, start)
+    if added:
+        shelters = inputs.as_shelters_frame(base.shelter_rows + added, epsg)
+    hazards = out.hazards + inputs.hazards(city, own_edits, start)
+    return EvacuationInputs(graph, buildings, shelters, hazards)
 
 
 def run_evacuation_job(run: Run, progress: Progress) -> dict:
@@ -25,42 +100,55 @@ def run_evacuation_job(run: Run, progress: Progress) -> dict:
     Evacuees with no route to safety are reported apart (KPIs ``stranded_*``, a
     ``stranded_evacuees`` warning and the ``stranded`` GeoJSON points in ``run.meta``).
     """
-    city, edits = run.scenario.city, run.edits
     progress(0.01, "reading the roads, buildings and shelters")
-    # closed roads stay in (closed=True): the engine closes them and names them as a reason
-    G = inputs.road_graph(city, edits)
-    buildings = inputs.buildings_frame(city, edits)
-    shelters = inputs.shelters_frame(city, edits)
+    return _evacuate(run, evacuation_inputs(run.scenario.city, run.edits), progress, store=True)
+
+
+def run_evacuation_variant(run: Run, base_run: Run | None, progress: Progress) -> dict:
+    """A sweep variant: the same run on its base's inputs (built once per worker) plus its own
+    edits, its KPIs only (no per-building, per-link or series rows)."""
+    city = run.scenario.city
+    base_edits = base_run.edits if base_run is not None else None
+    if base_edits is not None and run.edits[: len(base_edits)] == base_edits:
+        data = variant_inputs(city, base_edits, run.edits[len(base_edits) :])
+    else:  # not a variant of this base: everything afresh
+        data = evacuation_inputs(city, run.edits)
+    return _evacuate(run, data, progress, store=False)
+
+
+def _evacuate(run: Run, data: EvacuationInputs, progress: Progress, store: bool) -> dict:
+    city, edits = run.scenario.city, run.edits
+    G, buildings, shelters, zones = data.graph, data.buildings, data.shelters, data.hazards
     params = engine_params(run.params, edits)
     result = run_evacuation(
         G,
         buildings[["id", "residents", "workers", "floor_area_m2", "use", "geometry"]].copy(),
-        inputs.hazards(city, edits),
+        zones,
         shelters=shelters if len(shelters) else None,
         params=params,
         progress=lambda f, s: progress(0.05 + 0.85 * f, s),
     )
-    progress(0.92, "storing the results")
-    _store_buildings(run, buildings, result)
-    queues = _store_edges(run, G, result)
-    _store_series(run, result, shelters)
-    run.meta = {
-        "series_step_s": params.sample_interval_s,
-        "samples": int(result.car_occupancy_veh.shape[0]),
-        "shelters": _shelter_points(city, shelters),
-        "stranded": _stranded_geojson(city, result.unroutable),
-    }
+    if store:
+        progress(0.92, "storing the results")
+        _store_buildings(run, buildings, result)
+        _store_edges(run, G, result)
+        _store_series(run, result, shelters)
+        run.meta = {
+            "series_step_s": params.sample_interval_s,
+            "samples": int(result.car_occupancy_veh.shape[0]),
+            "shelters": _shelter_points(city, shelters),
+            "stranded": _stranded_geojson(city, result.unroutable),
+        }
     summary = result.summary()
     for key in ("seconds", "simulation_seconds", "lower_bound_seconds", "unroutable_reasons"):
         summary.pop(key, None)
-    summary["bottlenecks"] = queues
+    summary["bottlenecks"] = len(_car_queues(result))
     # flat numbers, so that two runs compare KPI by KPI
     summary["stranded_persons"] = summary.pop("unroutable_persons")
     summary["stranded_vehicles"] = summary.pop("unroutable_vehicles")
     reasons = result.unroutable_by_reason()
     for code in STRANDED_REASONS:
         summary[f"stranded_{code}_persons"] = reasons.get(code, {}).get("persons", 0.0)
-    zones = inputs.hazards(city, edits)
     in_zone = int(
         np.any(
             [shapely.intersects(buildings.geometry.to_numpy(), h.geometry) for h in zones], axis=0
@@ -145,14 +233,16 @@ def _store_buildings(run: Run, buildings, result) -> None:
     BuildingResult.objects.bulk_create(rows, batch_size=5000)
 
 
-def _store_edges(run: Run, G, result) -> int:
-    """Every road edge that held a car at some sample (for the replay) or had a queue;
-    returns the number of bottlenecks (car links with a queue)."""
-    queues = (
-        {(q.u, q.v, q.key): q for q in result.bottlenecks.itertuples() if q.mode == "car"}
-        if len(result.bottlenecks)
-        else {}
-    )
+def _car_queues(result) -> dict:
+    """The bottlenecks (car links with a queue) by link key."""
+    if not len(result.bottlenecks):
+        return {}
+    return {(q.u, q.v, q.key): q for q in result.bottlenecks.itertuples() if q.mode == "car"}
+
+
+def _store_edges(run: Run, G, result) -> None:
+    """Every road edge that held a car at some sample (for the replay) or had a queue."""
+    queues = _car_queues(result)
     occupancy = result.car_occupancy_veh
     used = set(np.flatnonzero(occupancy.any(axis=0))) if occupancy.size else set()
     edges = []
@@ -172,7 +262,6 @@ def _store_edges(run: Run, G, result) -> int:
             )
         )
     EdgeResult.objects.bulk_create(edges, batch_size=5000)
-    return len(queues)
 
 
 def _store_series(run: Run, result, shelters) -> None:
@@ -236,6 +325,7 @@ SPEC = register(
             **same_names("time_of_day_h", "background_share", "shadow_share"),
         },
         run=run_evacuation_job,
+        run_variant=run_evacuation_variant,
         kpis=(
             Kpi("t50_s", "Half evacuated after", "s"),
             Kpi("t90_s", "90% evacuated after", "s"),

@@ -24,7 +24,8 @@ from simulators.traffic.scenarios import close_links, scale_demand
 from .. import inputs
 from ..models import EdgeResult, Run
 from ..warnings import traffic_warnings, warning
-from . import Kpi, ParamsRejected, Progress, Simulator, SweepMetric, register, same_names
+from . import Kpi, ParamsRejected, Progress, Simulator, SweepMetric, register, reuse, same_names
+from .reuse import WorkerCache
 from .storage import edge_result, finite
 
 
@@ -41,6 +42,13 @@ class TrafficModel:
     external: Demand | None
 
 
+#: per worker process (:mod:`.reuse`), for sweep variants and their base: the city's road
+#: graph as imported, and the model's demand (zones, trips from the buildings, external
+#: zones, hour) under the checksum of what it is made from; ``builds`` counts the builds
+BASE_GRAPHS = WorkerCache("traffic base road graph")
+MODEL_DEMAND = WorkerCache("traffic model demand", size=2)
+
+
 def traffic_model(
     city,
     edits,
@@ -48,21 +56,59 @@ def traffic_model(
     external_traffic: bool,
     peak_hour_factor: float,
     progress: Progress,
+    cached: bool = False,
 ) -> TrafficModel:
     """Roads with the edits and the model's peak-hour demand (buildings + external zones).
 
     Road edits do not change the trip matrix (fixed demand, the usual assumption when a
     scenario is compared with its baseline): the gravity model's travel times are the base
-    network's free-flow times. Building edits and demand changes do change it.
+    network's free-flow times. Building edits and demand changes do change it. With
+    ``cached`` (sweeps), the base graph and the demand come from this worker's caches when
+    it built them for the same inputs already: the demand is keyed by the city's data, the
+    building edits and the demand parameters, which are all it depends on.
     """
     progress(0.01, "reading the road network")
-    base_graph = inputs.base_road_graph(city)
+    if cached:
+        base_graph = BASE_GRAPHS.get(reuse.inputs_key(city), lambda: inputs.base_road_graph(city))
+    else:
+        base_graph = inputs.base_road_graph(city)
     G = inputs.apply_road_edits(base_graph.copy(), city, edits) if edits else base_graph
-    buildings = inputs.buildings_frame(city, edits)
     network, edge_keys = network_from_graph(G)
     closed = [i for i, key in enumerate(edge_keys) if G.edges[key]["closed"]]
     if closed:
         network = close_links(network, closed)
+
+    def build() -> tuple[Demand, Demand | None]:
+        return model_demand(
+            base_graph, city, edits, time_of_day_h, external_traffic, peak_hour_factor, progress
+        )
+
+    if cached:
+        key = reuse.inputs_key(
+            city,
+            building_edits=[
+                [i, e] for i, e in enumerate(edits) if inputs.touches([e], "apply_to_buildings")
+            ],
+            demand=[time_of_day_h, external_traffic, peak_hour_factor],
+        )
+        demand, external = MODEL_DEMAND.get(key, build)
+    else:
+        demand, external = build()
+    return TrafficModel(base_graph, G, network, edge_keys, closed, demand, external)
+
+
+def model_demand(
+    base_graph,
+    city,
+    edits,
+    time_of_day_h: float | None,
+    external_traffic: bool,
+    peak_hour_factor: float,
+    progress: Progress,
+) -> tuple[Demand, Demand | None]:
+    """The model's demand at the hour (veh/h) from the scenario's buildings, with the external
+    zones' trips when asked, and those external trips alone (or None)."""
+    buildings = inputs.buildings_frame(city, edits)
     progress(0.05, "trip generation and distribution")
     demand = demand_from_buildings(
         base_graph,
@@ -80,7 +126,7 @@ def traffic_model(
     demand = scale_demand(demand, hour_factor(time_of_day_h))
     if external is not None:
         demand = combine(demand, external)
-    return TrafficModel(base_graph, G, network, edge_keys, closed, demand, external)
+    return demand, external
 
 
 def apply_demand_edits(model: TrafficModel, city, edits) -> Demand:
@@ -110,7 +156,7 @@ def run_traffic(run: Run, progress: Progress) -> dict:
 _WARM_BASE: dict[tuple, object] = {}
 
 
-def run_traffic_variant(run: Run, base_run: Run, progress: Progress) -> dict:
+def run_traffic_variant(run: Run, base_run: Run | None, progress: Progress) -> dict:
     """A sweep variant: the same run, its KPIs only (no per-link rows), warm-started from the
     base's equilibrium when the variant keeps the base's links and demand."""
     return _run_traffic(run, progress, store=False, warm_from=base_run)
@@ -131,11 +177,7 @@ def _bush_equilibrium(base_run: Run, params: TrafficParams, progress: Progress):
     base_params: TrafficParams = SPEC.engine_params(base_run.params)
     if base_params.demand == "calibrated":
         return None
-    model = traffic_model(
-        base_run.scenario.city, base_run.edits, base_params.time_of_day_h,
-        base_params.external_traffic, base_params.peak_hour_factor, progress,
-    )  # fmt: skip
-    demand = apply_demand_edits(model, base_run.scenario.city, base_run.edits)
+    model, demand, _ = scenario_demand(base_run, base_params, progress, cached=True)
     algorithm, _ = solver_for(base_params.algorithm, model.network.n_links, demand)
     if algorithm != "bush":
         return None
@@ -144,6 +186,24 @@ def _bush_equilibrium(base_run: Run, params: TrafficParams, progress: Progress):
         max_iter=int(params.max_iter), keep_bushes=True,
         progress=lambda f, s: progress(0.1 * f, f"base equilibrium: {s}"),
     )  # fmt: skip
+
+
+def scenario_demand(
+    run: Run, params: TrafficParams, progress: Progress, cached: bool = False
+) -> tuple[TrafficModel, Demand, float]:
+    """The run's model, the demand to assign (the model's or, with ``demand: "calibrated"``,
+    the calibrated one; scaled by the demand edits) and the calibrated trips dropped
+    (veh/h) because their roads are gone."""
+    city, edits = run.scenario.city, run.edits
+    model = traffic_model(
+        city, edits, params.time_of_day_h, params.external_traffic, params.peak_hour_factor,
+        progress, cached=cached,
+    )  # fmt: skip
+    dropped = 0.0
+    if params.demand == "calibrated":
+        model.demand, dropped = _calibrated_demand(run, model.network, params)
+        model.external = None  # the calibrated matrix holds the gateway trips already
+    return model, apply_demand_edits(model, city, edits), dropped
 
 
 def _same_demand(a: Demand, b: Demand) -> bool:
@@ -155,20 +215,11 @@ def _same_demand(a: Demand, b: Demand) -> bool:
 
 
 def _run_traffic(run: Run, progress: Progress, store: bool, warm_from: Run | None = None) -> dict:
-    city, edits = run.scenario.city, run.edits
     params: TrafficParams = SPEC.engine_params(run.params)
-    model = traffic_model(
-        city, edits, params.time_of_day_h, params.external_traffic, params.peak_hour_factor,
-        progress,
-    )  # fmt: skip
+    model, demand, dropped = scenario_demand(run, params, progress, cached=warm_from is not None)
     G, network, edge_keys, closed, external = (
         model.graph, model.network, model.edge_keys, model.closed, model.external
     )  # fmt: skip
-    dropped = 0.0
-    if params.demand == "calibrated":
-        model.demand, dropped = _calibrated_demand(run, network, params)
-        external = None  # the calibrated matrix holds the gateway trips already
-    demand = apply_demand_edits(model, city, edits)
     algorithm, fallback = solver_for(params.algorithm, network.n_links, demand)
     base = None
     if warm_from is not None and algorithm == "bush" and params.demand != "calibrated":
