@@ -93,12 +93,7 @@ def test_evacuation_variants_reuse_the_base_inputs_and_equal_plain_runs(owner):
             {"kind": "close_links_in_area", "bbox": _bbox(city, 0.4, 0.0, 0.6, 0.5)},
         )
     ]
-
     results = [r for sweep in sweeps for r in _run_sweep_here(sweep)]
-    print(
-        "EVAC sweeps",
-        [(r.variant.label[:30], round(r.seconds, 2)) for r in results],
-    )
     assert len(results) >= 6 and all(r.error is None for r in results), results
     # the base's inputs were built once in this worker, for all three sweeps' variants
     assert evacuation.BASE_INPUTS.builds - builds == 1
