@@ -146,6 +146,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=5, help="variants per chunk task")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    # a SIGTERM (or a background job's SIGINT) stops the workers this script started too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     import django
 
     django.setup()
