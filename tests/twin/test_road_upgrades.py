@@ -166,7 +166,7 @@ def test_bad_parameters_name_the_field(owner):
     run = _run(scenario, "road_upgrades", owner)
     assert run.job.status == "failed"
     assert run.job.error["field"] == "params.base_run", run.job.error
-    assert "run traffic first" in run.job.error["error"] and run.meta == {}
+    assert "run traffic first" in run.job.error["message"] and run.meta == {}
 
 
 def test_the_choked_link_is_strengthened_first_saving_what_two_traffic_runs_differ(owner):
