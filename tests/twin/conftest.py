@@ -15,15 +15,156 @@ from django.conf import settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+#: the schema holding a copy of the rows the session's city imports wrote (not in the search
+#: path, so the flush of a transactional test leaves it alone)
+SNAPSHOT_SCHEMA = "citytwin_test_snapshot"
+#: name -> (city id in the snapshot, [(table, columns, columns set to the time of the restore)]
+#: in insertion order); filled once per session
+_SNAPSHOT: dict[str, tuple[int, list[tuple[str, list[str], set[str]]]]] = {}
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Import Helsinki and Kotka once; tests that use ``db`` see them (rolled back per test)."""
+    """Import Helsinki and Kotka once; tests that use ``db`` see them (rolled back per test).
+
+    The rows the imports wrote are also copied into :data:`SNAPSHOT_SCHEMA`, so that
+    :func:`committed_city` can put a city back after a transactional test's flush in a fraction
+    of a second instead of importing the PBF again (seconds each, about a hundred times a run).
+    """
     from layers.importers.osm import demo_pbf, import_osm
 
     with django_db_blocker.unblock():
+        before = _row_counts()
         import_osm(demo_pbf("helsinki"), "Helsinki")
         import_osm(demo_pbf("kotka"), "Kotka")
+        _take_snapshot(before, _row_counts())
     yield
+
+
+def _row_counts() -> dict[str, int]:
+    """Rows in every table of the models (exact counts: the test database is small here)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in connection.introspection.django_table_names(only_existing=True):
+            cursor.execute(f'SELECT count(*) FROM "{table}"')
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def time_columns(table: str) -> set[str]:
+    """Columns of ``table`` an import sets to its own time (``auto_now``, ``imported_at``)."""
+    from django.apps import apps
+
+    (model,) = [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table]
+    return {
+        f.column
+        for f in model._meta.concrete_fields
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    } | ({"imported_at"} if table == "layers_city" else set())
+
+
+def _snapshot_tables(written: set[str]) -> list[tuple[str, list[str], set[str]]]:
+    """The tables an import wrote, parents before children, each with its insertable columns
+    and those that take the time of the restore."""
+    from django.apps import apps
+    from django.db import connection
+
+    models = {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+    order: list[str] = []
+
+    def visit(table: str) -> None:
+        if table in order:
+            return
+        for field in models[table]._meta.concrete_fields:
+            parent = field.related_model._meta.db_table if field.is_relation else None
+            if parent in written and parent != table:
+                visit(parent)
+        order.append(table)
+
+    for table in sorted(written):
+        visit(table)
+    tables = []
+    with connection.cursor() as cursor:
+        for table in order:
+            # generated columns are computed by PostgreSQL again, never inserted
+            cursor.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                [f'"{table}"'],
+            )
+            columns = [row[0] for row in cursor.fetchall()]
+            # one city's rows are found by its id: a table without city_id would be copied whole
+            assert table == "layers_city" or "city_id" in columns, (
+                f"the city import writes {table}, which has no city_id: teach "
+                "tests/twin/conftest.py:_restore_city how to copy one city's rows of it"
+            )
+            tables.append((table, columns, time_columns(table)))
+    return tables
+
+
+def _take_snapshot(before: dict[str, int], after: dict[str, int]) -> None:
+    """Copy the rows the imports wrote (tables whose count grew) into the snapshot schema."""
+    from django.db import connection
+
+    from layers.models import City
+
+    tables = _snapshot_tables({t for t, n in after.items() if n > before.get(t, 0)})
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {SNAPSHOT_SCHEMA} CASCADE")
+        cursor.execute(f"CREATE SCHEMA {SNAPSHOT_SCHEMA}")
+        for table, columns, _ in tables:
+            # in id order, the order the import inserted them: a restored table reads back in
+            # the same order as an imported one
+            order = " ORDER BY id" if "id" in columns else ""
+            cursor.execute(
+                f'CREATE UNLOGGED TABLE {SNAPSHOT_SCHEMA}."{table}" AS '
+                f'SELECT * FROM "{table}"{order}'
+            )
+    for name, pk in City.objects.values_list("name", "pk"):
+        _SNAPSHOT[name] = (pk, tables)
+
+
+def _restore_city(name: str):
+    """Put the snapshot's rows of city ``name`` back, as a new import would: a new city id,
+    ``imported_at`` and ``created_at`` now (so no cache keyed by them serves an earlier test's
+    state). None when
+    the snapshot does not hold it or its rows cannot go back (then the caller imports it)."""
+    from django.db import IntegrityError, connection, transaction
+
+    from layers.models import City
+
+    if name not in _SNAPSHOT:
+        return None
+    old_id, tables = _SNAPSHOT[name]
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('layers_city', 'id'))")
+            new_id = cursor.fetchone()[0]
+            for table, columns, now in tables:
+                is_city = table == "layers_city"
+                values = ", ".join(
+                    "%(new)s"
+                    if c == "city_id" or (is_city and c == "id")
+                    else "now()"
+                    if c in now
+                    else f'"{c}"'
+                    for c in columns
+                )
+                names = ", ".join(f'"{c}"' for c in columns)
+                order = " ORDER BY id" if "id" in columns else ""
+                cursor.execute(
+                    f'INSERT INTO "{table}" ({names}) '
+                    f'SELECT {values} FROM {SNAPSHOT_SCHEMA}."{table}" '
+                    f"WHERE {'id' if is_city else 'city_id'} = %(old)s{order}",
+                    {"new": new_id, "old": old_id},
+                )
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a broken reference fails here
+    except IntegrityError:
+        # e.g. the city was renamed by the test and its rows (same ids) are still there
+        return None
+    return City.objects.get(pk=new_id)
 
 
 def _process_env(**extra: str) -> dict:
@@ -163,13 +304,17 @@ def committed_city(transactional_db):
     """Return a function ``name -> City`` giving a demo city in committed rows.
 
     For tests that a worker process or a live server must see (``transaction=True``): such
-    tests flush the database when they end, so the city is imported again when missing.
+    tests flush the database when they end, so the city is put back when missing: the rows the
+    session's import wrote are copied back from the snapshot (see :func:`django_db_setup`),
+    else (a city the snapshot does not hold) the PBF is imported again.
     """
     from layers.importers.osm import demo_pbf, import_osm
     from layers.models import City
 
     def get(name: str = "Helsinki"):
         city = City.objects.filter(name=name).first()
+        if city is None:
+            city = _restore_city(name)
         if city is None:
             import_osm(demo_pbf(name.lower()), name)
             city = City.objects.get(name=name)
