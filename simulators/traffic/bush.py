@@ -142,51 +142,6 @@ def _topological_order(origin, bush_row, out_start, out_links, head, indegree, o
 
 
 @njit(cache=True)
-def _labels(
-    order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high, pmax, longest,
-    flow_eps,
-):  # fmt: skip
-    """Shortest (low/pmin), longest used (high/pmax) and longest (longest) bush labels.
-
-    A link is *used* when its origin flow exceeds ``flow_eps``: rounding leaves crumbs of
-    flow (1e-13 veh) on links whose upstream lost all its flow, and a longest-used path
-    through such a crumb cannot be walked back to the origin (the node stalls forever).
-    """
-    origin = order[0]
-    low[origin] = 0.0
-    high[origin] = 0.0
-    longest[origin] = 0.0
-    pmin[origin] = -1
-    pmax[origin] = -1
-    for i in range(1, n):
-        j = order[i]
-        best = _INF
-        worst = -_INF
-        far = -_INF
-        best_link = -1
-        worst_link = -1
-        for k in range(in_start[j], in_start[j + 1]):
-            link = in_links[k]
-            if not bush_row[link]:
-                continue
-            u = tail[link]
-            c = cost[link]
-            if low[u] + c < best:
-                best = low[u] + c
-                best_link = link
-            if longest[u] + c > far:
-                far = longest[u] + c
-            if flow_row[link] > flow_eps and high[u] + c > worst:
-                worst = high[u] + c
-                worst_link = link
-        low[j] = best
-        pmin[j] = best_link
-        longest[j] = far
-        high[j] = worst if worst_link >= 0 else best
-        pmax[j] = worst_link
-
-
-@njit(cache=True)
 def _bush_in_links(order, n, in_start, in_links, bush_row, b_start, b_links):
     """The bush's in-links of ``order[i]`` as ``b_links[b_start[i]:b_start[i + 1]]``.
 
@@ -207,10 +162,11 @@ def _bush_in_links(order, n, in_start, in_links, bush_row, b_start, b_links):
 
 
 @njit(cache=True)
-def _labels_compact(order, n, b_start, b_links, tail, cost, flow_row, low, pmin, high, pmax,
+def _labels_compact(order, n, b_start, b_links, b_tail, cost, flow_row, low, pmin, high, pmax,
                     flow_eps):  # fmt: skip
-    """:func:`_labels` (shortest and longest-used) over the compact bush of
-    :func:`_bush_in_links`; the bush must not have changed since it was built."""
+    """Shortest (``low``/``pmin``) and longest-used (``high``/``pmax``) labels over the
+    compact in-lists (``b_tail[k]`` the tail of ``b_links[k]``, read once per visit: the
+    equilibration passes repeat this scan). A link is *used* above ``flow_eps``."""
     origin = order[0]
     low[origin] = 0.0
     high[origin] = 0.0
@@ -224,7 +180,7 @@ def _labels_compact(order, n, b_start, b_links, tail, cost, flow_row, low, pmin,
         worst_link = -1
         for k in range(b_start[i], b_start[i + 1]):
             link = b_links[k]
-            u = tail[link]
+            u = b_tail[k]
             c = cost[link]
             if low[u] + c < best:
                 best = low[u] + c
@@ -239,30 +195,161 @@ def _labels_compact(order, n, b_start, b_links, tail, cost, flow_row, low, pmin,
 
 
 @njit(cache=True)
-def _drop_unused(n_links, head, bush_row, flow_row, pmin, volume, flow_eps):
-    """Remove bush links without flow (crumbs <= flow_eps included, taken off the volume too),
-    except the shortest-path tree (keeps nodes reachable)."""
-    for link in range(n_links):
-        if bush_row[link] and flow_row[link] <= flow_eps and pmin[head[link]] != link:
-            bush_row[link] = False
-            volume[link] = max(volume[link] - flow_row[link], 0.0)
-            flow_row[link] = 0.0
+def _labels_drop(order, n, b_start, b_links, tail, cost, bush_row, flow_row, volume, low, pmin,
+                 high, pmax, longest, flow_eps):  # fmt: skip
+    """Bush labels over the compact in-links, dropping the links without flow on the way.
+
+    One pass in topological order: at node j the shortest label (``low``/``pmin``) is read
+    over all of j's bush in-links, then the in-links without origin flow (crumbs below
+    ``flow_eps`` included, taken off the volume too) are dropped, except ``pmin[j]`` (the
+    shortest-path tree keeps every node reachable, so ``low`` is the same before and after),
+    and the longest (``longest``) and longest-used (``high``/``pmax``) labels are read over
+    the links kept. ``b_start``/``b_links`` are compacted in place. Returns the links kept.
+    """
+    origin = order[0]
+    low[origin] = 0.0
+    high[origin] = 0.0
+    longest[origin] = 0.0
+    pmin[origin] = -1
+    pmax[origin] = -1
+    kept = b_start[1]  # the origin has no bush in-links (nothing is added into it)
+    lo = b_start[1]
+    for i in range(1, n):
+        j = order[i]
+        hi = b_start[i + 1]
+        best = _INF
+        best_link = -1
+        for k in range(lo, hi):
+            link = b_links[k]
+            c = low[tail[link]] + cost[link]
+            if c < best:
+                best = c
+                best_link = link
+        far = -_INF
+        worst = -_INF
+        worst_link = -1
+        for k in range(lo, hi):
+            link = b_links[k]
+            f = flow_row[link]
+            if f <= flow_eps and link != best_link:
+                bush_row[link] = False
+                volume[link] = max(volume[link] - f, 0.0)
+                flow_row[link] = 0.0
+                continue
+            b_links[kept] = link
+            kept += 1
+            u = tail[link]
+            c = cost[link]
+            if longest[u] + c > far:
+                far = longest[u] + c
+            if f > flow_eps and high[u] + c > worst:
+                worst = high[u] + c
+                worst_link = link
+        b_start[i + 1] = kept
+        lo = hi
+        low[j] = best
+        pmin[j] = best_link
+        longest[j] = far
+        high[j] = worst if worst_link >= 0 else best
+        pmax[j] = worst_link
+    return kept
 
 
 @njit(cache=True)
-def _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row, flow_row, order, n,
-                 low, pmin, longest, reachable):  # fmt: skip
+def _insert_links(order, n, position, head, b_start, b_links, added, n_added, b_start2, b_links2):
+    """Merge the ``n_added`` links of ``added`` into the compact in-lists (the order stays)."""
+    keys = np.empty(n_added, dtype=np.int64)
+    for e in range(n_added):
+        keys[e] = position[head[added[e]]]
+    rank = np.argsort(keys)
+    w = 0
+    p = 0
+    for i in range(n):
+        b_start2[i] = w
+        for k in range(b_start[i], b_start[i + 1]):
+            b_links2[w] = b_links[k]
+            w += 1
+        while p < n_added and keys[rank[p]] == i:
+            b_links2[w] = added[rank[p]]
+            w += 1
+            p += 1
+    b_start2[n] = w
+    b_start[: n + 1] = b_start2[: n + 1]
+    b_links[:w] = b_links2[:w]
+
+
+@njit(cache=True)
+def _reorder_local(order, n, position, tail, b_start, b_links, indegree, b_start2, b_links2):
+    """Kahn's algorithm over the bush's own links, from its compact in-lists.
+
+    ``b_start``/``b_links`` hold every bush link grouped by the *current* position of its
+    head (added links merged in, order possibly broken by them). On return ``order``,
+    ``position`` and the in-lists are in a topological order of the bush. O(bush), not
+    O(network). Returns False when the bush has a cycle (nothing is changed then).
+    """
+    total = b_start[n]
+    out_start = np.zeros(n + 1, dtype=np.int64)
+    for k in range(total):
+        out_start[position[tail[b_links[k]]] + 1] += 1
+    for p in range(n):
+        out_start[p + 1] += out_start[p]
+    out_head = np.empty(total, dtype=np.int64)
+    fill = out_start[:n].copy()
+    for p in range(n):
+        indegree[p] = b_start[p + 1] - b_start[p]
+        for k in range(b_start[p], b_start[p + 1]):
+            q = position[tail[b_links[k]]]
+            out_head[fill[q]] = p
+            fill[q] += 1
+    queue = np.empty(n, dtype=np.int64)  # old positions in the new order
+    size = 0
+    for p in range(n):
+        if indegree[p] == 0:
+            queue[size] = p
+            size += 1
+    i = 0
+    while i < size:
+        p = queue[i]
+        i += 1
+        for e in range(out_start[p], out_start[p + 1]):
+            h = out_head[e]
+            indegree[h] -= 1
+            if indegree[h] == 0:
+                queue[size] = h
+                size += 1
+    if size < n:
+        return False
+    w = 0
+    old = order[:n].copy()
+    for r in range(n):
+        p = queue[r]
+        b_start2[r] = w
+        for k in range(b_start[p], b_start[p + 1]):
+            b_links2[w] = b_links[k]
+            w += 1
+        v = old[p]
+        order[r] = v
+        position[v] = r
+    b_start2[n] = w
+    b_start[: n + 1] = b_start2[: n + 1]
+    b_links[:w] = b_links2[:w]
+    return True
+
+
+@njit(cache=True)
+def _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row, order, n, low,
+                 longest, reachable, added):  # fmt: skip
     """Add shortcut links to a bush.
 
     A link (i, j) joins when ``longest[i] + c_ij < longest[j]`` (Dial's rule: the
     longest-path labels order the bush strictly, so it stays acyclic) or when it
     shortens the shortest path to j and respects that order (``longest[i] < longest[j]``).
-    Returns the number of links added.
+    The links added go to ``added``; returns their number.
     """
     reachable[:] = False
     for i in range(n):
         reachable[order[i]] = True
-    added = 0
+    n_added = 0
     for link in range(tail.shape[0]):
         if bush_row[link] or not is_open[link]:
             continue
@@ -277,8 +364,9 @@ def _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_ro
             low[i] + cost[link] < low[j] * (1.0 - 1e-14) and longest[i] < longest[j]
         ):
             bush_row[link] = True
-            added += 1
-    return added
+            added[n_added] = link
+            n_added += 1
+    return n_added
 
 
 @njit(cache=True)
@@ -363,43 +451,82 @@ def _equilibrate_bush(order, n, position, tail, cost, deriv, t0, alpha, beta, ca
 @njit(cache=True)
 def _bush_origin(k, origins, od_start, od_flow, first_thru, out_start, out_links, in_start,
                  in_links, tail, head, is_open, t0, alpha, beta, cap, fixed, in_bush, bush_flow,
-                 volume, cost, deriv, tolerance, inner_passes, indegree, order, position, low,
-                 high, longest, pmin, pmax, reachable, seg_min, seg_max, b_start,
-                 b_links):  # fmt: skip
-    """Algorithm B on origin ``k``: update its bush, then equilibrate it (``inner_passes``)."""
+                 volume, cost, deriv, tolerance, inner_passes, orders, n_order, indegree, order,
+                 position, low, high, longest, pmin, pmax, reachable, seg_min, seg_max, b_start,
+                 b_links, added, b_start2, b_links2):  # fmt: skip
+    """Algorithm B on origin ``k``: update its bush, then equilibrate it (``inner_passes``).
+
+    The bush's topological order is kept between sweeps (``orders[k, :n_order[k]]``; only
+    this origin changes its bush, and dropping links keeps an order valid), so a visit sorts
+    only when an added link runs against it. Everything but two scans (the bush's in-links
+    in that order, and the candidate links of Dial's rule) reads the bush alone.
+    Returns how the order was kept: 0 nothing added, 1 links added in order, 2 re-sorted
+    over the bush's links, 3 sorted again over the network (a cycle: negative costs).
+    """
     n_nodes = out_start.shape[0] - 1
     origin = origins[k]
     bush_row = in_bush[k]
     flow_row = bush_flow[k]
-    # crumbs below this share of the origin's demand count as no flow (see _labels)
+    # crumbs below this share of the origin's demand count as no flow (a longest-used path
+    # through a crumb whose upstream lost its flow cannot be walked back: the node stalls)
     flow_eps = FLOW_EPS * od_flow[od_start[k] : od_start[k + 1]].sum()
-    n = _topological_order(origin, bush_row, out_start, out_links, head, indegree, order, position)
-    _labels(order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high,
-            pmax, longest, flow_eps)  # fmt: skip
-    _drop_unused(tail.shape[0], head, bush_row, flow_row, pmin, volume, flow_eps)
-    # dropping links keeps the order topological but can shorten the longest paths
-    _labels(order, n, in_start, in_links, tail, cost, bush_row, flow_row, low, pmin, high,
-            pmax, longest, flow_eps)  # fmt: skip
-    _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row, flow_row,
-                 order, n, low, pmin, longest, reachable)  # fmt: skip
-    n = _topological_order(origin, bush_row, out_start, out_links, head, indegree, order, position)
+    n = n_order[k]
+    if n == 0:  # first visit (or a warm start's bushes): sort once
+        n = _topological_order(origin, bush_row, out_start, out_links, head, indegree, order,
+                               position)  # fmt: skip
+    else:
+        for i in range(n):
+            v = orders[k, i]
+            order[i] = v
+            position[v] = i
     _bush_in_links(order, n, in_start, in_links, bush_row, b_start, b_links)
+    _labels_drop(order, n, b_start, b_links, tail, cost, bush_row, flow_row, volume, low, pmin,
+                 high, pmax, longest, flow_eps)  # fmt: skip
+    n_added = _update_bush(origin, first_thru, n_nodes, tail, head, is_open, cost, bush_row,
+                           order, n, low, longest, reachable, added)  # fmt: skip
+    how = 0
+    if n_added > 0:
+        how = 1
+        in_order = True
+        for e in range(n_added):
+            if position[tail[added[e]]] >= position[head[added[e]]]:
+                in_order = False
+                break
+        _insert_links(order, n, position, head, b_start, b_links, added, n_added, b_start2,
+                      b_links2)  # fmt: skip
+        if not in_order:
+            how = 2
+            if not _reorder_local(order, n, position, tail, b_start, b_links, indegree, b_start2,
+                                  b_links2):  # fmt: skip
+                how = 3  # a cycle (not with non-negative costs): the network-wide sort
+                n = _topological_order(origin, bush_row, out_start, out_links, head, indegree,
+                                       order, position)  # fmt: skip
+                _bush_in_links(order, n, in_start, in_links, bush_row, b_start, b_links)
+    for i in range(n):
+        orders[k, i] = order[i]
+    n_order[k] = n
+    b_tail = b_links2  # free again: the tails of the in-lists, for the passes
+    for e in range(b_start[n]):
+        b_tail[e] = tail[b_links[e]]
     for _ in range(inner_passes):
-        _labels_compact(order, n, b_start, b_links, tail, cost, flow_row, low, pmin, high, pmax,
-                        flow_eps)  # fmt: skip
+        _labels_compact(order, n, b_start, b_links, b_tail, cost, flow_row, low, pmin, high,
+                        pmax, flow_eps)  # fmt: skip
         largest = _equilibrate_bush(order, n, position, tail, cost, deriv, t0, alpha, beta, cap,
                                     fixed, flow_row, volume, low, pmin, high, pmax, seg_min,
                                     seg_max, tolerance)  # fmt: skip
         if largest <= tolerance:
             break
+    return how
 
 
 @njit(cache=True)
 def _bush_sweep(origins, od_start, od_flow, first_thru, out_start, out_links, in_start, in_links,
                 tail, head, is_open, t0, alpha, beta, cap, fixed, in_bush, bush_flow, volume, cost,
-                deriv, tolerance, inner_passes, todo):  # fmt: skip
+                deriv, tolerance, inner_passes, todo, orders, n_order, updates):  # fmt: skip
     """One Algorithm-B iteration over the origins ``todo`` (indices), one after another (the
-    reference kernel: every origin sees the costs left by the one before, Gauss-Seidel)."""
+    reference kernel: every origin sees the costs left by the one before, Gauss-Seidel).
+    ``orders``/``n_order``: the bushes' topological orders, kept between sweeps;
+    ``updates[how]`` counts the origins by how their order was kept (:func:`_bush_origin`)."""
     n_nodes = out_start.shape[0] - 1
     indegree = np.empty(n_nodes, dtype=np.int64)
     order = np.empty(n_nodes, dtype=np.int64)
@@ -414,12 +541,17 @@ def _bush_sweep(origins, od_start, od_flow, first_thru, out_start, out_links, in
     seg_max = np.empty(n_nodes, dtype=np.int64)
     b_start = np.empty(n_nodes + 1, dtype=np.int64)
     b_links = np.empty(tail.shape[0], dtype=np.int64)
+    added = np.empty(tail.shape[0], dtype=np.int64)
+    b_start2 = np.empty(n_nodes + 1, dtype=np.int64)
+    b_links2 = np.empty(tail.shape[0], dtype=np.int64)
     for k in todo:
-        _bush_origin(k, origins, od_start, od_flow, first_thru, out_start, out_links, in_start,
-                     in_links, tail, head, is_open, t0, alpha, beta, cap, fixed, in_bush,
-                     bush_flow, volume, cost, deriv, tolerance, inner_passes, indegree, order,
-                     position, low, high, longest, pmin, pmax, reachable, seg_min,
-                     seg_max, b_start, b_links)  # fmt: skip
+        how = _bush_origin(k, origins, od_start, od_flow, first_thru, out_start, out_links,
+                           in_start, in_links, tail, head, is_open, t0, alpha, beta, cap, fixed,
+                           in_bush, bush_flow, volume, cost, deriv, tolerance, inner_passes,
+                           orders, n_order, indegree, order, position, low, high, longest, pmin,
+                           pmax, reachable, seg_min, seg_max, b_start, b_links, added, b_start2,
+                           b_links2)  # fmt: skip
+        updates[how] += 1
 
 
 @njit(cache=True)
@@ -448,7 +580,7 @@ def _merge_step(t0, alpha, beta, cap, fixed, volume, delta, changed, n_changed):
 def _bush_sweep_parallel(origins, od_start, od_flow, first_thru, out_start, out_links, in_start,
                          in_links, tail, head, is_open, t0, alpha, beta, cap, fixed, in_bush,
                          bush_flow, volume, cost, deriv, tolerance, inner_passes, todo,
-                         n_threads, batch):  # fmt: skip
+                         orders, n_order, updates, n_threads, batch):  # fmt: skip
     """:func:`_bush_sweep` with the origins of each batch on ``n_threads`` threads.
 
     Within a batch the threads work on private copies of the link volumes and costs
@@ -483,6 +615,10 @@ def _bush_sweep_parallel(origins, od_start, od_flow, first_thru, out_start, out_
     seg_max = np.empty((n_threads, n_nodes), dtype=np.int64)
     b_start = np.empty((n_threads, n_nodes + 1), dtype=np.int64)
     b_links = np.empty((n_threads, m), dtype=np.int64)
+    added = np.empty((n_threads, m), dtype=np.int64)
+    b_start2 = np.empty((n_threads, n_nodes + 1), dtype=np.int64)
+    b_links2 = np.empty((n_threads, m), dtype=np.int64)
+    counts = np.zeros((n_threads, 4), dtype=np.int64)
     saved = np.empty((batch, m))
     delta = np.zeros(m)
     changed = np.empty(m, dtype=np.int64)
@@ -493,12 +629,14 @@ def _bush_sweep_parallel(origins, od_start, od_flow, first_thru, out_start, out_
             t = get_thread_id()
             k = todo[b0 + kk]
             saved[kk] = bush_flow[k]
-            _bush_origin(k, origins, od_start, od_flow, first_thru, out_start, out_links,
+            how = _bush_origin(k, origins, od_start, od_flow, first_thru, out_start, out_links,
                          in_start, in_links, tail, head, is_open, t0, alpha, beta, cap, fixed,
                          in_bush, bush_flow, vol_t[t], cost_t[t], deriv_t[t], tolerance,
-                         inner_passes, indegree[t], order[t], position[t], low[t], high[t],
-                         longest[t], pmin[t], pmax[t], reachable[t], seg_min[t],
-                         seg_max[t], b_start[t], b_links[t])  # fmt: skip
+                         inner_passes, orders, n_order, indegree[t], order[t], position[t],
+                         low[t], high[t], longest[t], pmin[t], pmax[t], reachable[t],
+                         seg_min[t], seg_max[t], b_start[t], b_links[t], added[t],
+                         b_start2[t], b_links2[t])  # fmt: skip
+            counts[t, how] += 1
         n_changed = 0
         for a in range(m):
             d = 0.0
@@ -526,6 +664,9 @@ def _bush_sweep_parallel(origins, od_start, od_flow, first_thru, out_start, out_
                 vol_t[t, a] = v
                 cost_t[t, a] = cost[a]
                 deriv_t[t, a] = deriv[a]
+    for t in range(n_threads):
+        for how in range(4):
+            updates[how] += counts[t, how]
     return shortened
 
 
@@ -637,6 +778,9 @@ def solve_bush_based(
             loaded.origins, loaded.start, loaded.destination, loaded.flow, in_bush, bush_flow,
             volume,
         )  # fmt: skip
+    # each bush's topological order, kept between sweeps (sorted on an origin's first visit)
+    orders = np.zeros((n_origins, net.n_nodes), dtype=np.int32)
+    n_order = np.zeros(n_origins, dtype=np.int64)
     history = new_history()
     relative_gap = np.inf
     stop_reason = "max_iter"
@@ -651,8 +795,11 @@ def solve_bush_based(
         sp_cost = float(np.dot(loaded.flow, od_cost))
         relative_gap = (total_cost - sp_cost) / total_cost if total_cost > 0 else 0.0
         # each origin's part of the gap: its bush flow at the costs minus its trips at the
-        # shortest-path costs (both exact, so the sum is the gap's numerator)
-        excess = bush_flow @ cost - np.add.reduceat(loaded.flow * od_cost, loaded.start[:-1])
+        # shortest-path costs (both exact, so the sum is the gap's numerator); only lazy
+        # sweeps read it (origins x links multiply-adds: 0.1 G at 200k links)
+        if lazy_share > 0.0:
+            sp_by_origin = np.add.reduceat(loaded.flow * od_cost, loaded.start[:-1])
+            excess = bush_flow @ cost - sp_by_origin
         elapsed = time.perf_counter() - started
         history["relative_gap"].append(relative_gap)
         history["objective"].append(beckmann_objective(t0, alpha, beta, cap, fixed, volume))
@@ -680,10 +827,12 @@ def solve_bush_based(
         else:
             todo = np.arange(n_origins)  # every origin (rounding can make an excess < 0)
         history.setdefault("origins_swept", []).append(len(todo))
+        updates = np.zeros(4, dtype=np.int64)
         arguments = (
             loaded.origins, loaded.start, loaded.flow, net.first_thru_node, net.out_start,
             net.out_links, in_start, in_links, net.tail, net.head, net.open, t0, alpha, beta, cap,
             fixed, in_bush, bush_flow, volume, cost, deriv, tolerance, inner_passes, todo,
+            orders, n_order, updates,
         )  # fmt: skip
         if n_threads == 1:
             _bush_sweep(*arguments)
@@ -694,6 +843,9 @@ def solve_bush_based(
                     *arguments, n_threads, n_threads * BATCH_PER_THREAD
                 )
             history.setdefault("shortened_batches", []).append(shortened)
+        # origins per sweep whose bush order was re-sorted (over the bush's links or, after
+        # a cycle, over the network); the rest kept theirs
+        history.setdefault("resorted_bushes", []).append(int(updates[2] + updates[3]))
     link_costs(t0, alpha, beta, cap, fixed, volume, cost)
     select_flows = {
         int(link): _select_link_flows(
