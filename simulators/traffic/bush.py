@@ -16,6 +16,10 @@ Network Analysis* vol. 1, section 6.4 (Algorithm B).
 
 Memory is one float and one flag per (origin, link), 9 bytes: 700 zones on 200,000
 links take 1.3 GB; above :data:`MAX_BUSH_ENTRIES` the solver refuses (use ``bfw``).
+While solving, each bush's topological order is kept too (4 bytes per origin and node),
+so that a visit re-sorts only when an added link runs against it, over the bush's own
+links: apart from gathering the bush's in-links and scanning Dial's candidate links,
+a visit reads the bush alone, not the whole network.
 
 Origin flows below ``FLOW_EPS`` of the origin's demand are rounding crumbs and do not
 count as used (a longest-used path through a crumb whose upstream lost its flow cannot
