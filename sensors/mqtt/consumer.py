@@ -5,15 +5,15 @@ One long-running process (``manage.py sensors_consumer``, started by ``bin/cityt
 - an MQTT v5 client with a fixed client id, ``clean_start`` off and a session expiry of 14
   days, so the broker keeps the subscription and queues QoS 1 messages while the consumer is
   away (dead or restarting) and keeps them over its own restarts (persistence on);
-- subscriptions at QoS 1 to the create topic ``v1.1/+/Observations`` and to the batch topics
-  ``citytwin/ingest/+``; the receive publications on the same topics (QoS 0, marked with a
-  user property) are dropped as they arrive;
+- subscriptions at QoS 1 to the create topic ``v1.1/+/Observations`` (no-local: the
+  consumer's own receive publications on the same topics never come back to it) and to the
+  batch topics ``citytwin/ingest/+``;
 - manual acknowledgements (paho ``manual_ack``): messages are taken in batches (up to
   ``batch_max`` or ``batch_wait_s``), stored in one transaction (``ingest.Ingestor``), and only
   after the commit is each PUBACK sent, in the order received. A consumer killed before that
   gets the messages again on reconnect; the idempotency key stores each once;
 - after each commit, the new Observations are published on their SensorThings receive topics
-  by a child process (``receive.start_process``), restarted if it dies.
+  (``receive.Publisher``).
 
 Messages received on a connection that has since dropped are never acknowledged on the new one
 (their packet ids may be reused): the broker sends them again.
@@ -22,7 +22,6 @@ Messages received on a connection that has since dropped are never acknowledged 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import signal
 import threading
@@ -34,7 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from . import broker, receive
+from . import broker
 from .ingest import Ingestor, Message
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,6 @@ CLIENT_ID = "citytwin-consumer"
 SESSION_EXPIRY_S = 14 * 24 * 3600
 #: unacknowledged messages the broker may have in flight to us (MQTT 5 Receive Maximum)
 RECEIVE_MAXIMUM = 1000
-#: how long the consumer waits for its receive process to listen before connecting anyway
-RECEIVE_START_S = float(os.environ.get("CITYTWIN_RECEIVE_START_S", "300"))
 TOPICS = ("v1.1/+/Observations", broker.INGEST_PREFIX + "+")
 
 
@@ -81,10 +78,11 @@ class Consumer:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.publish_receive = publish_receive
-        self.password = password or broker.service_password()
-        self.receive_process = None
-        self._receive_checked = 0.0
+        self.publisher = None
+        if publish_receive:
+            from .receive import Publisher
+
+            self.publisher = Publisher(self.client)
 
     # -- MQTT callbacks (paho's network thread) ------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -109,33 +107,7 @@ class Consumer:
             log.warning("lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        if receive.is_receive_publication(msg):
-            return  # our receive process announcing a stored Observation (QoS 0: nothing to ack)
         self.inbox.put((self.generation, msg))
-
-    # -- the receive publisher (a child process) -----------------------------------------
-    def _start_receive(self, start_after_id: int | None = None, wait_s: float = 0) -> None:
-        self.receive_process = receive.start_process(
-            self.host, self.port, self.password, start_after_id, wait_s
-        )
-
-    def _check_receive(self) -> None:
-        now = time.monotonic()
-        if self.receive_process is None or now - self._receive_checked < 2.0:
-            return
-        self._receive_checked = now
-        if not self.receive_process.is_alive():
-            log.warning(
-                "the receive publisher exited (code %s); starting a new one",
-                self.receive_process.exitcode,
-            )
-            self._start_receive()
-
-    def _stop_receive(self) -> None:
-        proc, self.receive_process = self.receive_process, None
-        if proc is not None and proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=5)
 
     # -- the main loop -------------------------------------------------------------------
     def _take_batch(self) -> list[tuple[int, mqtt.MQTTMessage]]:
@@ -204,14 +176,12 @@ class Consumer:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = RECEIVE_MAXIMUM
-        if self.publish_receive:
-            # connected (and said so) only once the receive process listens, so that what is
-            # created from then on is announced; Observations committed meanwhile are anyway
-            self._start_receive(receive.newest_observation_id(), wait_s=RECEIVE_START_S)
         self.client.connect_async(
             self.host, self.port, keepalive=30, clean_start=False, properties=props
         )
         self.client.loop_start()
+        if self.publisher is not None:
+            self.publisher.start()
         started = last_report = time.monotonic()
         try:
             while not self.stopping.is_set():
@@ -221,14 +191,16 @@ class Consumer:
                 if batch:
                     close_old_connections()
                     self._store(batch)
-                self._check_receive()
+                if self.publisher is not None:
+                    self.publisher.poll()
                 if time.monotonic() - last_report > 30:
                     log.info("consumer totals: %s", self.totals)
                     last_report = time.monotonic()
         finally:
             self.client.disconnect()
             self.client.loop_stop()
-            self._stop_receive()
+            if self.publisher is not None:
+                self.publisher.close()
             log.info("consumer stopped; totals: %s", self.totals)
 
     def install_signal_handlers(self) -> None:
