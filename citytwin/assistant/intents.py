@@ -727,6 +727,17 @@ EVACUATE = (
 )
 
 
+def _names_place(c: Clause) -> bool:
+    """Does the clause name a place, in part ("the cathedral") or in several (a question)?"""
+    try:
+        c.place(POINT_KINDS, "place")
+    except NotUnderstood:
+        return False
+    except Clarify:
+        return True
+    return True
+
+
 def _cause(c: Clause) -> tuple[str, bool] | None:
     for pattern, words, point in HAZARD_CAUSES:
         if re.search(rf"\b(?:{pattern})\b", c.text):
@@ -739,7 +750,9 @@ def _cause(c: Clause) -> tuple[str, bool] | None:
     rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone)\b|{HAZARDS}",
 )
 def _hazard(c: Clause) -> Output:
-    if not c.places(POINT_KINDS) and c.has(r"\b(run|rerun|simulate|model|start|compute)\b"):
+    if not c.places(POINT_KINDS) and (
+        c.has(r"\b(run|rerun|simulate|simulation|model|start|compute)\b") or not _names_place(c)
+    ):
         # "run the evacuation": the scenario's own zones are meant, no new one
         raise NoAmount("say where to evacuate (a place, or a radius around one)")
     cause = _cause(c)

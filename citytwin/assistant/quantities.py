@@ -136,8 +136,57 @@ def percent_change(text: str) -> Found | None:
     return None
 
 
+#: hour words of spoken times ("half past four", "quarter to eight")
+_HOUR_WORDS = {w: v for w, v in WORD_NUMBERS.items() if v == int(v) and 1 <= v <= 12
+               and w not in ("double", "twice", "triple", "a single", "single")}  # fmt: skip
+_HOUR = r"(\d{1,2}|" + "|".join(sorted(_HOUR_WORDS, key=len, reverse=True)) + r")"
+#: words after an hour that put it in the afternoon or evening (12 h added below 12)
+_LATE = r"(?:in the (?:afternoon|evening)|tonight|this (?:afternoon|evening)|pm|p\.m\.)"
+_EARLY = r"(?:in the morning|this morning|am|a\.m\.)"
+
+
+def _hour(word: str) -> int:
+    return int(word) if word.isdigit() else int(_HOUR_WORDS[word])
+
+
+def spoken_clock_h(text: str) -> Found | None:
+    """A time of day said in words: "half past four in the afternoon" (16.5), "quarter to
+    eight" (7.75), "four o'clock" / "4 o clock", "noon" (12), "midnight" (0) (local hours).
+    An hour without "am/pm" or "in the afternoon/evening" is taken as said (1-12)."""
+    m = re.search(
+        rf"\b(half|quarter|(?:a )?quarter|\d{{1,2}}|twenty|ten|five)\s+(past|to|over)\s+{_HOUR}\b"
+        rf"(?:\s+o'?\s?clock)?(\s+{_LATE}|\s+{_EARLY})?",
+        text,
+    )
+    if m and (m.group(3).isdigit() is False or int(m.group(3)) <= 24):
+        minutes = {"half": 30, "quarter": 15, "a quarter": 15, "twenty": 20, "ten": 10,
+                   "five": 5}.get(m.group(1)) or int(m.group(1))  # fmt: skip
+        hour = _hour(m.group(3))
+        value = hour + minutes / 60.0 if m.group(2) != "to" else hour - minutes / 60.0
+        if m.group(4) and re.search(_LATE, m.group(4)) and hour < 12:
+            value += 12
+        return Found(value % 24, m.span())
+    m = re.search(rf"\b{_HOUR}\s+o'?\s?clock\b(\s+{_LATE}|\s+{_EARLY})?", text)
+    if m:
+        hour = _hour(m.group(1))
+        late = m.group(2) and re.search(_LATE, m.group(2)) and hour < 12
+        return Found(float(hour + 12 if late else hour), m.span())
+    m = re.search(rf"\b(?:at\s+)?{_HOUR}\s+{_LATE}", text)
+    if m and _hour(m.group(1)) <= 12:  # "at 4 in the afternoon", "at 10 tonight"
+        hour = _hour(m.group(1))
+        return Found(float(hour + 12 if hour < 12 else hour), m.span())
+    m = re.search(r"\b(?:at\s+)?(noon|midday|midnight)\b", text)
+    if m and not re.search(r"\bmidday\s+peak", text):
+        return Found(0.0 if m.group(1) == "midnight" else 12.0, m.span())
+    return None
+
+
 def clock_h(text: str) -> Found | None:
-    """A time of day in hours: "at 14:00", "at 2 pm", "14.30", "kello 8" (local hours)."""
+    """A time of day in hours: "at 14:00", "at 2 pm", "14.30", "kello 8", "tonight at 22",
+    "half past four in the afternoon" (local hours)."""
+    spoken = spoken_clock_h(text)
+    if spoken is not None:
+        return spoken
     m = re.search(r"\b(?:at\s+|kello\s+|klo\s+)?(\d{1,2})[:.](\d{2})\b(?!\s?(?:m|km|%))", text)
     if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
         return Found(int(m.group(1)) + int(m.group(2)) / 60.0, m.span())
@@ -161,6 +210,13 @@ def period_h(text: str) -> tuple[float, float, tuple[int, int]] | None:
         r"\b(?:from|between)\s+(\d{1,2})(?::00)?\s*(?:to|and|-|until)\s+(\d{1,2})(?::00)?\b(?!\s?(?:m\b|km|%))",
         text,
     )
+    if m is None:  # "saturday 10-16", "klo 10-16" (dashes are spaces once folded)
+        m = re.search(
+            r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekdays?|weekends?|"
+            r"klo|kello)s?\s+(\d{1,2})(?::00)?\s*(?:to|until|-|\s)\s*(\d{1,2})(?::00)?\b"
+            r"(?!\s?(?:m\b|km|%|:\d))",
+            text,
+        )
     if m and int(m.group(1)) < int(m.group(2)) <= 30:
         return float(m.group(1)), float(m.group(2)), m.span()
     return None

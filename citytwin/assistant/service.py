@@ -16,6 +16,7 @@ from citytwin.scenarios import capabilities
 from citytwin.scenarios.edits import EditRejected, edit_type, validate_edits
 
 from . import quantities as q
+from . import runparams
 from .intents import (
     CONSEQUENCE_SIMULATOR,
     Clarify,
@@ -178,7 +179,9 @@ def run_params(simulator: str, text: str, year: int) -> dict:
     params: dict = {}
     period = q.period_h(text)
     clock = q.clock_h(text)
-    if simulator in ("traffic", "evacuation", "calibration"):
+    spec = capabilities.get(simulator).parameters_schema()
+    properties = spec.get("properties") or {}
+    if "time_of_day_h" in properties:
         if clock is not None:
             params["time_of_day_h"] = round(clock.value, 2)
         elif period is not None:
@@ -187,9 +190,10 @@ def run_params(simulator: str, text: str, year: int) -> dict:
         r"\bcalibrated\b|\b(with|using|from) (the )?calibration\b", text
     ):
         params["demand"] = "calibrated"
-    if simulator == "transit":
+    if "start_h" in properties and "end_h" in properties:
         if period is not None:
             params["start_h"], params["end_h"] = period[0], period[1]
+    if "day" in properties:
         day = re.search(rf"\b({'|'.join(WEEKDAYS)})s?\b", text)
         if day:
             params["day"] = day.group(1)
@@ -218,6 +222,8 @@ def run_params(simulator: str, text: str, year: int) -> dict:
         share = q.walking_share(text)
         if share is not None:
             params["share_walking"] = share
+    # every other number said with its unit, given to the parameter its words name
+    params.update(runparams.params_from_spec(spec, text, taken=set(params)))
     return params
 
 

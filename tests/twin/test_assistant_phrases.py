@@ -134,6 +134,17 @@ def test_capacity_in_vehicles_per_hour_and_lanes(helsinki):
             "transit",
             {"day": "saturday", "start_h": 10.0},
         ),
+        # numbers with their units, read off each simulator's parameter spec
+        ("hydraulic simulation over 72 hours", "water", {"duration_h": 72}),
+        ("water network simulation with a 15 minute time step", "water", {"timestep_min": 15}),
+        ("sun hours on the 1st of May with 15 min steps", "solar", {"step_min": 15}),
+        (
+            "power flow with lines over 80 % counted as overloaded",
+            "power_flow",
+            {"overload_percent": 80},
+        ),  # fmt: skip
+        ("run transit for saturday 10-16", "transit", {"start_h": 10.0, "end_h": 16.0}),
+        ("simulate traffic at half past four in the afternoon", "traffic", {"time_of_day_h": 16.5}),
     ],
 )
 def test_every_simulator_can_be_asked_for(helsinki, text, simulator, params):
