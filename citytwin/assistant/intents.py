@@ -644,6 +644,15 @@ def _siting(c: Clause) -> Output:
     "add_shelter", r"\bshelters?\b|\bevacuation cent(er|re)\b|\bassembly point\b|\bvaestonsuoja\b"
 )
 def _shelter(c: Clause) -> Output:
+    parts = re.split(r"\s+and\s+(?=(?:at|in|near|on)\b)", c.text)
+    if len(parts) > 1 and all(q.capacity_of(p) is not None for p in parts):
+        # "shelters at A for 300 and at B for 150": a shelter each, with its own capacity
+        out = Output()
+        for part in parts:
+            one = _shelter(_sub_clause(c, part))
+            out.edits.extend(one.edits)
+            out.understood.extend(one.understood)
+        return out
     capacity = q.capacity_of(c.text)
     if capacity is None:
         raise NotUnderstood("say how many people the shelter holds (e.g. for 500 people)")
@@ -651,6 +660,16 @@ def _shelter(c: Clause) -> Output:
     edit = {"type": "add_shelter", "point": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
             "capacity": int(capacity.value), "name": f"Shelter at {where}"}  # fmt: skip
     return Output([edit], understood=[f"a shelter for {int(capacity.value):,} people at {where}"])
+
+
+def _sub_clause(c: Clause, text: str) -> Clause:
+    """The clause of a part of ``c``'s text, with its own words and places."""
+    from .normalise import tokens
+    from .places import find_mentions
+
+    words = tokens(text)
+    return Clause(c.city, c.raw, text, words, find_mentions(c.index, words), c.index, c.year,
+                  before=c.before, base_edits=c.base_edits)  # fmt: skip
 
 
 DIRECTIONS = ("north", "south", "east", "west")

@@ -284,17 +284,20 @@ def count_of(noun: str, text: str) -> Found | None:
 
 
 def capacity_of(text: str) -> Found | None:
-    """ "for 500 people", "a 250-person shelter", "capacity 2000", "room for 800",
-    "2,000 places" (persons)."""
-    t = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+    """ "for 500 people", "a 250-person shelter", "capacity 2000", "capacity 1 200",
+    "room for 800", "2,000 places", "holding 700", "(a shelter at X) for 1500" (persons)."""
+    t = re.sub(r"(\d)[, ](\d{3})\b", r"\1\2", text)  # "2,000", "1 200"
     m = re.search(
         rf"\b({NUMBER})[\s-]*(?:people|ppl|persons?|places?|evacuees|beds?|seats?|residents)\b", t
     )
     if not m:
         m = re.search(rf"\b(?:capacity|room|space)(?:\s+(?:of|for))?\s+({NUMBER})\b", t)
-    if not m:  # "a shelter for 400" (a bare number after "for" is its people)
+    if not m:  # "a shelter for 400", "... at X holding 700", "sleeping 300": its people
         m = re.search(
-            rf"\b(?:shelters?|vaestonsuoja\w*)\s+for\s+({NUMBER})\b(?![.,:]\d|\s?(?:%|percent|k?m\b|min|minutes?|hours?|h\b|met))",
+            r"\b(?:for|holding|holds|hold|housing|houses|taking|takes|accommodating|"
+            r"sleeping|sleeps|fitting|fits|seating|seats)\s+(?:up to\s+|about\s+|some\s+)?"
+            r"(\d+)\b(?![.,:]\d|\s?(?:%|percent|k?m\b|min|minutes?|hours?|h\b|met|days?|"
+            r"weeks?|years?|km/h|veh|vehicles?|cars?|lanes?|storeys?|floors?|o'?\s?clock|am|pm))",
             t,
         )
     return Found(number(m.group(1)), m.span()) if m else None

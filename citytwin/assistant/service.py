@@ -319,7 +319,11 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
         clause = Clause(city, text, part, words, mentions, index, year, carried=carried,
                         before=list(edits), base_edits=base)  # fmt: skip
         intent = match(clause)
-        asks = "?" in part or re.match(r"(which|how many|when|where|what is|what are)\b", part)
+        asks = "?" in part or re.match(
+            r"(which|how many|when|where|what is|what are|are (any|there|all)|is (any|there)|"
+            r"does|do any|has|have any)\b",
+            part,
+        )
         question = detect(clause, alone=intent is None) if (intent is None or asks) else None
         if question is not None:
             questions.append((clause, question))

@@ -40,3 +40,13 @@ def test_sending_and_deleting_are_not_the_assistants_actions():
     assert unsupported("delete all scenarios")
     assert unsupported("close Mannerheimintie and send traffic along Bulevardi") is None
     assert unsupported("remove Sanomatalo") is None
+
+
+def test_a_shelters_capacity_written_after_its_place():
+    assert q.capacity_of(fold("shelter in Kansalliskirjasto, capacity 1 200")).value == 1200
+    assert q.capacity_of(fold("evacuation centre at the school holding 700")).value == 700
+    assert q.capacity_of(fold("Emergency shelter in the sports hall for 1500")).value == 1500
+    assert q.capacity_of(fold("a shelter at the hall for 2,000")).value == 2000
+    # a bare number that is a time, a distance or a duration is no capacity
+    assert q.capacity_of(fold("a shelter at the hall for 15 minutes")) is None
+    assert q.capacity_of(fold("a shelter 500 m from the hall")) is None

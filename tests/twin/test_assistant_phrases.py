@@ -264,3 +264,17 @@ def test_the_station_said_alone_is_the_railway_station(helsinki):
     assert math.hypot(x - sx, y - sy) < 5
     # "the fire station" is not the railway station: which one is asked
     assert service.understand(helsinki, "fire at the fire station")["clarify"] is not None
+
+
+def test_two_shelters_in_one_sentence_each_with_its_capacity(helsinki):
+    body = service.understand(
+        helsinki, "Add shelters at Pääesikunta for 300 and at Kasvimuseo for 150"
+    )
+    assert [e["capacity"] for e in body["edits"]] == [300, 150], body
+    names = [e["name"] for e in body["edits"]]
+    assert names == ["Shelter at Pääesikunta", "Shelter at Kasvimuseo"], names
+    # a yes/no question about shelters is a question, not a shelter without a capacity
+    assert (
+        "question: shelters"
+        in service.understand(helsinki, "are any of the shelters full")["understood"]
+    )
