@@ -86,7 +86,9 @@ class Clause:
 
     def one(self, mention: Mention, what: str) -> Place:
         distinct = mention.distinct()
-        if len(distinct) > 1 and not mention.exact:
+        names = {(p.kind, p.canonical or p.name) for p in distinct}
+        if len(distinct) > 1 and (not mention.exact or len(names) < len(distinct)):
+            # a name said in part, or the whole name of several things ("Vuohi"): ask
             before = self.words[mention.start - 1] if mention.start > 0 else ""
             return _preferred(mention.words, distinct, before) or self.ask(
                 mention.words, distinct, what
@@ -95,12 +97,17 @@ class Clause:
 
     def ask(self, words: str, places: list[Place], what: str):
         candidates = []
+        shared = {p.canonical or p.name for p in places}
         for p in places[:6]:
             name = p.canonical or p.name
             text = re.sub(re.escape(words), name, self.raw, count=1, flags=re.IGNORECASE)
             if text == self.raw:
                 text = _replace_folded(self.raw, words, name)
-            candidates.append({"label": f"{name} ({p.kind})", "text": text})
+            label = f"{name} ({p.kind})"
+            if len(shared) < len(places):  # one name, several things: say where each is
+                lon, lat = spatial.centre(p)
+                label = f"{name} ({p.kind} at {lat:.4f} N, {lon:.4f} E)"
+            candidates.append({"label": label, "text": text, "place": p.as_json()})
         raise Clarify(f"Which {what} do you mean by {words!r}?", candidates)
 
     def unknown(self, kinds, what: str, before: int | None = None) -> Place:
@@ -124,6 +131,17 @@ class Clause:
                 return _preferred(word, distinct, before) or self.ask(word, distinct, what)
         unknown = [w for i, w in enumerate(self.words)
                    if i not in taken and w.isalpha() and w not in skip and len(w) > 3]  # fmt: skip
+        if not unknown:
+            # nothing in the text could be a name ("close it", "add a 50 m tower"): ask which,
+            # offering the city's largest places of the kinds as examples
+            places = [p for p in self.index.gazetteer.places
+                      if (kinds is None or p.kind in kinds) and not p.canonical]  # fmt: skip
+            places.sort(key=lambda p: (-len(p.ids), p.name))
+            if places:
+                candidates = [{"label": f"{p.name} ({p.kind})",
+                               "text": f"{self.raw.rstrip(' ?.!')} ({p.name})",
+                               "place": p.as_json()} for p in places[:6]]  # fmt: skip
+                raise Clarify(f"Which {what} of {self.city.name} do you mean?", candidates)
         named = f" (I do not know {', '.join(repr(w) for w in unknown[:3])})" if unknown else ""
         raise NotUnderstood(f"I found no {what} of {self.city.name} in the text{named}")
 

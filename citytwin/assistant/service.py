@@ -377,6 +377,11 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
     elif default_run in capabilities.names() and re.search(CONSEQUENCES, folded):
         # "what if substation X fails?": the outage's own simulator
         run = {"simulator": default_run, "params": run_params(default_run, folded, year)}
+    elif run_asked and not edits and not questions:
+        # "run a simulation": a run is asked and no simulator named: ask which
+        raise Clarify("Which simulation do you mean?", [
+            {"label": s.label, "text": f"run {s.label.lower()}"}
+            for s in capabilities.all_simulators()])  # fmt: skip
     return {"edits": edits, "run": run, "questions": questions, "understood": understood,
             "notes": notes}  # fmt: skip
 

@@ -278,3 +278,24 @@ def test_two_shelters_in_one_sentence_each_with_its_capacity(helsinki):
         "question: shelters"
         in service.understand(helsinki, "are any of the shelters full")["understood"]
     )
+
+
+def test_a_name_several_places_share_or_no_name_at_all_asks_which(helsinki):
+    # Helsinki has two areas named Vuohi: the whole name still fits two things
+    body = service.understand(helsinki, "hazard zone 200 m around Vuohi")
+    assert body["edits"] == [] and body["clarify"] is not None, body
+    centres = {tuple(c["place"]["center"]) for c in body["clarify"]["candidates"]}
+    assert len(centres) == 2, body["clarify"]
+    # nothing that could be a name: a question with the city's places, not "nothing changed"
+    for text, kind in (("close it", "street"), ("add a 50 m tower", None)):
+        body = service.understand(helsinki, text)
+        assert body["edits"] == [] and body["clarify"]["candidates"], (text, body)
+        if kind:
+            assert {c["place"]["kind"] for c in body["clarify"]["candidates"]} == {kind}
+    # a run without a simulator: which one, each candidate a run request the parser reads
+    body = service.understand(helsinki, "run a simulation")
+    texts = [c["text"] for c in body["clarify"]["candidates"]]
+    assert service.understand(helsinki, texts[0])["run"]["simulator"] == "traffic", texts
+    # an unknown name is still said, not asked about
+    body = service.understand(helsinki, "close Qwertyuiopkatu")
+    assert body["clarify"] is None and body["answer"].startswith("Nothing changed"), body
