@@ -288,7 +288,7 @@ def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
 @intent(
     "transit_lane",
     r"\b(bus|tram|transit|public transport) (only )?(lanes?|streets?|roads?)\b|\bbuses only\b|"
-    r"\btransit mall\b|\b(bussikatu\w*|bussikaist\w*|"
+    r"\btransit mall\b|\b(bussikatu\w*|bussikaist\w*|busskorfalt\w*|bussfil\w*|"
     r"raitiovaunukaist\w*|joukkoliikennekaist\w*|carril (bus|bus taxi))\b",
 )
 def _transit_lane(c: Clause) -> Output:
@@ -301,7 +301,8 @@ def _transit_lane(c: Clause) -> Output:
 @intent(
     "close_road",
     r"\b(close|closed|closes|closing|closure|shut|shuts|block|blocked|blocks|blocking|"
-    r"car free|pedestriani[sz]\w*|no cars|no traffic|road ?works|cordon|sulje\w*|suljetaan)\b",
+    r"car free|pedestriani[sz]\w*|no cars|no traffic|road ?works|cordon|sulje\w*|suljetaan|"
+    r"sulke\w*|suljet\w*|stang\w*|avstang\w*|tanca\w*|tall(ar|eu|ada)|cerra\w*|tancament)\b",
 )
 def _close_road(c: Clause) -> Output:
     if c.has(r"\bvalves?\b"):
@@ -356,16 +357,17 @@ def _groups(c: Clause, ids: list[int], field_name: str) -> dict[float, list[int]
 
 @intent(
     "change_road",
-    r"\b(lanes?|speed|km/h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet|veh/h|vph|"
+    r"\b(lanes?|speed|km/h|km / h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet|veh/h|vph|"
+    r"nopeusrajoitu\w*|hastighetsgrans\w*|"
     r"vehicles per hour|kaistaa?|kaistalle|kaistaksi)\b",
 )
 def _change_road(c: Clause) -> Output:
     street, ids, words = _street_edges(c)
     changes: dict = {}
     speed = q.speed_kph(c.text)
-    if speed is None and c.has(r"\b(speed|limit)\b"):
+    if speed is None and c.has(r"\b(speed|limit|nopeusrajoitu\w*|hastighetsgrans\w*)\b"):
         m = re.search(
-            rf"\b(?:to|at|of|limit)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?|storeys?|floors?))",
+            rf"\b(?:to|at|of|limit|nopeusrajoitus|hastighetsgrans)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?|storeys?|floors?))",
             c.text,
         )
         if m:

@@ -269,7 +269,8 @@ def minutes(text: str) -> Found | None:
 def speed_kph(text: str) -> Found | None:
     """A speed: "30 km/h", "to 40 kph", "40 kmh" (km/h)."""
     m = re.search(
-        rf"\b({NUMBER})\s?(?:km/h|kph|kmh|km h|kilometres per hour|kilometers per hour)", text
+        rf"\b({NUMBER})\s?(?:km\s?/\s?h|kph|kmh|km h|kilometres per hour|kilometers per hour)",
+        text,
     )
     return Found(number(m.group(1)), m.span()) if m else None
 

@@ -112,6 +112,9 @@ def clauses_of(text: str) -> list[str]:
     folded = fold(text)
     folded = re.sub(r"\b(close to|next to|close by|by the side of|beside)\b", "near", folded)
     folded = re.sub(r"\b(\d+)\s*k(?=\s|$)", r"\g<1>000", folded)
+    # "between" in Finnish, Swedish and Catalan ("sulje X välillä A - B", "mellan A och B")
+    folded = re.sub(r"\b(valilla|mellan|entre)\b", "between", folded)
+    folded = re.sub(r"\b(between \S+(?: \S+)?) (och|i|ja)\b", r"\1 and", folded)
     marked = re.sub(r"\?", "? ", folded)
     parts = [p.strip() for p in _SPLIT.split(marked) if p and p.strip()]
     # a clause keeps its question mark for the question detector
@@ -129,7 +132,7 @@ RUN_WORDS = (
     r"\b(run|rerun|simulate|simulation|model|compute|calculate|assign|how does|how do|how will|"
     r"how would|what happens|what would|effect|impact|see how|check|where are|show me|"
     r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|"
-    r"looks? like)\b"
+    r"looks? like|miten|mita jos|vaikut\w*|hur (paverkas|blir|andras)|vad hander|com afecta)\b"
 )
 #: simulator -> words that name it (the first match wins; a simulator the twin does not have
 #: registered is skipped). "calibrated demand" is traffic's parameter, not a calibration run.
@@ -152,7 +155,8 @@ SIMULATOR_WORDS = {
     r"\bwhere\b.{0,30}\bsolar panels?\b",
     "evacuation": r"\b(evacuat\w*|bottlenecks?|clearance)\b",
     "solar": r"\b(sun|solar|shadows?|shade|daylight|sunlight|pv)\b",
-    "traffic": r"\b(traffic|congestion|congested|peak|rush|travel times?|delays?|cars|jams?)\b",
+    "traffic": r"\b(traffic|congestion|congested|peak|rush|travel times?|delays?|cars|jams?|"
+    r"liikenne|liikenteen|liikenteeseen|ruuhk\w*|trafiken)\b",
 }
 #: words that ask for the consequences of an edit: its own simulator's run when none is named
 CONSEQUENCES = (

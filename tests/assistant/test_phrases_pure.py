@@ -50,3 +50,11 @@ def test_a_shelters_capacity_written_after_its_place():
     # a bare number that is a time, a distance or a duration is no capacity
     assert q.capacity_of(fold("a shelter at the hall for 15 minutes")) is None
     assert q.capacity_of(fold("a shelter 500 m from the hall")) is None
+
+
+def test_catalan_avenue_abbreviations_and_speeds_with_spaces():
+    assert fold("close av. carlemany") == "close avinguda carlemany"
+    assert fold("Av. Meritxell") == "avinguda meritxell"
+    # a bare lower-case "av" is Swedish "of", not an avenue
+    assert fold("avstängning av Mannerheimintie") == "avstangning av mannerheimintie"
+    assert q.speed_kph(fold("Kaserngatan 20 km / h")).value == 20

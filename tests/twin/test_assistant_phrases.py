@@ -299,3 +299,24 @@ def test_a_name_several_places_share_or_no_name_at_all_asks_which(helsinki):
     # an unknown name is still said, not asked about
     body = service.understand(helsinki, "close Qwertyuiopkatu")
     assert body["clarify"] is None and body["answer"].startswith("Nothing changed"), body
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stäng Kasarmikatu", "Kasarmikadun sulkeminen", "sulje Kasarmikatu", "Tancar Kasarmikatu"],
+)
+def test_close_in_swedish_finnish_and_catalan(helsinki, text):
+    body = service.understand(helsinki, text)
+    assert body["edits"] == [{"type": "close_road", "street": "Kasarmikatu"}], body
+
+
+def test_between_in_finnish_and_a_finnish_how_does_traffic_change(helsinki):
+    whole = set(_place(helsinki, "Kasarmikatu").ids)
+    body = service.understand(
+        helsinki, "sulje Kasarmikatu välillä Pieni Roobertinkatu - Rikhardinkatu"
+    )
+    (edit,) = body["edits"]
+    assert edit["type"] == "close_road" and 0 < len(set(edit["edge_ids"])) < len(whole), body
+    assert set(edit["edge_ids"]) <= whole
+    body = service.understand(helsinki, "Kasarmikadun sulkeminen, miten liikenne muuttuu?")
+    assert body["run"]["simulator"] == "traffic", body
