@@ -786,7 +786,8 @@ def _cause(c: Clause) -> tuple[str, bool] | None:
 
 @intent(
     "hazard_zone",
-    rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone)\b|{HAZARDS}",
+    rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone|"
+    rf"vaaravyohyke\w*|vaara alue\w*|riskzon\w*|zona de perill)\b|{HAZARDS}",
 )
 def _hazard(c: Clause) -> Output:
     if not c.places(POINT_KINDS) and (
@@ -892,7 +893,7 @@ def _power_demand(c: Clause) -> Output:
     "demand_change",
     r"\b(demand|trips|traffic volumes?|more traffic|less traffic|fewer cars|more cars|car "
     r"traffic|commuters|travel)\b|\b(increase\w*|decrease\w*|reduc\w*|cut\w*|grow\w*|rais\w*|"
-    r"double\w*|halve\w*|boost\w*|drop\w*)\b.{0,25}\btraffic\b|\btraffic\b.{0,25}\b(grows?|"
+    r"double\w*|halve\w*|boost\w*|drop\w*|multipl\w*|scal\w*)\b.{0,25}\btraffic\b|\btraffic\b.{0,25}\b(grows?|"
     r"increases?|rises?|up|down|falls?|drops?|doubles?|halves?)\b",
 )
 def _demand(c: Clause) -> Output:
@@ -1123,9 +1124,16 @@ def _add_line(c: Clause) -> Output:
     edit: dict = {"type": "add_transit_line", "route": route}
     if mode in MODES:
         edit["mode"] = mode
-    m = re.search(rf"\bevery\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text)
+    m = re.search(rf"\bevery\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text) or re.search(
+        rf"\b({q.NUMBER})\s?(?:minutes?|mins?|min)\s+(?:headway|frequency|intervals?)\b|"
+        rf"\b(?:headway|frequency|interval)\s+(?:of\s+)?({q.NUMBER})\s?(?:minutes?|mins?|min)\b",
+        c.text,
+    )
     if m:
-        edit["headway_min"] = q.number(m.group(1))
+        edit["headway_min"] = q.number(next(g for g in m.groups() if g))
+    speed = q.speed_kph(c.text)
+    if speed is not None:
+        edit["speed_kph"] = speed.value
     return Output([edit], understood=[f"a new {mode} line {where}"])
 
 

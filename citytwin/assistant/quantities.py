@@ -83,6 +83,8 @@ _RADIUS_PATTERNS = (
     r"\b(?:evacuat\w*|clear|cordon(?: off)?|seal(?: off)?|close off)\s+(?:(?:everyone|everybody|"
     r"people|all|the area|an area|a|everything)\s+)?(?:(?:up to|for|out to)\s+)?L",
     r"\bup to\s+L",  # everyone up to 400 m away
+    r"L\s+(?:sateella|sateelle|ymparilla|ymparille|ymparilta)\b",  # Finnish: 1 km säteellä
+    r"L\s+(?:\w+\s+)?(?:ymparill\w*|ymparille)\b",  # 250 m Pääesikunnan ympärille
 )
 
 
@@ -126,6 +128,12 @@ def percent_change(text: str) -> Found | None:
         before = text[max(0, m.start() - 60) : m.start()]
         down = re.search(_DOWN, before + " " + text[m.end() : m.end() + 20])
         return Found(round(1.0 - share if down else 1.0 + share, 6), m.span())
+    m = re.search(  # "scale all trips by 0.8", "multiply traffic by 1.5": the factor itself
+        rf"\b(?:scal\w*|multipl\w*)\b.{{0,40}}?\bby\s+({NUMBER})\b(?!\s?(?:%|percent|per cent))",
+        text,
+    )
+    if m:
+        return Found(number(m.group(1)), m.span())
     m = re.search(rf"\b(?:x\s?|times\s)({NUMBER})\b|\b({NUMBER})\s?(?:x|times)\b", text)
     if m:
         return Found(number(m.group(1) or m.group(2)), m.span())

@@ -58,3 +58,11 @@ def test_catalan_avenue_abbreviations_and_speeds_with_spaces():
     # a bare lower-case "av" is Swedish "of", not an avenue
     assert fold("avstängning av Mannerheimintie") == "avstangning av mannerheimintie"
     assert q.speed_kph(fold("Kaserngatan 20 km / h")).value == 20
+
+
+def test_a_factor_said_as_scale_by_and_a_finnish_radius():
+    assert q.percent_change(fold("scale all trips by 0.8")).value == 0.8
+    assert q.percent_change(fold("multiply traffic by 50")).value == 50
+    assert q.percent_change(fold("scale trips by 20%")).value == 1.2
+    assert q.radius_m(fold("vaaravyöhyke 1,5 km säteellä Musiikkitalosta")).value == 1500
+    assert q.radius_m(fold("vaaravyöhyke 250 m Pääesikunnan ympärille")).value == 250

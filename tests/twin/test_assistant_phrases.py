@@ -320,3 +320,17 @@ def test_between_in_finnish_and_a_finnish_how_does_traffic_change(helsinki):
     assert set(edit["edge_ids"]) <= whole
     body = service.understand(helsinki, "Kasarmikadun sulkeminen, miten liikenne muuttuu?")
     assert body["run"]["simulator"] == "traffic", body
+
+
+def test_a_new_lines_headway_and_speed_and_a_demand_factor_over_the_bounds(helsinki):
+    body = service.understand(
+        helsinki, "new bus line from Hakaniemenranta to Eteläranta, 10 min headway at 18 km/h"
+    )
+    (edit,) = body["edits"]
+    assert (edit["headway_min"], edit["speed_kph"]) == (10, 18), edit
+    # a factor the edit schema refuses changes nothing, and says so
+    body = service.understand(helsinki, "multiply traffic by 50")
+    assert body["edits"] == [] and body["answer"].startswith("Nothing changed"), body
+    (zone,) = service.understand(helsinki, "vaaravyöhyke 250 m Pääesikunnan ympärille")["edits"]
+    assert zone["type"] == "hazard_zone"
+    assert abs(_centre_and_radius_m(helsinki, zone["polygon"])[1] - 250) < 10
