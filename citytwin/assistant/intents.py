@@ -473,6 +473,11 @@ def _height_m(c: Clause) -> float | None:
 def _site(c: Clause) -> tuple[tuple[float, float], str]:
     """Where a new thing goes: "at the corner of X and Y", "next to X", "at X"."""
     m = c.has(r"\bcorner of\b|\bintersection of\b|\bjunction of\b")
+    if m is None:
+        # "at A and B", "at A / B corner": two streets said together are where they meet
+        pair = [s for s in c.places(ROAD, after="at")]
+        if len(pair) >= 2 and set(c.words[pair[0].end : pair[1].start]) <= {"and", "&"}:
+            m = c.has(r"\bat\b")
     if m:
         streets = c.places(ROAD, after=m.group(0).split()[0])
         if len(streets) >= 2:
@@ -521,6 +526,17 @@ def _add_building(c: Clause) -> Output:
     r"\b(demolish\w*|remove|removed|tear\w* down|knock\w* down|raze\w*|pull\w* down|without|gone|purkaa|puretaan)\b",
 )
 def _remove_building(c: Clause) -> Output:
+    named = c.places(("building",))
+    if len(named) > 1 and all(
+        set(c.words[a.end : b.start]) <= _LIST_JOINERS for a, b in zip(named, named[1:])
+    ):  # "tear down A and B": each building
+        out = Output()
+        for mention in named:
+            place = c.one(mention, "building")
+            out.edits.append({"type": "remove_building",
+                              "building_ids": spatial.buildings_of(c.city, place)})  # fmt: skip
+            out.understood.append(f"remove {place.canonical or place.name}")
+        return out
     place = c.place(("building",), "building")
     ids = spatial.buildings_of(c.city, place)
     return Output([{"type": "remove_building", "building_ids": ids}],

@@ -73,7 +73,7 @@ def check_text(text) -> str:
 _VERBS = (
     r"close|shut|block|add|build|construct|erect|put|open|remove|demolish|tear|raise|heighten|"
     r"reduce|increase|cut|double|halve|lower|set|make|evacuate|run|simulate|then|how|what|"
-    r"which|when|where|compare|give|take|burst|break|introduce|scrap|cancel"
+    r"which|when|where|compare|give|take|burst|break|introduce|scrap|cancel|show"
 )
 _SPLIT = re.compile(
     rf"\s*(?:[;?!]|\.(?=\s|$)|,?\s+and\s+(?=(?:then\s+)?(?:{_VERBS})\b)|,\s+(?=(?:{_VERBS})\b)|\s+then\s+)\s*"
@@ -131,7 +131,7 @@ def clauses_of(text: str) -> list[str]:
 RUN_WORDS = (
     r"\b(run|rerun|simulate|simulation|model|compute|calculate|assign|how does|how do|how will|"
     r"how would|what happens|what would|effect|impact|see how|check|where are|show me|"
-    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|"
+    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|show|"
     r"looks? like|miten|mita jos|vaikut\w*|hur (paverkas|blir|andras)|vad hander|com afecta)\b"
 )
 #: simulator -> words that name it (the first match wins; a simulator the twin does not have

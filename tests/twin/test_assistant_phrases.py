@@ -334,3 +334,22 @@ def test_a_new_lines_headway_and_speed_and_a_demand_factor_over_the_bounds(helsi
     (zone,) = service.understand(helsinki, "vaaravyöhyke 250 m Pääesikunnan ympärille")["edits"]
     assert zone["type"] == "hazard_zone"
     assert abs(_centre_and_radius_m(helsinki, zone["polygon"])[1] - 250) < 10
+
+
+def test_two_streets_said_together_are_their_corner_and_a_list_of_buildings(helsinki):
+    from citytwin.assistant import spatial
+
+    a, b = _place(helsinki, "Simonkatu"), _place(helsinki, "Kaivokatu")
+    corner = spatial.to_local_xy(helsinki, *spatial.corner(helsinki, a, b))
+    for text in ("Put a 60 m tower at Simonkatu and Kaivokatu and show the shadows on 21 March",
+                 "a 60 m tower at Simonkatu / Kaivokatu corner"):  # fmt: skip
+        body = service.understand(helsinki, text)
+        (edit,) = body["edits"]
+        centre, _ = _centre_and_radius_m(helsinki, edit["footprint"])
+        assert centre.distance(shapely.Point(*corner)) < 5, (text, body)
+    assert body["run"] is None
+    assert service.understand(helsinki, "Put a 60 m tower at Simonkatu and Kaivokatu and show "
+                              "the shadows on 21 March")["run"]["simulator"] == "solar"  # fmt: skip
+    body = service.understand(helsinki, "tear down Uusi ylioppilastalo and Vanha ylioppilastalo")
+    assert [e["type"] for e in body["edits"]] == ["remove_building"] * 2, body
+    assert body["edits"][0]["building_ids"] != body["edits"][1]["building_ids"]
