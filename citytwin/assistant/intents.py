@@ -1034,7 +1034,7 @@ def _valve(c: Clause) -> Output:
     )
 
 
-@intent("water_pump_out", r"\bpumps?\b")
+@intent("water_pump_out", r"(?<!heat )(?<!heat-)\bpumps?\b")  # a heat pump is no water pump
 def _pump(c: Clause) -> Output:
     from utilities.water.models import WaterLink
 

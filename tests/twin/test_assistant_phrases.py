@@ -353,3 +353,8 @@ def test_two_streets_said_together_are_their_corner_and_a_list_of_buildings(hels
     body = service.understand(helsinki, "tear down Uusi ylioppilastalo and Vanha ylioppilastalo")
     assert [e["type"] for e in body["edits"]] == ["remove_building"] * 2, body
     assert body["edits"][0]["building_ids"] != body["edits"][1]["building_ids"]
+
+
+def test_heat_pumps_are_electricity_demand_not_a_water_pump(helsinki):
+    body = service.understand(helsinki, "electricity demand +50% (heat pumps everywhere)")
+    assert body["edits"] == [{"type": "power_demand_change", "factor": 1.5}], body
