@@ -86,7 +86,9 @@ class Clause:
 
     def one(self, mention: Mention, what: str) -> Place:
         distinct = mention.distinct()
-        if len(distinct) > 1 and not mention.exact:
+        names = {(p.kind, p.canonical or p.name) for p in distinct}
+        if len(distinct) > 1 and (not mention.exact or len(names) < len(distinct)):
+            # a name said in part, or the whole name of several things ("Vuohi"): ask
             before = self.words[mention.start - 1] if mention.start > 0 else ""
             return _preferred(mention.words, distinct, before) or self.ask(
                 mention.words, distinct, what
@@ -95,12 +97,17 @@ class Clause:
 
     def ask(self, words: str, places: list[Place], what: str):
         candidates = []
+        shared = {p.canonical or p.name for p in places}
         for p in places[:6]:
             name = p.canonical or p.name
             text = re.sub(re.escape(words), name, self.raw, count=1, flags=re.IGNORECASE)
             if text == self.raw:
                 text = _replace_folded(self.raw, words, name)
-            candidates.append({"label": f"{name} ({p.kind})", "text": text})
+            label = f"{name} ({p.kind})"
+            if len(shared) < len(places):  # one name, several things: say where each is
+                lon, lat = spatial.centre(p)
+                label = f"{name} ({p.kind} at {lat:.4f} N, {lon:.4f} E)"
+            candidates.append({"label": label, "text": text, "place": p.as_json()})
         raise Clarify(f"Which {what} do you mean by {words!r}?", candidates)
 
     def unknown(self, kinds, what: str, before: int | None = None) -> Place:
@@ -124,6 +131,17 @@ class Clause:
                 return _preferred(word, distinct, before) or self.ask(word, distinct, what)
         unknown = [w for i, w in enumerate(self.words)
                    if i not in taken and w.isalpha() and w not in skip and len(w) > 3]  # fmt: skip
+        if not unknown:
+            # nothing in the text could be a name ("close it", "add a 50 m tower"): ask which,
+            # offering the city's largest places of the kinds as examples
+            places = [p for p in self.index.gazetteer.places
+                      if (kinds is None or p.kind in kinds) and not p.canonical]  # fmt: skip
+            places.sort(key=lambda p: (-len(p.ids), p.name))
+            if places:
+                candidates = [{"label": f"{p.name} ({p.kind})",
+                               "text": f"{self.raw.rstrip(' ?.!')} ({p.name})",
+                               "place": p.as_json()} for p in places[:6]]  # fmt: skip
+                raise Clarify(f"Which {what} of {self.city.name} do you mean?", candidates)
         named = f" (I do not know {', '.join(repr(w) for w in unknown[:3])})" if unknown else ""
         raise NotUnderstood(f"I found no {what} of {self.city.name} in the text{named}")
 
@@ -270,7 +288,7 @@ def _street_edges(c: Clause) -> tuple[Place, list[int], str]:
 @intent(
     "transit_lane",
     r"\b(bus|tram|transit|public transport) (only )?(lanes?|streets?|roads?)\b|\bbuses only\b|"
-    r"\btransit mall\b|\b(bussikatu\w*|bussikaist\w*|"
+    r"\btransit mall\b|\b(bussikatu\w*|bussikaist\w*|busskorfalt\w*|bussfil\w*|"
     r"raitiovaunukaist\w*|joukkoliikennekaist\w*|carril (bus|bus taxi))\b",
 )
 def _transit_lane(c: Clause) -> Output:
@@ -283,7 +301,8 @@ def _transit_lane(c: Clause) -> Output:
 @intent(
     "close_road",
     r"\b(close|closed|closes|closing|closure|shut|shuts|block|blocked|blocks|blocking|"
-    r"car free|pedestriani[sz]\w*|no cars|no traffic|road ?works|cordon|sulje\w*|suljetaan)\b",
+    r"car free|pedestriani[sz]\w*|no cars|no traffic|road ?works|cordon|sulje\w*|suljetaan|"
+    r"sulke\w*|suljet\w*|stang\w*|avstang\w*|tanca\w*|tall(ar|eu|ada)|cerra\w*|tancament)\b",
 )
 def _close_road(c: Clause) -> Output:
     if c.has(r"\bvalves?\b"):
@@ -338,16 +357,17 @@ def _groups(c: Clause, ids: list[int], field_name: str) -> dict[float, list[int]
 
 @intent(
     "change_road",
-    r"\b(lanes?|speed|km/h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet|veh/h|vph|"
+    r"\b(lanes?|speed|km/h|km / h|kph|kmh|capacity|limit|narrow\w*|widen\w*|road diet|veh/h|vph|"
+    r"nopeusrajoitu\w*|hastighetsgrans\w*|"
     r"vehicles per hour|kaistaa?|kaistalle|kaistaksi)\b",
 )
 def _change_road(c: Clause) -> Output:
     street, ids, words = _street_edges(c)
     changes: dict = {}
     speed = q.speed_kph(c.text)
-    if speed is None and c.has(r"\b(speed|limit)\b"):
+    if speed is None and c.has(r"\b(speed|limit|nopeusrajoitu\w*|hastighetsgrans\w*)\b"):
         m = re.search(
-            rf"\b(?:to|at|of|limit)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?|storeys?|floors?))",
+            rf"\b(?:to|at|of|limit|nopeusrajoitus|hastighetsgrans)\s+({q.NUMBER})\b(?!\s?(?:%|m\b|lanes?|storeys?|floors?))",
             c.text,
         )
         if m:
@@ -453,6 +473,11 @@ def _height_m(c: Clause) -> float | None:
 def _site(c: Clause) -> tuple[tuple[float, float], str]:
     """Where a new thing goes: "at the corner of X and Y", "next to X", "at X"."""
     m = c.has(r"\bcorner of\b|\bintersection of\b|\bjunction of\b")
+    if m is None:
+        # "at A and B", "at A / B corner": two streets said together are where they meet
+        pair = [s for s in c.places(ROAD, after="at")]
+        if len(pair) >= 2 and set(c.words[pair[0].end : pair[1].start]) <= {"and", "&"}:
+            m = c.has(r"\bat\b")
     if m:
         streets = c.places(ROAD, after=m.group(0).split()[0])
         if len(streets) >= 2:
@@ -501,6 +526,17 @@ def _add_building(c: Clause) -> Output:
     r"\b(demolish\w*|remove|removed|tear\w* down|knock\w* down|raze\w*|pull\w* down|without|gone|purkaa|puretaan)\b",
 )
 def _remove_building(c: Clause) -> Output:
+    named = c.places(("building",))
+    if len(named) > 1 and all(
+        set(c.words[a.end : b.start]) <= _LIST_JOINERS for a, b in zip(named, named[1:])
+    ):  # "tear down A and B": each building
+        out = Output()
+        for mention in named:
+            place = c.one(mention, "building")
+            out.edits.append({"type": "remove_building",
+                              "building_ids": spatial.buildings_of(c.city, place)})  # fmt: skip
+            out.understood.append(f"remove {place.canonical or place.name}")
+        return out
     place = c.place(("building",), "building")
     ids = spatial.buildings_of(c.city, place)
     return Output([{"type": "remove_building", "building_ids": ids}],
@@ -644,6 +680,15 @@ def _siting(c: Clause) -> Output:
     "add_shelter", r"\bshelters?\b|\bevacuation cent(er|re)\b|\bassembly point\b|\bvaestonsuoja\b"
 )
 def _shelter(c: Clause) -> Output:
+    parts = re.split(r"\s+and\s+(?=(?:at|in|near|on)\b)", c.text)
+    if len(parts) > 1 and all(q.capacity_of(p) is not None for p in parts):
+        # "shelters at A for 300 and at B for 150": a shelter each, with its own capacity
+        out = Output()
+        for part in parts:
+            one = _shelter(_sub_clause(c, part))
+            out.edits.extend(one.edits)
+            out.understood.extend(one.understood)
+        return out
     capacity = q.capacity_of(c.text)
     if capacity is None:
         raise NotUnderstood("say how many people the shelter holds (e.g. for 500 people)")
@@ -651,6 +696,16 @@ def _shelter(c: Clause) -> Output:
     edit = {"type": "add_shelter", "point": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
             "capacity": int(capacity.value), "name": f"Shelter at {where}"}  # fmt: skip
     return Output([edit], understood=[f"a shelter for {int(capacity.value):,} people at {where}"])
+
+
+def _sub_clause(c: Clause, text: str) -> Clause:
+    """The clause of a part of ``c``'s text, with its own words and places."""
+    from .normalise import tokens
+    from .places import find_mentions
+
+    words = tokens(text)
+    return Clause(c.city, c.raw, text, words, find_mentions(c.index, words), c.index, c.year,
+                  before=c.before, base_edits=c.base_edits)  # fmt: skip
 
 
 DIRECTIONS = ("north", "south", "east", "west")
@@ -727,6 +782,17 @@ EVACUATE = (
 )
 
 
+def _names_place(c: Clause) -> bool:
+    """Does the clause name a place, in part ("the cathedral") or in several (a question)?"""
+    try:
+        c.place(POINT_KINDS, "place")
+    except NotUnderstood:
+        return False
+    except Clarify:
+        return True
+    return True
+
+
 def _cause(c: Clause) -> tuple[str, bool] | None:
     for pattern, words, point in HAZARD_CAUSES:
         if re.search(rf"\b(?:{pattern})\b", c.text):
@@ -736,10 +802,13 @@ def _cause(c: Clause) -> tuple[str, bool] | None:
 
 @intent(
     "hazard_zone",
-    rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone)\b|{HAZARDS}",
+    rf"{EVACUATE}|\b(hazard|danger zone|exclusion zone|evacuation zone|safety zone|"
+    rf"vaaravyohyke\w*|vaara alue\w*|riskzon\w*|zona de perill)\b|{HAZARDS}",
 )
 def _hazard(c: Clause) -> Output:
-    if not c.places(POINT_KINDS) and c.has(r"\b(run|rerun|simulate|model|start|compute)\b"):
+    if not c.places(POINT_KINDS) and (
+        c.has(r"\b(run|rerun|simulate|simulation|model|start|compute)\b") or not _names_place(c)
+    ):
         # "run the evacuation": the scenario's own zones are meant, no new one
         raise NoAmount("say where to evacuate (a place, or a radius around one)")
     cause = _cause(c)
@@ -840,7 +909,7 @@ def _power_demand(c: Clause) -> Output:
     "demand_change",
     r"\b(demand|trips|traffic volumes?|more traffic|less traffic|fewer cars|more cars|car "
     r"traffic|commuters|travel)\b|\b(increase\w*|decrease\w*|reduc\w*|cut\w*|grow\w*|rais\w*|"
-    r"double\w*|halve\w*|boost\w*|drop\w*)\b.{0,25}\btraffic\b|\btraffic\b.{0,25}\b(grows?|"
+    r"double\w*|halve\w*|boost\w*|drop\w*|multipl\w*|scal\w*)\b.{0,25}\btraffic\b|\btraffic\b.{0,25}\b(grows?|"
     r"increases?|rises?|up|down|falls?|drops?|doubles?|halves?)\b",
 )
 def _demand(c: Clause) -> Output:
@@ -965,7 +1034,7 @@ def _valve(c: Clause) -> Output:
     )
 
 
-@intent("water_pump_out", r"\bpumps?\b")
+@intent("water_pump_out", r"(?<!heat )(?<!heat-)\bpumps?\b")  # a heat pump is no water pump
 def _pump(c: Clause) -> Output:
     from utilities.water.models import WaterLink
 
@@ -1071,9 +1140,16 @@ def _add_line(c: Clause) -> Output:
     edit: dict = {"type": "add_transit_line", "route": route}
     if mode in MODES:
         edit["mode"] = mode
-    m = re.search(rf"\bevery\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text)
+    m = re.search(rf"\bevery\s+({q.NUMBER})\s?(?:minutes?|mins?|min)\b", c.text) or re.search(
+        rf"\b({q.NUMBER})\s?(?:minutes?|mins?|min)\s+(?:headway|frequency|intervals?)\b|"
+        rf"\b(?:headway|frequency|interval)\s+(?:of\s+)?({q.NUMBER})\s?(?:minutes?|mins?|min)\b",
+        c.text,
+    )
     if m:
-        edit["headway_min"] = q.number(m.group(1))
+        edit["headway_min"] = q.number(next(g for g in m.groups() if g))
+    speed = q.speed_kph(c.text)
+    if speed is not None:
+        edit["speed_kph"] = speed.value
     return Output([edit], understood=[f"a new {mode} line {where}"])
 
 

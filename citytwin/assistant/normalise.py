@@ -72,6 +72,8 @@ def fold(text: str) -> str:
     """Lower case, no diacritics, dashes as spaces, single spaces (the gazetteer's keys)."""
     # Catalan street abbreviations ("Av. Meritxell", "Avda Carlemany", "C/ Major")
     text = re.sub(r"\bAv(?:da)?\.?\s+(?=[A-ZÀ-Ý])", "Avinguda ", text or "")
+    # lower case only with its dot ("av. carlemany"): a bare "av" is Swedish for "of"
+    text = re.sub(r"\b(?:av|avda)\.\s*(?=[a-zà-ÿ])", "Avinguda ", text)
     text = re.sub(r"\b[Cc]/\s*", "Carrer ", text)
     text = re.sub(r"\b[Cc]tra\.?\s+", "Carretera ", text)
     decomposed = unicodedata.normalize("NFKD", text)

@@ -75,14 +75,22 @@ class Mention:
         return self.places[0]
 
     def distinct(self) -> list[Place]:
-        """The places meant, one per thing (aliases of one street are one)."""
+        """The places meant, one per thing (aliases of one street are one; two areas or
+        facilities of one name, such as Helsinki's two "Vuohi", are two)."""
         seen, out = set(), []
         for p in self.places:
             key = (p.kind, p.canonical or p.name)
+            if p.kind in SEPARATE_KINDS and not p.canonical:
+                key = (*key, p.bbox)
             if key not in seen:
                 seen.add(key)
                 out.append(p)
         return out
+
+
+#: kinds whose places of one name are separate things (a street's parts are one street; the
+#: buildings of one name are one complex, see spatial.buildings_of)
+SEPARATE_KINDS = ("area", "facility")
 
 
 class Index:

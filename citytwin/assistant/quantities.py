@@ -83,6 +83,8 @@ _RADIUS_PATTERNS = (
     r"\b(?:evacuat\w*|clear|cordon(?: off)?|seal(?: off)?|close off)\s+(?:(?:everyone|everybody|"
     r"people|all|the area|an area|a|everything)\s+)?(?:(?:up to|for|out to)\s+)?L",
     r"\bup to\s+L",  # everyone up to 400 m away
+    r"L\s+(?:sateella|sateelle|ymparilla|ymparille|ymparilta)\b",  # Finnish: 1 km säteellä
+    r"L\s+(?:\w+\s+)?(?:ymparill\w*|ymparille)\b",  # 250 m Pääesikunnan ympärille
 )
 
 
@@ -126,6 +128,12 @@ def percent_change(text: str) -> Found | None:
         before = text[max(0, m.start() - 60) : m.start()]
         down = re.search(_DOWN, before + " " + text[m.end() : m.end() + 20])
         return Found(round(1.0 - share if down else 1.0 + share, 6), m.span())
+    m = re.search(  # "scale all trips by 0.8", "multiply traffic by 1.5": the factor itself
+        rf"\b(?:scal\w*|multipl\w*)\b.{{0,40}}?\bby\s+({NUMBER})\b(?!\s?(?:%|percent|per cent))",
+        text,
+    )
+    if m:
+        return Found(number(m.group(1)), m.span())
     m = re.search(rf"\b(?:x\s?|times\s)({NUMBER})\b|\b({NUMBER})\s?(?:x|times)\b", text)
     if m:
         return Found(number(m.group(1) or m.group(2)), m.span())
@@ -136,8 +144,57 @@ def percent_change(text: str) -> Found | None:
     return None
 
 
+#: hour words of spoken times ("half past four", "quarter to eight")
+_HOUR_WORDS = {w: v for w, v in WORD_NUMBERS.items() if v == int(v) and 1 <= v <= 12
+               and w not in ("double", "twice", "triple", "a single", "single")}  # fmt: skip
+_HOUR = r"(\d{1,2}|" + "|".join(sorted(_HOUR_WORDS, key=len, reverse=True)) + r")"
+#: words after an hour that put it in the afternoon or evening (12 h added below 12)
+_LATE = r"(?:in the (?:afternoon|evening)|tonight|this (?:afternoon|evening)|pm|p\.m\.)"
+_EARLY = r"(?:in the morning|this morning|am|a\.m\.)"
+
+
+def _hour(word: str) -> int:
+    return int(word) if word.isdigit() else int(_HOUR_WORDS[word])
+
+
+def spoken_clock_h(text: str) -> Found | None:
+    """A time of day said in words: "half past four in the afternoon" (16.5), "quarter to
+    eight" (7.75), "four o'clock" / "4 o clock", "noon" (12), "midnight" (0) (local hours).
+    An hour without "am/pm" or "in the afternoon/evening" is taken as said (1-12)."""
+    m = re.search(
+        rf"\b(half|quarter|(?:a )?quarter|\d{{1,2}}|twenty|ten|five)\s+(past|to|over)\s+{_HOUR}\b"
+        rf"(?:\s+o'?\s?clock)?(\s+{_LATE}|\s+{_EARLY})?",
+        text,
+    )
+    if m and (m.group(3).isdigit() is False or int(m.group(3)) <= 24):
+        minutes = {"half": 30, "quarter": 15, "a quarter": 15, "twenty": 20, "ten": 10,
+                   "five": 5}.get(m.group(1)) or int(m.group(1))  # fmt: skip
+        hour = _hour(m.group(3))
+        value = hour + minutes / 60.0 if m.group(2) != "to" else hour - minutes / 60.0
+        if m.group(4) and re.search(_LATE, m.group(4)) and hour < 12:
+            value += 12
+        return Found(value % 24, m.span())
+    m = re.search(rf"\b{_HOUR}\s+o'?\s?clock\b(\s+{_LATE}|\s+{_EARLY})?", text)
+    if m:
+        hour = _hour(m.group(1))
+        late = m.group(2) and re.search(_LATE, m.group(2)) and hour < 12
+        return Found(float(hour + 12 if late else hour), m.span())
+    m = re.search(rf"\b(?:at\s+)?{_HOUR}\s+{_LATE}", text)
+    if m and _hour(m.group(1)) <= 12:  # "at 4 in the afternoon", "at 10 tonight"
+        hour = _hour(m.group(1))
+        return Found(float(hour + 12 if hour < 12 else hour), m.span())
+    m = re.search(r"\b(?:at\s+)?(noon|midday|midnight)\b", text)
+    if m and not re.search(r"\bmidday\s+peak", text):
+        return Found(0.0 if m.group(1) == "midnight" else 12.0, m.span())
+    return None
+
+
 def clock_h(text: str) -> Found | None:
-    """A time of day in hours: "at 14:00", "at 2 pm", "14.30", "kello 8" (local hours)."""
+    """A time of day in hours: "at 14:00", "at 2 pm", "14.30", "kello 8", "tonight at 22",
+    "half past four in the afternoon" (local hours)."""
+    spoken = spoken_clock_h(text)
+    if spoken is not None:
+        return spoken
     m = re.search(r"\b(?:at\s+|kello\s+|klo\s+)?(\d{1,2})[:.](\d{2})\b(?!\s?(?:m|km|%))", text)
     if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
         return Found(int(m.group(1)) + int(m.group(2)) / 60.0, m.span())
@@ -161,6 +218,13 @@ def period_h(text: str) -> tuple[float, float, tuple[int, int]] | None:
         r"\b(?:from|between)\s+(\d{1,2})(?::00)?\s*(?:to|and|-|until)\s+(\d{1,2})(?::00)?\b(?!\s?(?:m\b|km|%))",
         text,
     )
+    if m is None:  # "saturday 10-16", "klo 10-16" (dashes are spaces once folded)
+        m = re.search(
+            r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekdays?|weekends?|"
+            r"klo|kello)s?\s+(\d{1,2})(?::00)?\s*(?:to|until|-|\s)\s*(\d{1,2})(?::00)?\b"
+            r"(?!\s?(?:m\b|km|%|:\d))",
+            text,
+        )
     if m and int(m.group(1)) < int(m.group(2)) <= 30:
         return float(m.group(1)), float(m.group(2)), m.span()
     return None
@@ -213,7 +277,8 @@ def minutes(text: str) -> Found | None:
 def speed_kph(text: str) -> Found | None:
     """A speed: "30 km/h", "to 40 kph", "40 kmh" (km/h)."""
     m = re.search(
-        rf"\b({NUMBER})\s?(?:km/h|kph|kmh|km h|kilometres per hour|kilometers per hour)", text
+        rf"\b({NUMBER})\s?(?:km\s?/\s?h|kph|kmh|km h|kilometres per hour|kilometers per hour)",
+        text,
     )
     return Found(number(m.group(1)), m.span()) if m else None
 
@@ -228,17 +293,20 @@ def count_of(noun: str, text: str) -> Found | None:
 
 
 def capacity_of(text: str) -> Found | None:
-    """ "for 500 people", "a 250-person shelter", "capacity 2000", "room for 800",
-    "2,000 places" (persons)."""
-    t = re.sub(r"(\d),(\d{3})\b", r"\1\2", text)
+    """ "for 500 people", "a 250-person shelter", "capacity 2000", "capacity 1 200",
+    "room for 800", "2,000 places", "holding 700", "(a shelter at X) for 1500" (persons)."""
+    t = re.sub(r"(\d)[, ](\d{3})\b", r"\1\2", text)  # "2,000", "1 200"
     m = re.search(
         rf"\b({NUMBER})[\s-]*(?:people|ppl|persons?|places?|evacuees|beds?|seats?|residents)\b", t
     )
     if not m:
         m = re.search(rf"\b(?:capacity|room|space)(?:\s+(?:of|for))?\s+({NUMBER})\b", t)
-    if not m:  # "a shelter for 400" (a bare number after "for" is its people)
+    if not m:  # "a shelter for 400", "... at X holding 700", "sleeping 300": its people
         m = re.search(
-            rf"\b(?:shelters?|vaestonsuoja\w*)\s+for\s+({NUMBER})\b(?![.,:]\d|\s?(?:%|percent|k?m\b|min|minutes?|hours?|h\b|met))",
+            r"\b(?:for|holding|holds|hold|housing|houses|taking|takes|accommodating|"
+            r"sleeping|sleeps|fitting|fits|seating|seats)\s+(?:up to\s+|about\s+|some\s+)?"
+            r"(\d+)\b(?![.,:]\d|\s?(?:%|percent|k?m\b|min|minutes?|hours?|h\b|met|days?|"
+            r"weeks?|years?|km/h|veh|vehicles?|cars?|lanes?|storeys?|floors?|o'?\s?clock|am|pm))",
             t,
         )
     return Found(number(m.group(1)), m.span()) if m else None

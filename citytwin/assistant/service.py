@@ -16,6 +16,7 @@ from citytwin.scenarios import capabilities
 from citytwin.scenarios.edits import EditRejected, edit_type, validate_edits
 
 from . import quantities as q
+from . import runparams
 from .intents import (
     CONSEQUENCE_SIMULATOR,
     Clarify,
@@ -72,7 +73,7 @@ def check_text(text) -> str:
 _VERBS = (
     r"close|shut|block|add|build|construct|erect|put|open|remove|demolish|tear|raise|heighten|"
     r"reduce|increase|cut|double|halve|lower|set|make|evacuate|run|simulate|then|how|what|"
-    r"which|when|where|compare|give|take|burst|break|introduce|scrap|cancel"
+    r"which|when|where|compare|give|take|burst|break|introduce|scrap|cancel|show"
 )
 _SPLIT = re.compile(
     rf"\s*(?:[;?!]|\.(?=\s|$)|,?\s+and\s+(?=(?:then\s+)?(?:{_VERBS})\b)|,\s+(?=(?:{_VERBS})\b)|\s+then\s+)\s*"
@@ -111,6 +112,9 @@ def clauses_of(text: str) -> list[str]:
     folded = fold(text)
     folded = re.sub(r"\b(close to|next to|close by|by the side of|beside)\b", "near", folded)
     folded = re.sub(r"\b(\d+)\s*k(?=\s|$)", r"\g<1>000", folded)
+    # "between" in Finnish, Swedish and Catalan ("sulje X välillä A - B", "mellan A och B")
+    folded = re.sub(r"\b(valilla|mellan|entre)\b", "between", folded)
+    folded = re.sub(r"\b(between \S+(?: \S+)?) (och|i|ja)\b", r"\1 and", folded)
     marked = re.sub(r"\?", "? ", folded)
     parts = [p.strip() for p in _SPLIT.split(marked) if p and p.strip()]
     # a clause keeps its question mark for the question detector
@@ -127,8 +131,8 @@ def clauses_of(text: str) -> list[str]:
 RUN_WORDS = (
     r"\b(run|rerun|simulate|simulation|model|compute|calculate|assign|how does|how do|how will|"
     r"how would|what happens|what would|effect|impact|see how|check|where are|show me|"
-    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|"
-    r"looks? like)\b"
+    r"change|calibrate|analy[sz]\w*|assess\w*|test|optimi[sz]\w*|rank\w*|prioriti[sz]\w*|show|"
+    r"looks? like|miten|mita jos|vaikut\w*|hur (paverkas|blir|andras)|vad hander|com afecta)\b"
 )
 #: simulator -> words that name it (the first match wins; a simulator the twin does not have
 #: registered is skipped). "calibrated demand" is traffic's parameter, not a calibration run.
@@ -151,7 +155,8 @@ SIMULATOR_WORDS = {
     r"\bwhere\b.{0,30}\bsolar panels?\b",
     "evacuation": r"\b(evacuat\w*|bottlenecks?|clearance)\b",
     "solar": r"\b(sun|solar|shadows?|shade|daylight|sunlight|pv)\b",
-    "traffic": r"\b(traffic|congestion|congested|peak|rush|travel times?|delays?|cars|jams?)\b",
+    "traffic": r"\b(traffic|congestion|congested|peak|rush|travel times?|delays?|cars|jams?|"
+    r"liikenne|liikenteen|liikenteeseen|ruuhk\w*|trafiken)\b",
 }
 #: words that ask for the consequences of an edit: its own simulator's run when none is named
 CONSEQUENCES = (
@@ -178,7 +183,9 @@ def run_params(simulator: str, text: str, year: int) -> dict:
     params: dict = {}
     period = q.period_h(text)
     clock = q.clock_h(text)
-    if simulator in ("traffic", "evacuation", "calibration"):
+    spec = capabilities.get(simulator).parameters_schema()
+    properties = spec.get("properties") or {}
+    if "time_of_day_h" in properties:
         if clock is not None:
             params["time_of_day_h"] = round(clock.value, 2)
         elif period is not None:
@@ -187,9 +194,10 @@ def run_params(simulator: str, text: str, year: int) -> dict:
         r"\bcalibrated\b|\b(with|using|from) (the )?calibration\b", text
     ):
         params["demand"] = "calibrated"
-    if simulator == "transit":
+    if "start_h" in properties and "end_h" in properties:
         if period is not None:
             params["start_h"], params["end_h"] = period[0], period[1]
+    if "day" in properties:
         day = re.search(rf"\b({'|'.join(WEEKDAYS)})s?\b", text)
         if day:
             params["day"] = day.group(1)
@@ -218,6 +226,8 @@ def run_params(simulator: str, text: str, year: int) -> dict:
         share = q.walking_share(text)
         if share is not None:
             params["share_walking"] = share
+    # every other number said with its unit, given to the parameter its words name
+    params.update(runparams.params_from_spec(spec, text, taken=set(params)))
     return params
 
 
@@ -313,7 +323,11 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
         clause = Clause(city, text, part, words, mentions, index, year, carried=carried,
                         before=list(edits), base_edits=base)  # fmt: skip
         intent = match(clause)
-        asks = "?" in part or re.match(r"(which|how many|when|where|what is|what are)\b", part)
+        asks = "?" in part or re.match(
+            r"(which|how many|when|where|what is|what are|are (any|there|all)|is (any|there)|"
+            r"does|do any|has|have any)\b",
+            part,
+        )
         question = detect(clause, alone=intent is None) if (intent is None or asks) else None
         if question is not None:
             questions.append((clause, question))
@@ -367,6 +381,11 @@ def parse(city, text: str, user=None, scenario=None) -> dict:
     elif default_run in capabilities.names() and re.search(CONSEQUENCES, folded):
         # "what if substation X fails?": the outage's own simulator
         run = {"simulator": default_run, "params": run_params(default_run, folded, year)}
+    elif run_asked and not edits and not questions:
+        # "run a simulation": a run is asked and no simulator named: ask which
+        raise Clarify("Which simulation do you mean?", [
+            {"label": s.label, "text": f"run {s.label.lower()}"}
+            for s in capabilities.all_simulators()])  # fmt: skip
     return {"edits": edits, "run": run, "questions": questions, "understood": understood,
             "notes": notes}  # fmt: skip
 

@@ -40,3 +40,29 @@ def test_sending_and_deleting_are_not_the_assistants_actions():
     assert unsupported("delete all scenarios")
     assert unsupported("close Mannerheimintie and send traffic along Bulevardi") is None
     assert unsupported("remove Sanomatalo") is None
+
+
+def test_a_shelters_capacity_written_after_its_place():
+    assert q.capacity_of(fold("shelter in Kansalliskirjasto, capacity 1 200")).value == 1200
+    assert q.capacity_of(fold("evacuation centre at the school holding 700")).value == 700
+    assert q.capacity_of(fold("Emergency shelter in the sports hall for 1500")).value == 1500
+    assert q.capacity_of(fold("a shelter at the hall for 2,000")).value == 2000
+    # a bare number that is a time, a distance or a duration is no capacity
+    assert q.capacity_of(fold("a shelter at the hall for 15 minutes")) is None
+    assert q.capacity_of(fold("a shelter 500 m from the hall")) is None
+
+
+def test_catalan_avenue_abbreviations_and_speeds_with_spaces():
+    assert fold("close av. carlemany") == "close avinguda carlemany"
+    assert fold("Av. Meritxell") == "avinguda meritxell"
+    # a bare lower-case "av" is Swedish "of", not an avenue
+    assert fold("avstängning av Mannerheimintie") == "avstangning av mannerheimintie"
+    assert q.speed_kph(fold("Kaserngatan 20 km / h")).value == 20
+
+
+def test_a_factor_said_as_scale_by_and_a_finnish_radius():
+    assert q.percent_change(fold("scale all trips by 0.8")).value == 0.8
+    assert q.percent_change(fold("multiply traffic by 50")).value == 50
+    assert q.percent_change(fold("scale trips by 20%")).value == 1.2
+    assert q.radius_m(fold("vaaravyöhyke 1,5 km säteellä Musiikkitalosta")).value == 1500
+    assert q.radius_m(fold("vaaravyöhyke 250 m Pääesikunnan ympärille")).value == 250

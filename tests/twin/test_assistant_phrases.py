@@ -134,6 +134,17 @@ def test_capacity_in_vehicles_per_hour_and_lanes(helsinki):
             "transit",
             {"day": "saturday", "start_h": 10.0},
         ),
+        # numbers with their units, read off each simulator's parameter spec
+        ("hydraulic simulation over 72 hours", "water", {"duration_h": 72}),
+        ("water network simulation with a 15 minute time step", "water", {"timestep_min": 15}),
+        ("sun hours on the 1st of May with 15 min steps", "solar", {"step_min": 15}),
+        (
+            "power flow with lines over 80 % counted as overloaded",
+            "power_flow",
+            {"overload_percent": 80},
+        ),  # fmt: skip
+        ("run transit for saturday 10-16", "transit", {"start_h": 10.0, "end_h": 16.0}),
+        ("simulate traffic at half past four in the afternoon", "traffic", {"time_of_day_h": 16.5}),
     ],
 )
 def test_every_simulator_can_be_asked_for(helsinki, text, simulator, params):
@@ -253,3 +264,97 @@ def test_the_station_said_alone_is_the_railway_station(helsinki):
     assert math.hypot(x - sx, y - sy) < 5
     # "the fire station" is not the railway station: which one is asked
     assert service.understand(helsinki, "fire at the fire station")["clarify"] is not None
+
+
+def test_two_shelters_in_one_sentence_each_with_its_capacity(helsinki):
+    body = service.understand(
+        helsinki, "Add shelters at Pääesikunta for 300 and at Kasvimuseo for 150"
+    )
+    assert [e["capacity"] for e in body["edits"]] == [300, 150], body
+    names = [e["name"] for e in body["edits"]]
+    assert names == ["Shelter at Pääesikunta", "Shelter at Kasvimuseo"], names
+    # a yes/no question about shelters is a question, not a shelter without a capacity
+    assert (
+        "question: shelters"
+        in service.understand(helsinki, "are any of the shelters full")["understood"]
+    )
+
+
+def test_a_name_several_places_share_or_no_name_at_all_asks_which(helsinki):
+    # Helsinki has two areas named Vuohi: the whole name still fits two things
+    body = service.understand(helsinki, "hazard zone 200 m around Vuohi")
+    assert body["edits"] == [] and body["clarify"] is not None, body
+    centres = {tuple(c["place"]["center"]) for c in body["clarify"]["candidates"]}
+    assert len(centres) == 2, body["clarify"]
+    # nothing that could be a name: a question with the city's places, not "nothing changed"
+    for text, kind in (("close it", "street"), ("add a 50 m tower", None)):
+        body = service.understand(helsinki, text)
+        assert body["edits"] == [] and body["clarify"]["candidates"], (text, body)
+        if kind:
+            assert {c["place"]["kind"] for c in body["clarify"]["candidates"]} == {kind}
+    # a run without a simulator: which one, each candidate a run request the parser reads
+    body = service.understand(helsinki, "run a simulation")
+    texts = [c["text"] for c in body["clarify"]["candidates"]]
+    assert service.understand(helsinki, texts[0])["run"]["simulator"] == "traffic", texts
+    # an unknown name is still said, not asked about
+    body = service.understand(helsinki, "close Qwertyuiopkatu")
+    assert body["clarify"] is None and body["answer"].startswith("Nothing changed"), body
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stäng Kasarmikatu", "Kasarmikadun sulkeminen", "sulje Kasarmikatu", "Tancar Kasarmikatu"],
+)
+def test_close_in_swedish_finnish_and_catalan(helsinki, text):
+    body = service.understand(helsinki, text)
+    assert body["edits"] == [{"type": "close_road", "street": "Kasarmikatu"}], body
+
+
+def test_between_in_finnish_and_a_finnish_how_does_traffic_change(helsinki):
+    whole = set(_place(helsinki, "Kasarmikatu").ids)
+    body = service.understand(
+        helsinki, "sulje Kasarmikatu välillä Pieni Roobertinkatu - Rikhardinkatu"
+    )
+    (edit,) = body["edits"]
+    assert edit["type"] == "close_road" and 0 < len(set(edit["edge_ids"])) < len(whole), body
+    assert set(edit["edge_ids"]) <= whole
+    body = service.understand(helsinki, "Kasarmikadun sulkeminen, miten liikenne muuttuu?")
+    assert body["run"]["simulator"] == "traffic", body
+
+
+def test_a_new_lines_headway_and_speed_and_a_demand_factor_over_the_bounds(helsinki):
+    body = service.understand(
+        helsinki, "new bus line from Hakaniemenranta to Eteläranta, 10 min headway at 18 km/h"
+    )
+    (edit,) = body["edits"]
+    assert (edit["headway_min"], edit["speed_kph"]) == (10, 18), edit
+    # a factor the edit schema refuses changes nothing, and says so
+    body = service.understand(helsinki, "multiply traffic by 50")
+    assert body["edits"] == [] and body["answer"].startswith("Nothing changed"), body
+    (zone,) = service.understand(helsinki, "vaaravyöhyke 250 m Pääesikunnan ympärille")["edits"]
+    assert zone["type"] == "hazard_zone"
+    assert abs(_centre_and_radius_m(helsinki, zone["polygon"])[1] - 250) < 10
+
+
+def test_two_streets_said_together_are_their_corner_and_a_list_of_buildings(helsinki):
+    from citytwin.assistant import spatial
+
+    a, b = _place(helsinki, "Simonkatu"), _place(helsinki, "Kaivokatu")
+    corner = spatial.to_local_xy(helsinki, *spatial.corner(helsinki, a, b))
+    for text in ("Put a 60 m tower at Simonkatu and Kaivokatu and show the shadows on 21 March",
+                 "a 60 m tower at Simonkatu / Kaivokatu corner"):  # fmt: skip
+        body = service.understand(helsinki, text)
+        (edit,) = body["edits"]
+        centre, _ = _centre_and_radius_m(helsinki, edit["footprint"])
+        assert centre.distance(shapely.Point(*corner)) < 5, (text, body)
+    assert body["run"] is None
+    assert service.understand(helsinki, "Put a 60 m tower at Simonkatu and Kaivokatu and show "
+                              "the shadows on 21 March")["run"]["simulator"] == "solar"  # fmt: skip
+    body = service.understand(helsinki, "tear down Uusi ylioppilastalo and Vanha ylioppilastalo")
+    assert [e["type"] for e in body["edits"]] == ["remove_building"] * 2, body
+    assert body["edits"][0]["building_ids"] != body["edits"][1]["building_ids"]
+
+
+def test_heat_pumps_are_electricity_demand_not_a_water_pump(helsinki):
+    body = service.understand(helsinki, "electricity demand +50% (heat pumps everywhere)")
+    assert body["edits"] == [{"type": "power_demand_change", "factor": 1.5}], body
