@@ -85,7 +85,6 @@ UPGRADE_COLUMNS = [
 
 def run_road_upgrades(run: Run, progress: Progress) -> dict:
     """Rank closures and upgrades from the base traffic run; store tables and words."""
-    city = run.scenario.city
     p: RoadUpgradeParams = SPEC.engine_params(run.params)
     base_run = _base_run(run, p.base_run)
     tparams = traffic_capability.SPEC.engine_params(base_run.params)
@@ -96,11 +95,9 @@ def run_road_upgrades(run: Run, progress: Progress) -> dict:
     gap = p.gap if p.gap is not None else tparams.gap
     max_iter = int(tparams.max_iter)
     unrouted = traffic_capability.UNROUTED_TRIP_H
-    model = traffic_capability.traffic_model(
-        city, base_run.edits, tparams.time_of_day_h, tparams.external_traffic,
-        tparams.peak_hour_factor, lambda f, s: progress(0.1 * f, f"base traffic model: {s}"),
-    )  # fmt: skip
-    demand = traffic_capability.apply_demand_edits(model, city, base_run.edits)
+    model, demand, _dropped = traffic_capability.scenario_demand(
+        base_run, tparams, lambda f, s: progress(0.1 * f, f"base traffic model: {s}")
+    )
     algorithm, fallback = traffic_capability.solver_for("bush", model.network.n_links, demand)
     base = assign(
         model.network, demand, algorithm=algorithm, gap=gap, max_iter=max_iter,
